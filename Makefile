@@ -1,0 +1,36 @@
+# One obvious way to run things: make install | run | test | bench | lint
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.install-stamp
+
+.PHONY: install run test bench lint demo clean
+
+install: $(STAMP)
+
+# Re-installs only when the project's metadata changed, so a second `make install` is instant.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,postgres]'
+	@touch $(STAMP)
+
+run: install
+	@mkdir -p var
+	$(BIN)/newswatch --config config run
+
+demo: install
+	$(BIN)/newswatch demo
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

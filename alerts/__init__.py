@@ -1,0 +1,1 @@
+"""alerts: the query language, the compiled matcher, and delivery through Apprise."""

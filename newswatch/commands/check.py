@@ -1,0 +1,49 @@
+"""`newswatch check`: validate the whole configuration and print what it holds."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from newswatch.redact import redact_url
+
+
+def check(ctx: typer.Context) -> None:
+    """Validate the configuration; exit 2 with one clear line on the first problem."""
+    config = ctx.obj.config
+    console = Console()
+    sources = Table(title="sources", title_justify="left")
+    for column in ("name", "kind", "every", "url"):
+        sources.add_column(column)
+    for source in config.sources:
+        every = source.schedule.describe() + ("" if source.enabled else " (disabled)")
+        sources.add_row(source.name, source.kind, every, source.url)
+    rules = Table(title="rules", title_justify="left")
+    for column in ("name", "query", "sources"):
+        rules.add_column(column)
+    for rule in config.rules:
+        rules.add_row(rule.name, rule.query, ", ".join(rule.sources or []) or "all")
+    subscribers = Table(title="subscribers", title_justify="left")
+    for column in ("name", "rules", "delivery", "notify"):
+        subscribers.add_column(column)
+    for subscriber in config.subscribers:
+        schedule = subscriber.digest_schedule
+        delivery = "instant" if schedule is None else f"digest {schedule.describe()}"
+        if subscriber.admin:
+            delivery += ", admin"
+        subscribers.add_row(
+            subscriber.name,
+            ", ".join(subscriber.rules),
+            delivery,
+            "\n".join(redact_url(u) for u in subscriber.notify),
+        )
+    console.print(sources, rules, subscribers)
+    console.print(
+        f"config OK: {config.directory}: {len(config.sources)} sources, {len(config.rules)} rules, "
+        f"{len(config.subscribers)} subscribers"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)

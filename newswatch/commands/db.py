@@ -1,0 +1,26 @@
+"""`newswatch db upgrade`: create or migrate the schema."""
+
+from __future__ import annotations
+
+import typer
+
+from newswatch.db import current_revision, make_engine, normalise_database_url, upgrade
+
+db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def upgrade_command(ctx: typer.Context) -> None:
+    """Create the database schema, or migrate it to the newest version."""
+    url = ctx.obj.database_url
+    upgrade(url)
+    engine = make_engine(url)
+    shown = normalise_database_url(url)
+    if "@" in shown:
+        shown = shown.split("://", 1)[0] + "://…@" + shown.rsplit("@", 1)[1]
+    print(f"database at revision {current_revision(engine)}: {shown}")
+    engine.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")

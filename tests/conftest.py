@@ -1,0 +1,124 @@
+"""Shared fixtures: fresh databases (SQLite file and, when configured, PostgreSQL), the
+shared real-world pages, and config directories.
+
+PostgreSQL tests run when NEWSWATCH_TEST_DATABASE_URL points at a server (CI sets it);
+every test gets its own database, cloned from a migrated template, and it is dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+PG_ENV = "NEWSWATCH_TEST_DATABASE_URL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests must never pick up the user's deployment through the environment.
+    for name in ("NEWSWATCH_CONFIG", "NEWSWATCH_DATABASE_URL"):
+        os.environ.pop(name, None)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """../shared beside the repository (real pages, scoring tools); skipped where absent."""
+    if not (SHARED / "realworld" / "articles" / "ground-truth.json").exists():
+        pytest.skip(f"{SHARED} is absent (a fresh clone without ../shared): real-world pages not available")
+    return SHARED
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """A copy of the bundled config/ that a test may edit."""
+    target = tmp_path / "config"
+    shutil.copytree(REPO / "config", target)
+    return target
+
+
+def _admin_url(url: str) -> str:
+    return make_url(url).set(database="postgres").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A migrated PostgreSQL database that per-test databases are cloned from."""
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV} (CI sets it; e.g. postgresql://postgres@127.0.0.1/test)")
+    from newswatch.db import normalise_database_url, upgrade
+
+    url = normalise_database_url(url)
+    name = f"nw_tpl_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_admin_url(url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    template_url = make_url(url).set(database=name).render_as_string(hide_password=False)
+    upgrade(template_url)
+    from sqlalchemy.pool import NullPool  # noqa: F401  (engines below must not keep connections)
+
+    yield template_url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _fresh_postgres(template_url: str) -> Iterator[str]:
+    template = make_url(template_url)
+    name = f"nw_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_admin_url(template_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"'))
+    try:
+        yield template.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh, migrated SQLite database file."""
+    from newswatch.db import upgrade
+
+    url = f"sqlite:///{tmp_path / 'newswatch.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database (skipped without NEWSWATCH_TEST_DATABASE_URL)."""
+    template_url = request.getfixturevalue("postgres_template")
+    yield from _fresh_postgres(template_url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh, migrated database: the test runs once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def engine(db_url: str):
+    from newswatch.db import make_engine
+
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine):
+    from newswatch.db import session_factory
+
+    return session_factory(engine)

@@ -1,0 +1,197 @@
+"""newswatch check and config loading: the bundled config passes, every kind of mistake is
+one clear line naming file, entry and field, with exit status 2 and no secret printed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newswatch.config import load_config, resolve_database_url
+from newswatch.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "newswatch", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or REPO,
+        timeout=120,
+    )
+
+
+def test_bundled_config_passes_check() -> None:
+    result = run_cli("--config", str(REPO / "config"), "check")
+    assert result.returncode == 0, result.stderr
+    assert "config OK" in result.stdout
+    config = load_config(REPO / "config")
+    assert len(config.sources) >= 8
+    assert {"feed", "sitemap", "listing"} <= {s.kind for s in config.sources}
+    assert any("Роскосмос" in r.query for r in config.rules)
+    assert any(u.startswith("console://") for s in config.subscribers for u in s.notify)
+
+
+def _edit(config_dir: Path, file: str, old: str, new: str) -> None:
+    path = config_dir / file
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {file}"
+    path.write_text(text.replace(old, new, 1))
+
+
+BROKEN = [
+    pytest.param(
+        "sources.yaml",
+        "every: 10m",
+        "every: 10 minutes",
+        ["sources.yaml", "sources[0] 'nasa-news'", "field 'every'", "cannot parse"],
+        id="bad-interval",
+    ),
+    pytest.param(
+        "sources.yaml",
+        "feed: https://www.nasa.gov/news-release/feed/",
+        "feed: file:///etc/passwd",
+        ["sources.yaml", "sources[0] 'nasa-news'", "field 'feed'", "not an http(s) URL"],
+        id="file-url",
+    ),
+    pytest.param(
+        "sources.yaml",
+        "    every: 10m\n",
+        "    every: 10m\n    colour: blue\n",
+        ["sources.yaml", "sources[0] 'nasa-news'", "field 'colour'", "unknown key"],
+        id="unknown-key",
+    ),
+    pytest.param(
+        "sources.yaml",
+        "name: esa-news",
+        "name: nasa-news",
+        ["sources.yaml", "sources[1] 'nasa-news'", "duplicate name"],
+        id="duplicate-source",
+    ),
+    pytest.param(
+        "rules.yaml",
+        "name: iss-deorbit",
+        "name: roscosmos",
+        ["rules.yaml", "rules[1] 'roscosmos'", "duplicate name"],
+        id="duplicate-rule",
+    ),
+    pytest.param(
+        "subscribers.yaml",
+        "rules: [roscosmos,",
+        "rules: [roskosmos,",
+        ["subscribers.yaml", "subscribers[0] 'terminal'", "field 'rules'", "no rule named 'roskosmos'"],
+        id="missing-rule",
+    ),
+    pytest.param(
+        "subscribers.yaml",
+        'notify: ["console://"]',
+        'notify: ["nosuch://user:hunter2@example.org"]',
+        ["subscribers.yaml", "subscribers[0] 'terminal'", "field 'notify[0]'", "Apprise"],
+        id="unknown-apprise-scheme",
+    ),
+    pytest.param(
+        "subscribers.yaml",
+        "digest: null",
+        "digest: weekly",
+        ["subscribers.yaml", "field 'digest'", "cannot parse digest"],
+        id="bad-digest",
+    ),
+    pytest.param(
+        "sources.yaml",
+        "sources:\n",
+        "sources:\n  - name: [unclosed\n",
+        ["sources.yaml:", "YAML syntax error"],
+        id="yaml-syntax",
+    ),
+]
+
+
+@pytest.mark.parametrize("file,old,new,expected", BROKEN)
+def test_broken_config_is_one_clear_line_with_exit_2(config_dir: Path, file, old, new, expected) -> None:
+    _edit(config_dir, file, old, new)
+    result = run_cli("--config", str(config_dir), "check")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in expected:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_yaml_error_names_the_line(config_dir: Path) -> None:
+    (config_dir / "rules.yaml").write_text("rules:\n  - name: a\n    query: 'x\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(config_dir)
+    assert info.value.line is not None and info.value.line >= 3
+
+
+def test_duplicate_yaml_key_is_refused(config_dir: Path) -> None:
+    (config_dir / "rules.yaml").write_text("rules:\n  - name: a\n    query: x\n    query: y\n")
+    with pytest.raises(ConfigError, match="duplicate key 'query'"):
+        load_config(config_dir)
+
+
+def test_env_substitution_and_missing_variable(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _edit(config_dir, "subscribers.yaml", 'notify: ["console://"]', 'notify: ["json://${HOOK_HOST}/in"]')
+    monkeypatch.setenv("HOOK_HOST", "127.0.0.1:9999")
+    config = load_config(config_dir)
+    assert config.subscribers[0].notify == ["json://127.0.0.1:9999/in"]
+    monkeypatch.delenv("HOOK_HOST")
+    with pytest.raises(ConfigError, match="environment variable HOOK_HOST is not set"):
+        load_config(config_dir)
+
+
+def test_secret_in_valid_url_is_not_printed_by_check(config_dir: Path) -> None:
+    _edit(
+        config_dir,
+        "subscribers.yaml",
+        'notify: ["console://"]',
+        'notify: ["mailto://desk:s3cr3t-pw@mail.example.org?to=a@example.org"]',
+    )
+    result = run_cli("--config", str(config_dir), "check")
+    assert result.returncode == 0, result.stderr
+    assert "s3cr3t-pw" not in result.stdout + result.stderr
+    assert "mailto://" in result.stdout
+
+
+def test_listing_needs_links_selector(config_dir: Path) -> None:
+    _edit(config_dir, "sources.yaml", "    links: \"a.news-item, .newslist a[href*='/']\"\n", "")
+    with pytest.raises(ConfigError, match="needs 'links'"):
+        load_config(config_dir)
+
+
+def test_rule_source_must_exist(config_dir: Path) -> None:
+    (config_dir / "rules.yaml").write_text("rules:\n  - name: a\n    query: ISS\n    sources: [nope]\n")
+    with pytest.raises(ConfigError, match="no source named 'nope'"):
+        load_config(config_dir)
+
+
+def test_missing_config_directory(tmp_path: Path) -> None:
+    result = run_cli("--config", str(tmp_path / "absent"), "check")
+    assert result.returncode == 2
+    assert "config directory not found" in result.stderr
+
+
+def test_config_dir_from_environment(config_dir: Path) -> None:
+    result = run_cli("check", env={"NEWSWATCH_CONFIG": str(config_dir)}, cwd=config_dir.parent)
+    assert result.returncode == 0, result.stderr
+    assert str(config_dir) in result.stdout.replace("\n", "")
+
+
+def test_database_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    from newswatch.config import Settings
+
+    monkeypatch.delenv("NEWSWATCH_DATABASE_URL", raising=False)
+    assert resolve_database_url(None, None) == "sqlite:///var/newswatch.db"
+    assert resolve_database_url(None, Settings(database_url="sqlite:///x.db")) == "sqlite:///x.db"
+    monkeypatch.setenv("NEWSWATCH_DATABASE_URL", "sqlite:///env.db")
+    assert resolve_database_url(None, Settings(database_url="sqlite:///x.db")) == "sqlite:///env.db"
+    assert resolve_database_url("sqlite:///opt.db", None) == "sqlite:///opt.db"

@@ -1,0 +1,138 @@
+"""Storage foundation, on SQLite and PostgreSQL: migrations, pragmas, UTC round trips,
+and the unique constraints the alert guarantees rest on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+
+from newswatch.db import current_revision, make_engine, session_scope
+from newswatch.models import Alert, Article, Source, Story
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _article(source: Source, url: str, story: Story | None = None) -> Article:
+    return Article(
+        source=source, canonical_url=url, url=url, title="t", text="x", content_hash="h" * 64, story=story
+    )
+
+
+def test_schema_is_at_head(engine) -> None:
+    assert current_revision(engine) is not None
+    tables = set(inspect(engine).get_table_names())
+    assert {
+        "sources",
+        "articles",
+        "article_urls",
+        "stories",
+        "matches",
+        "alerts",
+        "deliveries",
+        "digests",
+        "crawl_runs",
+        "http_cache",
+        "alert_sightings",
+    } <= tables
+
+
+def test_times_come_back_timezone_aware_utc(sessions) -> None:
+    moscow = timezone(timedelta(hours=3))
+    published = datetime(2026, 4, 12, 9, 7, tzinfo=moscow)
+    with session_scope(sessions) as s:
+        src = Source(name="s", kind="feed", url="https://e.org/feed")
+        art = _article(src, "https://e.org/a")
+        art.published_at = published
+        s.add(art)
+    with session_scope(sessions) as s:
+        stored = s.scalars(select(Article)).one()
+        assert stored.published_at == published
+        assert stored.published_at.tzinfo is not None
+        assert stored.published_at.utcoffset() == timedelta(0)
+
+
+def test_canonical_url_is_unique(sessions) -> None:
+    with session_scope(sessions) as s:
+        src = Source(name="s", kind="feed", url="https://e.org/feed")
+        s.add(_article(src, "https://e.org/a"))
+    with pytest.raises(IntegrityError):
+        with session_scope(sessions) as s:
+            src = s.scalars(select(Source)).one()
+            s.add(_article(src, "https://e.org/a"))
+
+
+def test_one_alert_per_subscriber_and_story_is_enforced_by_the_schema(sessions) -> None:
+    with session_scope(sessions) as s:
+        src = Source(name="s", kind="feed", url="https://e.org/feed")
+        story = Story(title="x")
+        a1, a2 = _article(src, "https://e.org/a", story), _article(src, "https://f.org/b", story)
+        s.add_all([a1, a2])
+        s.flush()
+        s.add(Alert(subscriber="desk", story_id=story.id, article_id=a1.id, rules=["r"]))
+    with pytest.raises(IntegrityError):
+        with session_scope(sessions) as s:
+            story = s.scalars(select(Story)).one()
+            other = s.scalars(select(Article).where(Article.url == "https://f.org/b")).one()
+            s.add(Alert(subscriber="desk", story_id=story.id, article_id=other.id, rules=["r"]))
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    engine.dispose()
+
+
+def test_db_upgrade_command_creates_sqlite_file(tmp_path: Path) -> None:
+    db = tmp_path / "sub" / "nw.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "newswatch", "--db", f"sqlite:///{db}", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert db.exists()
+    assert "revision" in result.stdout
+    # Idempotent.
+    again = subprocess.run(
+        [sys.executable, "-m", "newswatch", "--db", f"sqlite:///{db}", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "newswatch", "--db", "postgresql://nobody@127.0.0.1:1/x", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_naive_datetimes_are_refused(sessions) -> None:
+    with pytest.raises(Exception, match="naive"):
+        with session_scope(sessions) as s:
+            src = Source(name="s", kind="feed", url="https://e.org/feed")
+            art = _article(src, "https://e.org/a")
+            art.published_at = datetime(2026, 1, 1)
+            s.add(art)
+            s.flush()
+    assert UTC
