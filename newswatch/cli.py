@@ -72,9 +72,9 @@ def options(
 
 
 def _register_commands() -> None:
-    from newswatch.commands import check, db
+    from newswatch.commands import check, db, extract
 
-    for module in (check, db):
+    for module in (check, db, extract):
         module.register(app)
 
 
