@@ -71,11 +71,20 @@ def options(
     ctx.obj = AppContext(config_option=config, db_option=db, log_format=log_format)
 
 
-def _register_commands() -> None:
-    from newswatch.commands import check, db, extract
+# One module per command (newswatch/commands/NAME.py with register(app)); one line each.
+COMMAND_MODULES = (
+    "check",
+    "db",
+    "extract",
+    "status",
+)
 
-    for module in (check, db, extract):
-        module.register(app)
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"newswatch.commands.{name}").register(app)
 
 
 _register_commands()

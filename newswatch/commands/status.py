@@ -1,0 +1,61 @@
+"""`newswatch status`: per-source health and the delivery ledger's totals."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from newswatch.health import delivery_counts, source_health
+from newswatch.models import utcnow
+from newswatch.schedules import format_duration
+
+
+def _when(value: datetime | None, now: datetime) -> str:
+    if value is None:
+        return "never"
+    return f"{format_duration(now - value)} ago" if now >= value else value.isoformat(timespec="seconds")
+
+
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+) -> None:
+    """Per-source health (last poll, last success, failures, new articles in 24 h) and deliveries."""
+    app = ctx.obj
+    config = app.config
+    now = utcnow()
+    with app.sessions() as session:
+        sources = source_health(session, config, now)
+        deliveries = delivery_counts(session)
+    if as_json:
+        print(json.dumps({
+            "sources": [
+                {**{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(s).items()}}
+                for s in sources
+            ],
+            "deliveries": deliveries,
+        }, ensure_ascii=False))
+        return
+    table = Table(title="sources", title_justify="left")
+    for column in ("source", "last poll", "last success", "failures", "new 24h", "articles", "state"):
+        table.add_column(column, justify="right" if column in ("failures", "new 24h", "articles") else "left")
+    for s in sources:
+        state = "disabled" if not s.enabled else (s.problem or "ok")
+        table.add_row(s.name, _when(s.last_poll_at, now), _when(s.last_success_at, now), str(s.consecutive_failures),
+                      str(s.new_24h), str(s.total_articles), state)
+    console = Console()
+    console.print(table)
+    console.print(
+        f"deliveries: {deliveries['pending']} pending, {deliveries['failed']} failed, {deliveries['sent']} sent"
+    )
+    if deliveries["failed"]:
+        console.print("see `newswatch alerts --failed` for the errors")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)

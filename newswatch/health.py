@@ -1,0 +1,102 @@
+"""Source health: what `newswatch status` shows and what raises alarms for admins.
+
+A source is *failing* after `health.failures_alarm` failed polls in a row, and *silent* when
+no new article arrived for longer than its `silent_after` (or `health.silent_after`). Both
+are computed from the rows the crawler records (sources, crawl_runs, articles).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from newswatch.config import Config
+from newswatch.models import Article, Delivery, Source, utcnow
+from newswatch.schedules import parse_duration
+
+
+@dataclass
+class SourceHealth:
+    """One source's health, as `newswatch status` prints it."""
+
+    name: str
+    kind: str
+    enabled: bool
+    last_poll_at: datetime | None
+    last_success_at: datetime | None
+    consecutive_failures: int
+    new_24h: int
+    total_articles: int
+    last_new_article_at: datetime | None
+    last_error: str | None
+    problem: str | None  # "failing" / "silent" text, or None when healthy
+
+
+def source_health(session: Session, config: Config, now: datetime | None = None) -> list[SourceHealth]:
+    """Return the health of every configured source, in config order."""
+    now = now or utcnow()
+    rows = {s.name: s for s in session.scalars(select(Source))}
+    day_ago = now - timedelta(hours=24)
+    new_by_source = dict(
+        session.execute(
+            select(Source.name, func.count(Article.id))
+            .join(Article, Article.source_id == Source.id)
+            .where(Article.fetched_at >= day_ago)
+            .group_by(Source.name)
+        ).all()
+    )
+    total_by_source = dict(
+        session.execute(
+            select(Source.name, func.count(Article.id)).join(Article, Article.source_id == Source.id).group_by(Source.name)
+        ).all()
+    )
+    out = []
+    for source in config.sources:
+        row = rows.get(source.name)
+        health = SourceHealth(
+            name=source.name,
+            kind=source.kind,
+            enabled=source.enabled,
+            last_poll_at=row.last_poll_at if row else None,
+            last_success_at=row.last_success_at if row else None,
+            consecutive_failures=row.consecutive_failures if row else 0,
+            new_24h=new_by_source.get(source.name, 0),
+            total_articles=total_by_source.get(source.name, 0),
+            last_new_article_at=row.last_new_article_at if row else None,
+            last_error=row.last_error if row else None,
+            problem=None,
+        )
+        health.problem = source_problem(health, config, source.silent_after, now)
+        out.append(health)
+    return out
+
+
+def source_problem(health: SourceHealth, config: Config, silent_after: str | None, now: datetime) -> str | None:
+    """Return why a source needs attention, or None."""
+    if not health.enabled:
+        return None
+    threshold = config.settings.health.failures_alarm
+    if health.consecutive_failures >= threshold:
+        return f"failing: {health.consecutive_failures} polls in a row" + (
+            f" (last error: {health.last_error})" if health.last_error else ""
+        )
+    silence = parse_duration(silent_after or config.settings.health.silent_after)
+    since = health.last_new_article_at or health.last_success_at
+    if health.last_success_at and since and now - since > silence:
+        return f"silent: no new article for {_ago(now - since)}"
+    return None
+
+
+def delivery_counts(session: Session) -> dict[str, int]:
+    """Return the number of deliveries per status (pending, sent, failed)."""
+    counts = dict(session.execute(select(Delivery.status, func.count(Delivery.id)).group_by(Delivery.status)).all())
+    return {status: counts.get(status, 0) for status in ("pending", "sent", "failed")}
+
+
+def _ago(delta: timedelta) -> str:
+    from newswatch.schedules import format_duration
+
+    return format_duration(timedelta(seconds=int(delta.total_seconds())))
