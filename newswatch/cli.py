@@ -73,6 +73,7 @@ def options(
 
 # One module per command (newswatch/commands/NAME.py with register(app)); one line each.
 COMMAND_MODULES = (
+    "alerts",
     "check",
     "db",
     "extract",
