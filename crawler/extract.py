@@ -1,13 +1,27 @@
 """Article extraction: the article's own text and metadata from one HTML page.
 
-BASELINE (issue 3 replaces the body-text method; the interface below is stable):
-`extract_article(html, url=None, feed_entry=None) -> ExtractedArticle`.
+Contract: `extract_article(html, url=None, feed_entry=None) -> ExtractedArticle`.
+- `html` as bytes is decoded by BOM, then the declared charset (`<meta charset>` /
+  `http-equiv`), then a guess (crawler/extraction/charset.py); a str is used as is.
+- `text` is the article only: navigation, "also read"/related boxes, newsletter and share
+  blocks, comments and ads are left out (crawler/extraction/body.py says how).
+- Metadata comes from the page's JSON-LD, OpenGraph and meta tags (crawler/extraction/metadata.py),
+  then trafilatura's byline search and htmldate for what those lack.
+- Times are timezone-aware UTC; a page date without a timezone is taken as UTC.
+- When the page yields no text or no title (an empty page, a script-only shell), the feed
+  entry's summary, title, dates, authors and language fill in.
+- It never raises on bad input: garbage HTML gives an article with empty text.
+The function and its result are picklable and the module imports cheaply (heavy imports happen
+on first call), so the crawler can run it in a ProcessPoolExecutor.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+
+LOGGER = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,27 +53,98 @@ class ExtractedArticle:
     site_name: str | None = None
 
     def to_json(self) -> dict:
+        """Return the article as a JSON-ready dict (datetimes as ISO 8601 strings)."""
         row = asdict(self)
         for key in ("published", "updated"):
             row[key] = row[key].isoformat() if row[key] else None
         return row
 
 
-def extract_article(html: bytes | str, url: str | None = None, feed_entry: FeedEntry | None = None) -> ExtractedArticle:
-    """Return the article extracted from `html` (bytes are decoded by their declared charset)."""
-    import trafilatura
+def _parse(text: str):
+    """Return the lxml tree of a page, or None when it is not HTML at all."""
+    from trafilatura import load_html
 
-    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, as_dict=True)
-    doc = doc or {}
-    title = doc.get("title") or (feed_entry.title if feed_entry else "") or ""
-    text = doc.get("text") or (feed_entry.summary if feed_entry else "") or ""
-    return ExtractedArticle(
-        url=url,
-        canonical_url=url,
-        title=title,
-        text=text,
-        authors=[a.strip() for a in (doc.get("author") or "").split(";") if a.strip()],
-        language=doc.get("language"),
-        description=doc.get("description"),
-        site_name=doc.get("sitename"),
-    )
+    try:
+        return load_html(text)
+    except Exception:  # noqa: BLE001 - lxml raises many kinds on hostile input
+        LOGGER.debug("unparseable page", exc_info=True)
+        return None
+
+
+def _strip_html(text: str | None) -> str:
+    """Return the plain text of a feed summary (which is often HTML)."""
+    if not text:
+        return ""
+    if "<" not in text:
+        return text.strip()
+    try:
+        import lxml.html
+
+        return lxml.html.fromstring(f"<div>{text}</div>").text_content().strip()
+    except Exception:  # noqa: BLE001
+        return text.strip()
+
+
+def _page_article(html: bytes | str, url: str | None) -> ExtractedArticle:
+    from crawler.extraction.body import extract_body
+    from crawler.extraction.charset import decode_html
+    from crawler.extraction.dates import parse_date
+    from crawler.extraction.metadata import extract_metadata, split_authors
+
+    text = decode_html(html) if isinstance(html, bytes) else html
+    article = ExtractedArticle(url=url, canonical_url=url, title="", text="")
+    if not text or not text.strip():
+        return article
+    tree = _parse(text)
+    if tree is None:
+        return article
+    meta = extract_metadata(tree, url)
+    if not meta.authors:
+        from trafilatura.metadata import extract_author
+
+        meta.authors = split_authors(extract_author(tree))
+    if meta.published is None:
+        from htmldate import find_date
+
+        found = find_date(
+            tree, extensive_search=False, original_date=True, outputformat="%Y-%m-%dT%H:%M:%S%z"
+        )
+        meta.published = parse_date(found)
+    body = extract_body(tree, url=url, titles=meta.title_candidates, article_body=meta.article_body)
+    article.canonical_url = meta.canonical_url or url
+    article.title = meta.title or ""
+    article.text = body
+    article.authors = meta.authors
+    article.published = meta.published
+    article.updated = meta.updated
+    article.language = meta.language
+    article.description = meta.description
+    article.site_name = meta.site_name
+    return article
+
+
+def extract_article(
+    html: bytes | str, url: str | None = None, feed_entry: FeedEntry | None = None
+) -> ExtractedArticle:
+    """Return the article extracted from `html` (bytes are decoded by their declared charset)."""
+    try:
+        article = _page_article(html, url)
+    except Exception:  # noqa: BLE001 - one hostile page must not stop a crawl
+        LOGGER.warning("extraction failed url=%s", url, exc_info=True)
+        article = ExtractedArticle(url=url, canonical_url=url, title="", text="")
+    if feed_entry is not None:
+        from crawler.extraction.dates import to_utc
+
+        article.url = article.url or feed_entry.url
+        article.canonical_url = article.canonical_url or feed_entry.url
+        article.title = article.title or (feed_entry.title or "").strip()
+        if not article.text.strip():
+            article.text = _strip_html(feed_entry.summary)
+        article.published = article.published or (
+            to_utc(feed_entry.published) if feed_entry.published else None
+        )
+        article.updated = article.updated or (to_utc(feed_entry.updated) if feed_entry.updated else None)
+        article.authors = article.authors or list(feed_entry.authors)
+        article.language = article.language or feed_entry.language
+        article.description = article.description or (_strip_html(feed_entry.summary) or None)
+    return article

@@ -1,0 +1,1 @@
+"""Extraction stages: charset decoding, page metadata, dates, article body (see crawler/extract.py)."""

@@ -1,0 +1,278 @@
+"""What a page says about itself: JSON-LD, OpenGraph / Twitter cards and plain meta tags.
+
+Precedence per field (first non-empty wins):
+- title: JSON-LD `headline`, `og:title`, `twitter:title`, the first `<h1>`, `<title>`.
+- authors: JSON-LD `author` (names, not URLs), `meta[name=author]`, `article:author` (when it is
+  a name), `parsely-author`, `sailthru.author`, `byl`; the caller may add trafilatura's byline.
+- published: JSON-LD `datePublished`, `article:published_time`, other publication meta tags,
+  `<time datetime>` marked as publication time. updated: JSON-LD `dateModified`,
+  `article:modified_time`, `og:updated_time`.
+- language: `<html lang>`, `http-equiv=content-language`, JSON-LD `inLanguage`, `og:locale`.
+- canonical URL: `<link rel=canonical>`, `og:url`, JSON-LD `url` (resolved against the page URL).
+- description: `og:description`, `meta[name=description]`, `twitter:description`, JSON-LD.
+- site name: `og:site_name`, JSON-LD publisher name, `application-name`.
+
+Only JSON-LD objects of an article-like `@type` (or without a type) are read, so a page's
+breadcrumbs, organisation or video objects do not stand in for the article.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin
+
+from lxml.html import HtmlElement
+
+from crawler.extraction.dates import parse_date
+
+_ARTICLE_TYPES = re.compile(
+    r"article|posting|report|blog|webpage|liveblog|creativework|analysis|opinion|review|backgroundnews",
+    re.I,
+)
+_SPACES = re.compile(r"\s+")
+_LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?:[-_][a-zA-Z0-9]{2,8})*$")
+
+
+@dataclass
+class PageMetadata:
+    """Metadata fields found in a page's head and structured data; absent fields are None/empty."""
+
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published: datetime | None = None
+    updated: datetime | None = None
+    language: str | None = None
+    canonical_url: str | None = None
+    description: str | None = None
+    site_name: str | None = None
+    article_body: str | None = None
+    title_candidates: list[str] = field(default_factory=list)
+
+
+def _clean(text: Any) -> str | None:
+    if not isinstance(text, str):
+        return None
+    text = _SPACES.sub(" ", text).strip()
+    return text or None
+
+
+def _walk(data: Any, depth: int = 0):
+    """Yield every dict inside parsed JSON-LD (following @graph and nested values)."""
+    if depth > 6:
+        return
+    if isinstance(data, list):
+        for item in data:
+            yield from _walk(item, depth + 1)
+    elif isinstance(data, dict):
+        yield data
+        for key, value in data.items():
+            if key in ("@graph", "mainEntity", "itemListElement") or isinstance(value, list):
+                yield from _walk(value, depth + 1)
+
+
+def _types(obj: dict) -> str:
+    kind = obj.get("@type")
+    if isinstance(kind, list):
+        return " ".join(str(k) for k in kind)
+    return str(kind or "")
+
+
+def json_ld_objects(tree: HtmlElement) -> list[dict]:
+    """Return the article-like JSON-LD objects of the page, most article-like first."""
+    objects: list[dict] = []
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        raw = (script.text or "").strip()
+        if not raw:
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            try:  # control characters inside strings are common in hand-made JSON-LD
+                data = json.loads(raw, strict=False)
+            except ValueError:
+                continue
+        for obj in _walk(data):
+            kind = _types(obj)
+            if (not kind and ("headline" in obj or "articleBody" in obj)) or _ARTICLE_TYPES.search(kind):
+                objects.append(obj)
+    # NewsArticle / Article before WebPage
+    objects.sort(key=lambda o: 0 if re.search(r"article|posting|report|blog", _types(o), re.I) else 1)
+    return objects
+
+
+def _names(value: Any) -> list[str]:
+    """Return person names from a JSON-LD author value (string, object or list of either)."""
+    names: list[str] = []
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        name = item.get("name") if isinstance(item, dict) else item
+        if isinstance(name, list):
+            name = " ".join(str(n) for n in name)
+        name = _clean(name)
+        if name and not name.startswith(("http:", "https:", "www.")) and len(name) <= 100:
+            names.append(name)
+    return names
+
+
+def split_authors(text: str | None) -> list[str]:
+    """Return the names in a byline string ("By A, B and C" → [A, B, C])."""
+    text = _clean(text)
+    if not text or text.startswith(("http:", "https:")):
+        return []
+    text = re.sub(r"^(?:by|von|par|por|di|от|автор:?)\s+", "", text, flags=re.I)
+    parts = re.split(r"\s*(?:;|,|\band\b|\bund\b|\bet\b|\by\b|&|\|)\s*", text)
+    return [p for p in (part.strip() for part in parts) if p and len(p) <= 100]
+
+
+def _unique(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        key = item.casefold()
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def _meta_index(tree: HtmlElement) -> dict[str, str]:
+    """Return meta tag contents keyed by lower-case property/name/itemprop/http-equiv (first wins)."""
+    index: dict[str, str] = {}
+    for meta in tree.iter("meta"):
+        content = meta.get("content")
+        if content is None:
+            continue
+        for attribute in ("property", "name", "itemprop", "http-equiv"):
+            key = meta.get(attribute)
+            if key:
+                index.setdefault(key.strip().lower(), content)
+    return index
+
+
+def normalise_language(value: str | None) -> str | None:
+    """Return a BCP 47 language tag in lower case with a hyphen ("en_US" → "en-us"), or None."""
+    value = _clean(value)
+    if not value:
+        return None
+    value = value.split(",")[0].strip().replace("_", "-")
+    if not _LANGUAGE.match(value):
+        return None
+    return value.lower()
+
+
+def extract_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
+    """Return the metadata the page declares (reads the tree, does not modify it)."""
+    meta = _meta_index(tree)
+    objects = json_ld_objects(tree)
+    found = PageMetadata()
+
+    def ld(key: str) -> Any:
+        for obj in objects:
+            value = obj.get(key)
+            if value:
+                return value
+        return None
+
+    # title
+    h1 = next(iter(tree.iter("h1")), None)
+    title_tag = next(iter(tree.iter("title")), None)
+    candidates = [
+        _clean(ld("headline")),
+        _clean(meta.get("og:title")),
+        _clean(meta.get("twitter:title")),
+        _clean(h1.text_content()) if h1 is not None else None,
+        _clean(title_tag.text_content()) if title_tag is not None else None,
+    ]
+    found.title_candidates = [c for c in candidates if c]
+    found.title = found.title_candidates[0] if found.title_candidates else None
+
+    # authors
+    authors = _names(ld("author")) or _names(ld("creator"))
+    if not authors:
+        for key in ("author", "article:author", "parsely-author", "sailthru.author", "byl", "dc.creator"):
+            authors = split_authors(meta.get(key))
+            if authors:
+                break
+    found.authors = _unique(authors)
+
+    # dates
+    found.published = parse_date(_clean(ld("datePublished")) or _clean(ld("dateCreated")))
+    if found.published is None:
+        for key in (
+            "article:published_time",
+            "datepublished",
+            "og:published_time",
+            "publish-date",
+            "pubdate",
+            "parsely-pub-date",
+            "sailthru.date",
+            "dc.date.issued",
+            "dc.date",
+            "date",
+        ):
+            found.published = parse_date(meta.get(key))
+            if found.published:
+                break
+    if found.published is None:
+        for time_element in tree.xpath("//time[@datetime][@pubdate or @itemprop='datePublished']"):
+            found.published = parse_date(time_element.get("datetime"))
+            if found.published:
+                break
+    found.updated = parse_date(_clean(ld("dateModified")))
+    if found.updated is None:
+        for key in ("article:modified_time", "og:updated_time", "datemodified", "last-modified"):
+            found.updated = parse_date(meta.get(key))
+            if found.updated:
+                break
+
+    # language
+    root = tree.getroottree().getroot()
+    found.language = (
+        normalise_language(root.get("lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang"))
+        or normalise_language(meta.get("content-language"))
+        or normalise_language(ld("inLanguage") if isinstance(ld("inLanguage"), str) else None)
+        or normalise_language(meta.get("og:locale"))
+    )
+
+    # canonical URL
+    canonical = None
+    for link in tree.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
+            canonical = link.get("href").strip()
+            break
+    ld_url = ld("url")
+    canonical = (
+        canonical or _clean(meta.get("og:url")) or (_clean(ld_url) if isinstance(ld_url, str) else None)
+    )
+    if canonical:
+        canonical = urljoin(url, canonical) if url else canonical
+        if not canonical.startswith(("http://", "https://")):
+            canonical = None
+    found.canonical_url = canonical
+
+    # description, site name
+    found.description = (
+        _clean(meta.get("og:description"))
+        or _clean(meta.get("description"))
+        or _clean(meta.get("twitter:description"))
+        or _clean(ld("description"))
+    )
+    publisher = ld("publisher")
+    publisher_name = None
+    if isinstance(publisher, dict):
+        publisher_name = _clean(publisher.get("name"))
+    elif isinstance(publisher, list) and publisher and isinstance(publisher[0], dict):
+        publisher_name = _clean(publisher[0].get("name"))
+    found.site_name = (
+        _clean(meta.get("og:site_name")) or publisher_name or _clean(meta.get("application-name"))
+    )
+
+    body = ld("articleBody")
+    found.article_body = body.strip() if isinstance(body, str) and body.strip() else None
+    return found
