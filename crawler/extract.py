@@ -89,7 +89,7 @@ def _page_article(html: bytes | str, url: str | None) -> ExtractedArticle:
     from crawler.extraction.body import extract_body
     from crawler.extraction.charset import decode_html
     from crawler.extraction.dates import parse_date
-    from crawler.extraction.metadata import extract_metadata, split_authors
+    from crawler.extraction.metadata import byline_authors, extract_metadata
 
     text = decode_html(html) if isinstance(html, bytes) else html
     article = ExtractedArticle(url=url, canonical_url=url, title="", text="")
@@ -100,9 +100,7 @@ def _page_article(html: bytes | str, url: str | None) -> ExtractedArticle:
         return article
     meta = extract_metadata(tree, url)
     if not meta.authors:
-        from trafilatura.metadata import extract_author
-
-        meta.authors = split_authors(extract_author(tree))
+        meta.authors = byline_authors(tree)
     if meta.published is None:
         from htmldate import find_date
 

@@ -22,7 +22,6 @@ from lxml.html import HtmlElement
 
 FLAGS = set(os.environ.get("NW_FLAGS", "chunks,linklists,title,boiler,linklines,ldbody").split(","))
 
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _BODYISH_CLASS = re.compile(r"body|content|text|article|story|entry|post|chunk|paragraph|prose", re.I)
 _NOT_BODY_CLASS = re.compile(r"comment|related|sidebar|teaser|promo|card", re.I)
 _WORD = re.compile(r"\w+")
@@ -43,20 +42,14 @@ def _drop(element: HtmlElement) -> None:
     parent.remove(element)
 
 
-def drop_hidden(tree: HtmlElement) -> None:
-    """Remove elements a reader never sees (modals, templates, hidden metadata blocks)."""
-    doomed = []
-    for element in tree.iter(etree.Element):
-        if element.tag in ("html", "body", "head"):
-            continue
-        if element.get("hidden") is not None or _HIDDEN_STYLE.search(element.get("style") or ""):
-            doomed.append(element)
-    for element in doomed:
-        _drop(element)
+_PARAGRAPH_TEXT = etree.XPath(".//p//text()", smart_strings=False)
+_ALL_TEXT = etree.XPath(".//text()", smart_strings=False)
+_LINK_TEXT = etree.XPath(".//a//text()", smart_strings=False)
 
 
 def _text_length(element: HtmlElement) -> int:
-    return sum(len(p.text_content()) for p in element.iter("p"))
+    """Return the number of characters in the element's paragraphs."""
+    return sum(map(len, _PARAGRAPH_TEXT(element)))
 
 
 def merge_body_chunks(tree: HtmlElement) -> None:
@@ -65,7 +58,7 @@ def merge_body_chunks(tree: HtmlElement) -> None:
     Pages that interleave ads or teasers between parts of the article repeat the body container
     (`div.body__container`, `div.article-body`…); trafilatura takes the first one only.
     """
-    page_text = _text_length(tree)
+    page_text = None
     groups: dict[tuple[str, str], list[HtmlElement]] = defaultdict(list)
     for element in tree.iter("div", "section"):
         cls = element.get("class")
@@ -77,8 +70,11 @@ def merge_body_chunks(tree: HtmlElement) -> None:
         # keep outermost members only; each must carry real paragraphs
         outer = [m for m in members if not any(a in members for a in m.iterancestors())]
         substantial = [m for m in outer if _text_length(m) >= 150]
+        if len(substantial) < 2:
+            continue
         # together the chunks must hold most of the page's paragraph text: that is the article
-        if len(substantial) < 2 or sum(map(_text_length, substantial)) < 0.5 * page_text:
+        page_text = _text_length(tree) if page_text is None else page_text
+        if sum(map(_text_length, substantial)) < 0.5 * page_text:
             continue
         if not _close_cousins(substantial):
             continue
@@ -103,12 +99,11 @@ def _close_cousins(members: list[HtmlElement], levels: int = 3) -> bool:
 
 
 def _link_share(element: HtmlElement) -> float:
-    text = element.text_content()
-    words = len(_WORD.findall(text))
+    """Return the share of the element's words that are link text (1.0 for an empty element)."""
+    words = len(" ".join(_ALL_TEXT(element)).split())
     if not words:
         return 1.0
-    linked = sum(len(_WORD.findall(a.text_content())) for a in element.iter("a"))
-    return linked / words
+    return len(" ".join(_LINK_TEXT(element)).split()) / words
 
 
 def drop_link_lists(tree: HtmlElement) -> None:
@@ -116,7 +111,11 @@ def drop_link_lists(tree: HtmlElement) -> None:
     doomed = []
     for element in tree.iter("ul", "ol"):
         items = [li for li in element if li.tag == "li"]
-        if len(items) >= 3 and all(_link_share(li) >= 0.9 for li in items):
+        if (
+            len(items) >= 3
+            and items[0].find(".//a") is not None
+            and all(_link_share(li) >= 0.9 for li in items)
+        ):
             doomed.append(element)
     for element in doomed:
         if element.getparent() is not None:
@@ -127,8 +126,6 @@ def preclean(tree: HtmlElement) -> None:
     """Apply the tree-level steps in place."""
     if "linklists" in FLAGS:
         drop_link_lists(tree)
-    if "hidden" in FLAGS:
-        drop_hidden(tree)
     if "chunks" in FLAGS:
         merge_body_chunks(tree)
 
@@ -136,20 +133,25 @@ def preclean(tree: HtmlElement) -> None:
 _BOILERPLATE_LINE = re.compile(
     r"""^(?:
         (?:sign\ up|subscribe|register)\b.{0,80}\b(?:newsletter|updates|alerts|email)
+      | subscribe\ to\ (?:our|the)\b
       | (?:read|see)\ (?:more|also)\b\s*[:»>-]
       | (?:also\ read|related|recommended|more\ from|more\ on\ this)\s*[:»>-]
+      | (?:most\ read|most\ popular|trending|related\ (?:stories|articles|coverage)|more\ stories)\b[^.!?]{0,40}$
       | (?:copyright|©)\s*(?:©\s*)?\d{4}
       | .{0,60}\ball\ rights\ reserved\.?$
       | this\ copy\ is\ for\ your\ personal,?\ non-commercial\ use
       | (?:click|tap)\ here\ to\b
-      | follow\ (?:us|\w+(?:\ \w+)?)\ on\ (?:twitter|facebook|instagram|linkedin|youtube|tiktok|x)\b
-      | subscribe\ to\ (?:our|the)\b
-
+      | follow\b.{0,80}\b(?:on|at)\b.{0,60}(?:twitter|facebook|instagram|linkedin|youtube|tiktok|https?://)
+      | (?:reach|contact|email)\ the\ (?:reporter|author|writer)s?\ (?:on|at|via)\b
+      | write\ to\ [^.]{1,60}\ at\ \S+@\S+$
+      | if\ you\ (?:enjoyed|liked|value|appreciate)\ (?:this|our)\ (?:article|story|journalism|reporting)
       | share\ (?:this|on)\b.{0,40}$
       | (?:order\ reprints|print\ article|share\ this\ article)$
       | advertisement$
       | an\ error\ has\ occurred
       | this\ article\ has\ been\ sent\ to
+      | \d*\ ?comments?$
+      | (?:leave\ a\ (?:comment|reply)|tell\ us\ what\ you\ think|join\ the\ (?:conversation|discussion))
     )""",
     re.I | re.X,
 )
@@ -264,6 +266,18 @@ def extract_body(
     links = link_texts(tree) if "linklines" in FLAGS else None
     visible = _visible_text(tree) if article_body else ""
     preclean(tree)
-    text = trafilatura.extract(tree, url=url, include_comments=False, fast=True, with_metadata=False) or ""
+    text = (
+        trafilatura.extract(
+            tree,
+            url=url,
+            include_comments=False,
+            fast=True,
+            with_metadata=False,
+            favor_recall="recall" in FLAGS,
+            favor_precision="precision" in FLAGS,
+            include_tables="notables" not in FLAGS,
+        )
+        or ""
+    )
     text = filter_lines(text, titles, links)
     return reconcile_with_article_body(text, article_body, visible)

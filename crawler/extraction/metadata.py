@@ -18,6 +18,7 @@ breadcrumbs, organisation or video objects do not stand in for the article.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ _ARTICLE_TYPES = re.compile(
     r"article|posting|report|blog|webpage|liveblog|creativework|analysis|opinion|review|backgroundnews",
     re.I,
 )
+_ROLE = re.compile(r"\b(?:writer|correspondent|reporter|editor|contributor|columnist)\b", re.I)
 _SPACES = re.compile(r"\s+")
 _LANGUAGE = re.compile(r"^[a-zA-Z]{2,3}(?:[-_][a-zA-Z0-9]{2,8})*$")
 
@@ -54,8 +56,11 @@ class PageMetadata:
 
 
 def _clean(text: Any) -> str | None:
+    """Return the text with entities decoded and whitespace collapsed, None when empty."""
     if not isinstance(text, str):
         return None
+    if "&" in text:  # meta content and JSON-LD are often escaped twice
+        text = html.unescape(text)
     text = _SPACES.sub(" ", text).strip()
     return text or None
 
@@ -114,9 +119,7 @@ def _names(value: Any) -> list[str]:
         name = item.get("name") if isinstance(item, dict) else item
         if isinstance(name, list):
             name = " ".join(str(n) for n in name)
-        name = _clean(name)
-        if name and not name.startswith(("http:", "https:", "www.")) and len(name) <= 100:
-            names.append(name)
+        names.extend(split_authors(name))
     return names
 
 
@@ -126,8 +129,43 @@ def split_authors(text: str | None) -> list[str]:
     if not text or text.startswith(("http:", "https:")):
         return []
     text = re.sub(r"^(?:by|von|par|por|di|от|автор:?)\s+", "", text, flags=re.I)
-    parts = re.split(r"\s*(?:;|,|\band\b|\bund\b|\bet\b|\by\b|&|\|)\s*", text)
-    return [p for p in (part.strip() for part in parts) if p and len(p) <= 100]
+    parts = re.split(r"\s*(?:;|,|\band\b|\bund\b|\bet\b|&|\|)\s*", text)
+    names = []
+    for part in parts:
+        part = part.strip(" .")
+        # job titles and credentials after a comma ("AP Auto Writer", "MS") are not names
+        if len(part) < 3 or len(part) > 100 or _ROLE.search(part) or part.startswith(("http:", "https:")):
+            continue
+        names.append(part)
+    return names
+
+
+_BYLINE = None
+
+
+def byline_authors(tree: HtmlElement) -> list[str]:
+    """Return author names from the page's visible byline (rel=author, itemprop, byline classes)."""
+    global _BYLINE
+    if _BYLINE is None:
+        from lxml import etree
+
+        _BYLINE = etree.XPath(
+            "//body//*[@itemprop='author']//*[@itemprop='name'] | //body//a[@rel='author']"
+            " | //body//*[self::span or self::div or self::p or self::a][@itemprop='author']"
+            " | //body//*[self::span or self::div or self::p or self::address]"
+            "[re:test(@class, '(^|\\s|-)(byline|author-name|article-author|author)(\\s|$|__name)', 'i')]",
+            namespaces={"re": "http://exslt.org/regular-expressions"},
+        )
+    for element in _BYLINE(tree):
+        if element.getparent() is not None and any(
+            "comment" in (a.get("class") or "").lower() for a in element.iterancestors()
+        ):
+            continue
+        names = split_authors(element.text_content())
+        names = [n for n in names if 2 <= len(n) <= 60 and not any(c.isdigit() for c in n)]
+        if names and len(names) <= 6:
+            return names
+    return []
 
 
 def _unique(items: list[str]) -> list[str]:
