@@ -22,6 +22,7 @@ Contract (DESIGN "Alert guarantees"):
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import random
@@ -294,16 +295,21 @@ def _service_formats(url: str) -> object:
     return getattr(service, "notify_format", "text") if service else "text"
 
 
-class _AppriseCapture(logging.Handler):
-    """Collects Apprise's log records of one send made on this thread."""
+_active_capture: contextvars.ContextVar[_AppriseCapture | None] = contextvars.ContextVar(
+    "newswatch_apprise_capture", default=None
+)
 
-    def __init__(self, thread: int) -> None:
+
+class _AppriseCapture(logging.Handler):
+    """Collects Apprise's log records of one send. Apprise may run the send on a worker thread
+    but carries the caller's context there, so a context variable tells our records apart."""
+
+    def __init__(self) -> None:
         super().__init__(logging.DEBUG)
-        self.thread = thread
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread:
+        if _active_capture.get() is self:
             self.records.append(record)
 
     def error_text(self) -> str:
@@ -320,6 +326,32 @@ class _AppriseCapture(logging.Handler):
 
 
 _apprise_logger_lock = threading.Lock()
+_apprise_capturing = 0
+_apprise_saved: tuple[int, bool] = (logging.NOTSET, True)
+
+
+def _capture_apprise_logs(capture: _AppriseCapture) -> None:
+    """Route Apprise's records to `capture` only: its lines may quote URLs with secrets."""
+    global _apprise_capturing, _apprise_saved
+    logger = logging.getLogger("apprise")
+    with _apprise_logger_lock:
+        if _apprise_capturing == 0:
+            _apprise_saved = (logger.level, logger.propagate)
+            logger.setLevel(logging.DEBUG)
+            logger.propagate = False
+        _apprise_capturing += 1
+        logger.addHandler(capture)
+
+
+def _release_apprise_logs(capture: _AppriseCapture) -> None:
+    global _apprise_capturing
+    logger = logging.getLogger("apprise")
+    with _apprise_logger_lock:
+        logger.removeHandler(capture)
+        _apprise_capturing -= 1
+        if _apprise_capturing == 0:
+            logger.setLevel(_apprise_saved[0])
+            logger.propagate = _apprise_saved[1]
 
 
 def send_with_apprise(url: str, message: Rendered, *, timeout: float) -> SendOutcome:
@@ -329,35 +361,28 @@ def send_with_apprise(url: str, message: Rendered, *, timeout: float) -> SendOut
     register_console_plugin()
     secrets = url_secrets(url)
     started = time.monotonic()
-    service = _instantiate(url)
-    if service is None:
-        return SendOutcome(False, f"{redact_url(url)}: Apprise cannot use this URL")
-    # Our timeout wins unless the URL sets its own (?cto= / ?rto=).
-    if "cto=" not in url:
-        service.socket_connect_timeout = timeout
-    if "rto=" not in url:
-        service.socket_read_timeout = timeout
     asset = apprise.AppriseAsset(async_mode=False)
-    notifier = apprise.Apprise(asset=asset)
-    notifier.add(service)
-    capture = _AppriseCapture(threading.get_ident())
-    logger = logging.getLogger("apprise")
-    with _apprise_logger_lock:
-        previous_level, previous_propagate = logger.level, logger.propagate
-        logger.addHandler(capture)
-        logger.setLevel(logging.DEBUG)
-        logger.propagate = False  # Apprise's lines may quote URLs: only our redacted summary is logged
+    capture = _AppriseCapture()
+    token = _active_capture.set(capture)
+    _capture_apprise_logs(capture)
     try:
-        kwargs: dict[str, Any] = {"body": message.body, "title": message.title, "body_format": message.format}
-        ok = bool(notifier.notify(**kwargs))
+        service = apprise.Apprise.instantiate(url, asset=asset, suppress_exceptions=True)
+        if service is None:
+            return SendOutcome(False, f"{redact_url(url)}: Apprise cannot use this URL")
+        # Our timeout wins unless the URL sets its own (?cto= / ?rto=).
+        if "cto=" not in url:
+            service.socket_connect_timeout = timeout
+        if "rto=" not in url:
+            service.socket_read_timeout = timeout
+        notifier = apprise.Apprise(asset=asset)
+        notifier.add(service)
+        ok = bool(notifier.notify(body=message.body, title=message.title, body_format=message.format))
         error_text = None if ok else (capture.error_text() or "the service reported a failure")
     except Exception as exc:  # noqa: BLE001 - a plugin bug is this delivery's error, not the dispatcher's
         ok, error_text = False, f"{type(exc).__name__}: {exc}"
     finally:
-        with _apprise_logger_lock:
-            logger.removeHandler(capture)
-            logger.setLevel(previous_level)
-            logger.propagate = previous_propagate
+        _release_apprise_logs(capture)
+        _active_capture.reset(token)
     seconds = time.monotonic() - started
     return SendOutcome(ok, redact_text(error_text, secrets) if error_text else None, seconds)
 

@@ -220,6 +220,10 @@ def render_template_file(path: Path, fmt: str, context: dict, default_title: str
         raise TemplateProblem(f"template {path}, line {exc.lineno}: syntax error: {exc.message}") from None
     except SecurityError as exc:
         raise TemplateProblem(f"template {path}: refused by the sandbox: {exc}") from None
+    except TemplateNotFound as exc:
+        raise TemplateProblem(
+            f"template {path}: user templates cannot include or import other files ({exc.name!r})"
+        ) from None
     except TemplateError as exc:
         raise TemplateProblem(f"template {path}: {exc.message or exc}") from None
     except Exception as exc:  # noqa: BLE001 - a user template must never take the dispatcher down

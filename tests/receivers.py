@@ -238,8 +238,9 @@ class WebhookReceiver:
                     receiver._count += 1
                     number = receiver._count
                 receiver._arrivals.add(number)
-                if receiver.delay:
-                    time.sleep(receiver.delay)
+                started = time.monotonic()
+                while time.monotonic() - started < receiver.delay:  # lowering `delay` releases it
+                    time.sleep(0.01)
                 status = receiver.fail_status if number <= receiver.fail_first else 200
                 receiver._recorder.add(
                     ReceivedRequest(self.command, self.path, dict(self.headers.items()), body, status)
