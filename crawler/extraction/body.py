@@ -13,6 +13,7 @@ Method (each step is generic, none knows a site):
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections import defaultdict
@@ -23,6 +24,9 @@ from lxml.html import HtmlElement
 FLAGS = set(os.environ.get("NW_FLAGS", "chunks,linklists,title,boiler,linklines,ldbody").split(","))
 
 _BODYISH_CLASS = re.compile(r"body|content|text|article|story|entry|post|chunk|paragraph|prose", re.I)
+# trafilatura warns about every page it finds nothing in ("discarding data"): not actionable here
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
+
 _NOT_BODY_CLASS = re.compile(r"comment|related|sidebar|teaser|promo|card", re.I)
 _WORD = re.compile(r"\w+")
 
@@ -69,7 +73,7 @@ def merge_body_chunks(tree: HtmlElement) -> None:
             continue
         # keep outermost members only; each must carry real paragraphs
         outer = [m for m in members if not any(a in members for a in m.iterancestors())]
-        substantial = [m for m in outer if _text_length(m) >= 150]
+        substantial = [m for m in outer if _text_length(m) >= 80]
         if len(substantial) < 2:
             continue
         # together the chunks must hold most of the page's paragraph text: that is the article

@@ -1,0 +1,280 @@
+"""Article extraction: the article's own text and metadata, legacy encodings, feed fallback,
+robustness, process-pool use, the `newswatch extract` command, and quality on real pages."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import pickle
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from crawler.extract import ExtractedArticle, FeedEntry, extract_article
+from crawler.extraction.body import reconcile_with_article_body
+from crawler.extraction.charset import decode_html
+from crawler.extraction.dates import parse_date
+
+DATA = Path(__file__).parent / "data" / "extract"
+NEWSWATCH = [sys.executable, "-m", "newswatch"]
+
+
+def page(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+# --- encodings ---------------------------------------------------------------------------
+
+
+def test_windows_1251_page_decodes_by_http_equiv() -> None:
+    article = extract_article(page("windows-1251-meta-http-equiv.html"))
+    assert article.title == "Запуск спутника перенесён"
+    assert "метеорологического спутника перенесён на две недели" in article.text
+    assert article.language == "ru"
+
+
+def test_iso_8859_1_page_decodes_accents_and_windows_1252_quotes() -> None:
+    article = extract_article(page("iso-8859-1-meta-charset.html"))
+    assert "Après dix-huit mois d'arrêt" in article.text
+    assert "“jeudi soir”" in article.text  # 0x93/0x94 are curly quotes, as browsers show them
+    assert "«Nous avons retrouvé notre accès autonome à l'espace»" in article.text
+
+
+def test_undeclared_utf8_with_bom_decodes() -> None:
+    assert decode_html(page("utf-8-bom-undeclared.html")).startswith("<html>")
+    article = extract_article(page("utf-8-bom-undeclared.html"))
+    assert article.title == "Station crew returns"
+    assert "steppe of Kazakhstan" in article.text
+
+
+def test_undeclared_windows_1251_bytes_are_guessed() -> None:
+    html = (
+        "<html><body><p>Роскосмос сообщил о переносе запуска грузового корабля к станции.</p></body></html>"
+    )
+    assert "Роскосмос сообщил" in decode_html(html.encode("cp1251"))
+
+
+def test_str_input_is_used_as_is() -> None:
+    text = page("windows-1251-meta-http-equiv.html").decode("cp1251")
+    article = extract_article(text)
+    assert "метеорологического спутника" in article.text
+
+
+# --- body text is the article only -------------------------------------------------------
+
+
+def test_sidebar_keyword_does_not_reach_the_text() -> None:
+    article = extract_article(page("sidebar-names-keyword.html"), url="https://orbital.example/news/lander")
+    assert "selected five companies" in article.text
+    assert "present their first reviews in the spring" in article.text
+    # "also read" box, "Read more:" link, newsletter box, most-read sidebar, comments
+    assert "Roscosmos" not in article.text
+    assert "Russian space agency" not in article.text
+    assert "newsletter" not in article.text
+    assert "All rights reserved" not in article.text
+
+
+def test_headline_is_not_repeated_in_the_text() -> None:
+    article = extract_article(page("sidebar-names-keyword.html"))
+    assert article.title == "NASA awards lunar lander study contracts"
+    assert not article.text.startswith("NASA awards lunar lander")
+
+
+def test_article_split_into_chunks_is_extracted_whole() -> None:
+    text = extract_article(page("article-split-into-chunks.html")).text
+    assert "never reaches orbital speed" in text
+    assert "inflatable heat shield" in text
+    assert "first stages started landing on ships and pads" in text
+    assert "Advertisement" not in text
+
+
+def test_structured_article_body_replaces_a_fragment_it_covers() -> None:
+    paragraphs = [
+        f"Paragraph {n} of the launch story has enough words to count as real text here." for n in range(12)
+    ]
+    structured = "\n".join(paragraphs)
+    visible = " ".join(paragraphs) + " navigation footer"
+    assert reconcile_with_article_body(paragraphs[0], structured, visible) == structured
+    # a good extraction is kept; a structured body the page does not show is ignored
+    extracted = "\n".join(paragraphs[:10])
+    assert reconcile_with_article_body(extracted, structured, visible) == extracted
+    assert reconcile_with_article_body(paragraphs[0], structured, "something else") == paragraphs[0]
+
+
+# --- metadata ---------------------------------------------------------------------------
+
+
+def test_json_ld_and_opengraph_metadata() -> None:
+    article = extract_article(
+        page("json-ld-and-opengraph.html"), url="https://orbital.example/news/x?utm_source=feed"
+    )
+    assert article.title == "Station deorbit vehicle contract signed"
+    assert article.authors == ["Jane Doe", "John Roe"]
+    assert article.published == datetime(2024, 6, 27, 0, 0, tzinfo=UTC)  # 03:00+03:00
+    assert article.published.utcoffset() == timedelta(0)
+    assert article.updated == datetime(2024, 6, 27, 10, 30, tzinfo=UTC)
+    assert article.language == "en-gb"
+    assert article.canonical_url == "https://orbital.example/news/2024/deorbit-vehicle-contract"
+    assert article.url == "https://orbital.example/news/x?utm_source=feed"
+    assert (
+        article.description
+        == "The agency signed a contract for a vehicle to guide the station into the ocean."
+    )
+    assert article.site_name == "Orbital Daily"
+    assert "843 million dollars" in article.text
+
+
+def test_naive_page_date_is_taken_as_utc() -> None:
+    article = extract_article(page("naive-published-time.html"))
+    assert article.published == datetime(2024, 3, 5, 14, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("2019-11-19T08:57:40+01:00", datetime(2019, 11, 19, 7, 57, 40, tzinfo=UTC)),
+        ("Tue, 19 Nov 2019 07:57:40 GMT", datetime(2019, 11, 19, 7, 57, 40, tzinfo=UTC)),
+        ("November 19, 2019 2:57 AM EST", datetime(2019, 11, 19, 7, 57, tzinfo=UTC)),
+        ("03.11.2019 08:57", datetime(2019, 11, 3, 8, 57, tzinfo=UTC)),
+        ("2019-11-19", datetime(2019, 11, 19, tzinfo=UTC)),
+        ("not a date", None),
+        ("1700-01-01", None),
+    ],
+)
+def test_dates_parse_to_utc(written: str, expected: datetime | None) -> None:
+    assert parse_date(written) == expected
+
+
+# --- feed fallback and robustness --------------------------------------------------------
+
+
+def test_script_only_page_falls_back_to_feed_entry() -> None:
+    entry = FeedEntry(
+        url="https://orbital.example/news/shell",
+        title="Cargo ship docks with the station",
+        summary="<p>The cargo ship <b>docked</b> on Monday with two tonnes of supplies.</p>",
+        published=datetime(2024, 5, 6, 12, 0, tzinfo=timezone(timedelta(hours=2))),
+        authors=["Jane Doe"],
+        language="en",
+    )
+    article = extract_article(page("script-only-shell.html"), url=entry.url, feed_entry=entry)
+    assert article.title == "Cargo ship docks with the station"
+    assert article.text == "The cargo ship docked on Monday with two tonnes of supplies."
+    assert article.published == datetime(2024, 5, 6, 10, 0, tzinfo=UTC)
+    assert article.authors == ["Jane Doe"]
+    assert article.language == "en"
+
+
+def test_page_text_wins_over_feed_summary() -> None:
+    entry = FeedEntry(url="https://orbital.example/x", title="Feed title", summary="Feed teaser only.")
+    article = extract_article(page("json-ld-and-opengraph.html"), url=entry.url, feed_entry=entry)
+    assert article.title == "Station deorbit vehicle contract signed"
+    assert "843 million dollars" in article.text
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"",
+        b"\x00\xff\xfe\x00garbage\x00",
+        "<<<>>>",
+        "<html><body></body></html>",
+        b"<p>" * 5000,
+        "plain words",
+    ],
+)
+def test_garbage_gives_empty_text_without_raising(garbage: bytes | str) -> None:
+    article = extract_article(garbage, url="https://orbital.example/g")
+    assert isinstance(article, ExtractedArticle)
+    assert article.text.strip() in ("", "plain words")
+
+
+def test_function_and_result_work_in_a_process_pool() -> None:
+    pages = [page("json-ld-and-opengraph.html"), page("windows-1251-meta-http-equiv.html")]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(extract_article, pages, timeout=120))
+    assert results[0].authors == ["Jane Doe", "John Roe"]
+    assert "спутника" in results[1].text
+    assert pickle.loads(pickle.dumps(results[0])) == results[0]
+
+
+# --- the command ------------------------------------------------------------------------
+
+
+def test_extract_command_prints_one_json_line_per_file_in_order(tmp_path: Path) -> None:
+    compressed = tmp_path / "meta.html.gz"
+    compressed.write_bytes(gzip.compress(page("json-ld-and-opengraph.html")))
+    files = [
+        str(DATA / "sidebar-names-keyword.html"),
+        str(compressed),
+        str(DATA / "iso-8859-1-meta-charset.html"),
+    ]
+    done = subprocess.run(
+        [*NEWSWATCH, "extract", *files, "--url", "https://orbital.example/news/x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [row["file"] for row in rows] == files
+    assert list(rows[0]) == [
+        "file",
+        "url",
+        "canonical_url",
+        "title",
+        "authors",
+        "published",
+        "updated",
+        "language",
+        "description",
+        "site_name",
+        "text",
+    ]
+    assert rows[1]["published"] == "2024-06-27T00:00:00+00:00"
+    assert rows[1]["canonical_url"] == "https://orbital.example/news/2024/deorbit-vehicle-contract"
+    assert rows[0]["url"] == "https://orbital.example/news/x"
+    assert "Roscosmos" not in rows[0]["text"]
+
+
+def test_extract_command_names_an_unreadable_file(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.html"
+    done = subprocess.run(
+        [*NEWSWATCH, "extract", str(DATA / "sidebar-names-keyword.html"), str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(missing) in lines[0] and "Traceback" not in done.stderr
+
+
+# --- quality on real pages ---------------------------------------------------------------
+
+
+def _scorer(shared_dir: Path):
+    spec = importlib.util.spec_from_file_location("extract_f1", shared_dir / "tools" / "extract_f1.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.page_scores
+
+
+def test_real_pages_meet_the_quality_target(shared_dir: Path) -> None:
+    root = shared_dir / "realworld" / "articles"
+    truth = json.loads((root / "ground-truth.json").read_text())
+    page_scores = _scorer(shared_dir)
+    scores = []
+    for key in sorted(truth):
+        html = gzip.decompress((root / "html" / f"{key}.html.gz").read_bytes())
+        scores.append(page_scores(truth[key]["articleBody"], extract_article(html).text))
+    precision = sum(p for p, _ in scores) / len(scores)
+    recall = sum(r for _, r in scores) / len(scores)
+    f1 = 2 * precision * recall / (precision + recall)
+    assert f1 >= 0.97 and precision >= 0.96, f"F1={f1:.3f} precision={precision:.3f} recall={recall:.3f}"
