@@ -465,10 +465,6 @@ def load_rules(path: Path) -> list[Rule]:
 
 
 def _check_query(rule: Rule, path: Path, index: int) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("alerts.query") is None:  # TEMPORARY until issue 4's parser lands
-        return
     from alerts.query import QuerySyntaxError, parse_query
 
     try:

@@ -1,0 +1,110 @@
+"""The plain evaluator: the query language's semantics written as directly as possible.
+
+It walks the query tree over the article's word lists (no indexes, no triggers, no caches).
+The compiled matcher must agree with it on every query and text (a hypothesis property test
+checks this), and explanations — which words hit where — come from here, because they are
+only needed for the few rules that matched.
+
+Occurrences are word-index spans `(start, end)` (inclusive) within one field; a NEAR
+occurrence spans both sides, and remembers the leaf spans it was made of.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from alerts.query import FIELDS, And, Near, Node, Not, Or, Phrase, Query, Word
+from alerts.text import fold, fold_exact, tokenize
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    start: int
+    end: int
+    parts: tuple[Span, ...]
+
+
+class FieldWords:
+    """One field's words: the matches (for positions in the text), folded and exact forms."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.matches = tokenize(text)
+
+    @cached_property
+    def folded(self) -> list[str]:
+        return [fold(m.group()) for m in self.matches]
+
+    @cached_property
+    def exact(self) -> list[str]:
+        return [fold_exact(m.group()) for m in self.matches]
+
+
+class Article:
+    """Title and body as word lists, built once and shared by every rule evaluated on them."""
+
+    def __init__(self, title: str, text: str) -> None:
+        self.fields = {"title": FieldWords(title or ""), "text": FieldWords(text or "")}
+
+
+def word_matches(word: Word, words: FieldWords, index: int) -> bool:
+    token = (words.exact if word.exact else words.folded)[index]
+    return token.startswith(word.key) if word.prefix else token == word.key
+
+
+def occurrences(node: Node, article: Article, field: str) -> list[Occurrence]:
+    """Return where a positional node (word, phrase, NEAR, OR of those) occurs in `field`."""
+    words = article.fields[field]
+    count = len(words.matches)
+    if isinstance(node, Word):
+        if node.field not in (None, field):
+            return []
+        return [Occurrence(i, i, ((i, i),)) for i in range(count) if word_matches(node, words, i)]
+    if isinstance(node, Phrase):
+        if node.field not in (None, field):
+            return []
+        size = len(node.words)
+        found = []
+        for i in range(count - size + 1):
+            if all(word_matches(w, words, i + k) for k, w in enumerate(node.words)):
+                found.append(Occurrence(i, i + size - 1, ((i, i + size - 1),)))
+        return found
+    if isinstance(node, Or):
+        merged = [o for child in node.children for o in occurrences(child, article, field)]
+        return sorted(set(merged), key=lambda o: (o.start, o.end))
+    if isinstance(node, Near):
+        found = []
+        for a in occurrences(node.left, article, field):
+            for b in occurrences(node.right, article, field):
+                first, second = (a, b) if a.end < b.start else (b, a)
+                if first.end < second.start and second.start - first.end - 1 <= node.distance:
+                    found.append(Occurrence(first.start, second.end, first.parts + second.parts))
+        return sorted(set(found), key=lambda o: (o.start, o.end))
+    raise TypeError(f"not a positional node: {node!r}")
+
+
+def explain(node: Node, article: Article) -> tuple[bool, list[tuple[str, Span]]]:
+    """Return whether `node` is true, and the (field, span) of every hit that made it true."""
+    if isinstance(node, Word | Phrase | Near):
+        hits = [(f, part) for f in FIELDS for o in occurrences(node, article, f) for part in o.parts]
+        return bool(hits), hits
+    if isinstance(node, Not):
+        value, _ = explain(node.child, article)
+        return not value, []
+    results = [explain(child, article) for child in node.children]
+    if isinstance(node, And):
+        if all(value for value, _ in results):
+            return True, [hit for _, hits in results for hit in hits]
+        return False, []
+    assert isinstance(node, Or)
+    true = [hits for value, hits in results if value]
+    return bool(true), [hit for hits in true for hit in hits]
+
+
+def evaluate(query: Query | Node, title: str, text: str) -> bool:
+    """Return whether the query matches an article with this title and body text."""
+    root = query.root if isinstance(query, Query) else query
+    return explain(root, Article(title, text))[0]

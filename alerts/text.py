@@ -1,0 +1,154 @@
+"""Words of an article as the query language sees them.
+
+The contract (README "Query language"):
+
+- A **word** is a run of letters and digits of any script (Latin, Cyrillic, Greek, CJK runs…);
+  combining marks and invisible joiners (soft hyphen U+00AD, ZWJ/ZWNJ, word joiner, BOM)
+  inside a word belong to it. Everything else separates words: spaces, line breaks,
+  punctuation, hyphens and dashes, apostrophes (`Roscosmos’s` → `Roscosmos` + `s`, also the
+  modifier-letter apostrophes ʻ ʼ ʽ), underscores, symbols.
+- Words are compared **folded**: compatibility-decomposed (NFKD), case-folded, with combining
+  marks (accents), joiners and spaces removed. So `Baïkonur` = `Baikonur`, `РОСКОСМОС` =
+  `Роскосмос`, `ё` = `е`, `й` = `и`, `Straße` = `STRASSE`, `ﬁnal` = `final`, `x²` = `x2`.
+- `=Word` compares **exact**: the same decomposition and accent removal, but case kept.
+
+`fold()` / `fold_exact()` define the semantics token by token. `WordIndex` is the fast path
+the matcher uses on whole articles (C-level split of the UTF-8 bytes, with a cache for the
+few chunks that need the full Unicode treatment); a property test checks it gives exactly
+the tokens `tokenize()` + `fold()` give.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+# Invisible characters that may sit inside a word without splitting it.
+JOINERS = "\u00ad\u200c\u200d\u2060\ufeff"
+# Letters that look like apostrophes: they separate words like ' and ’ do.
+APOSTROPHE_LETTERS = "\u02bb\u02bc\u02bd"
+
+
+def _mark_ranges() -> str:
+    """Return a regex class body of every combining mark (Mn, Mc, Me) in the BMP."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x300, 0x10000):
+        if unicodedata.category(chr(code)).startswith("M"):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    ranges.append((0xE0100, 0xE01EF))  # variation selectors supplement
+    return "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges
+    )
+
+
+_MARKS = _mark_ranges()
+_LETTER = rf"[^\W_{APOSTROPHE_LETTERS}]"
+# A word starts with a letter or digit; marks and joiners continue it.
+TOKEN_RE = re.compile(rf"{_LETTER}+(?:[{_MARKS}{JOINERS}]+{_LETTER}*)*")
+_DROP_CATEGORIES = frozenset({"Mn", "Me", "Cf", "Zs", "Zl", "Zp", "Cc"})
+
+
+def tokenize(text: str) -> list[re.Match[str]]:
+    """Return the words of `text` as regex matches (`.group()`, `.start()`, `.end()`)."""
+    return list(TOKEN_RE.finditer(text))
+
+
+def iter_tokens(text: str) -> Iterator[re.Match[str]]:
+    return TOKEN_RE.finditer(text)
+
+
+def _strip(text: str) -> str:
+    return "".join(c for c in text if unicodedata.category(c) not in _DROP_CATEGORIES)
+
+
+def fold_exact(token: str) -> str:
+    """Return the accent-insensitive, case-keeping form of one word (for `=Word`)."""
+    if token.isascii():
+        return token
+    return _strip(unicodedata.normalize("NFKD", token)) or token
+
+
+def fold(token: str) -> str:
+    """Return the case- and accent-insensitive form of one word.
+
+    Defined on top of `fold_exact` so that words equal under `=Word` are equal here too."""
+    if token.isascii():
+        return token.lower()
+    return _strip(unicodedata.normalize("NFKD", fold_exact(token).casefold())) or token.casefold()
+
+
+def words(text: str) -> list[str]:
+    """Return the folded words of `text`, in order (the plain definition)."""
+    return [fold(m.group()) for m in TOKEN_RE.finditer(text)]
+
+
+def exact_words(text: str) -> list[str]:
+    """Return the exact-case (accent-free) words of `text`, in order."""
+    return [fold_exact(m.group()) for m in TOKEN_RE.finditer(text)]
+
+
+# ---------------------------------------------------------------------------- fast path
+
+# ASCII bytes: letters and digits stay (lower-cased for the folded view), every other ASCII
+# byte becomes a space; bytes >= 0x80 (UTF-8 sequences) stay for the chunk cache to handle.
+_FOLD_TABLE = bytes(
+    (c + 32 if 65 <= c <= 90 else c) if (c >= 128 or chr(c).isalnum()) else 32 for c in range(256)
+)
+_EXACT_TABLE = bytes(c if (c >= 128 or chr(c).isalnum()) else 32 for c in range(256))
+_CACHE_LIMIT = 200_000
+_fold_chunks: dict[bytes, tuple[bytes, ...]] = {}
+_exact_chunks: dict[bytes, tuple[bytes, ...]] = {}
+
+
+def _chunk_words(chunk: bytes, exact: bool) -> tuple[bytes, ...]:
+    cache = _exact_chunks if exact else _fold_chunks
+    found = cache.get(chunk)
+    if found is None:
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        convert = fold_exact if exact else fold
+        text = chunk.decode("utf-8", "surrogatepass")
+        found = tuple(convert(m.group()).encode() for m in TOKEN_RE.finditer(text))
+        cache[chunk] = found
+    return found
+
+
+def _chunks(text: str, exact: bool) -> tuple[bytes, list[bytes]]:
+    data = text.encode("utf-8", "surrogatepass").translate(_EXACT_TABLE if exact else _FOLD_TABLE)
+    return data, data.split()
+
+
+def word_set(text: str, exact: bool = False) -> set[bytes]:
+    """Return the distinct folded (or exact) words of `text` as UTF-8 bytes."""
+    data, chunks = _chunks(text, exact)
+    distinct = set(chunks)
+    if not data.isascii():
+        dirty = [c for c in distinct if not c.isascii()]
+        distinct.difference_update(dirty)
+        for chunk in dirty:
+            distinct.update(_chunk_words(chunk, exact))
+    return distinct
+
+
+def word_sequence(text: str, exact: bool = False) -> list[bytes]:
+    """Return the folded (or exact) words of `text` in order, as UTF-8 bytes."""
+    data, chunks = _chunks(text, exact)
+    if data.isascii():
+        return chunks
+    return list(_expand(chunks, exact))
+
+
+def _expand(chunks: list[bytes], exact: bool) -> Iterator[bytes]:
+    for chunk in chunks:
+        if chunk.isascii():
+            yield chunk
+        else:
+            yield from _chunk_words(chunk, exact)
+
+
+def encode(word: str) -> bytes:
+    return word.encode("utf-8", "surrogatepass")
