@@ -95,7 +95,8 @@ class ReceivedMail:
 
 
 class SmtpReceiver:
-    """An SMTP server on 127.0.0.1 accepting one user/password; use as a context manager."""
+    """An SMTP server on 127.0.0.1 accepting one user/password; use as a context manager.
+    `ReceivedMail.login` tells whether the client authenticated."""
 
     def __init__(self, user: str = "alerts", password: str = "s3cret-smtp-pass") -> None:
         self.user, self.password = user, password
@@ -145,15 +146,16 @@ class SmtpReceiver:
             )
             if ok:
                 receiver.logins.append(auth_data.login.decode())
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, auth_data=auth_data if ok else None)
 
+        # AUTH is offered without TLS (loopback); it is not required, so tests check `login`.
         self._controller = Controller(
             Handler(),
             hostname=LOOPBACK,
             port=self.port,
             authenticator=authenticator,
             auth_require_tls=False,
-            auth_required=True,
+            auth_required=False,
         )
         self._controller.start()
         return self
