@@ -1,32 +1,39 @@
 """The article's body text: trafilatura on a pre-cleaned tree, then a line-level boilerplate filter.
 
-Method (each step is generic, none knows a site):
-1. Pre-clean the parsed tree: drop hidden elements (``hidden``, ``display:none``) and merge
-   article bodies that a page splits into several sibling chunks with the same class (trafilatura
-   keeps only the first matching container).
-2. trafilatura in its fast mode (no readability/justext fallback: measured better and 2x faster),
-   without comments.
-3. Filter the resulting lines: the headline repeated at the top, boilerplate sentences
-   ("Sign up for our newsletter", "Read more:", copyright lines, reprint notices…), and
-   repeated paragraphs.
+Method (each step is generic, none knows a site; figures in bench/bench_extract.py):
+1. Pre-clean the parsed tree: drop lists whose every item is a link ("more stories", "most
+   read"), and join article bodies that a page splits into several same-class chunks around ads
+   (trafilatura keeps only the first matching container). Chunks are joined only when they sit
+   side by side and together hold most of the page's paragraph text.
+2. trafilatura in its fast mode, without comments. The fallback comparison with readability and
+   jusText (trafilatura's default) and favor_precision / favor_recall were measured: worse on the
+   tuning pages, and the fallback doubles the time.
+3. Filter the lines: the headline repeated at the top, boilerplate sentences ("Sign up for our
+   newsletter", "Read more:", "Most read", copyright, reprint and comment prompts), and lines that
+   are the whole text of one of the page's links (teasers of other articles).
+4. The page's JSON-LD articleBody replaces the result when the page shows that body and the
+   extracted text covers less than half of it (the extractor picked a fragment or a wrong block).
+
+Not done, because measured worse: dropping repeated paragraphs (real articles repeat lines the
+reference keeps) and dropping figure captions (trafilatura already leaves most out).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections import defaultdict
 
 from lxml import etree
 from lxml.html import HtmlElement
 
-FLAGS = set(os.environ.get("NW_FLAGS", "chunks,linklists,title,boiler,linklines,ldbody").split(","))
+# The steps in use; a tuning session can switch one off to measure what it is worth.
+STEPS = frozenset({"linklists", "chunks", "headline", "boilerplate", "linklines", "articlebody"})
 
-_BODYISH_CLASS = re.compile(r"body|content|text|article|story|entry|post|chunk|paragraph|prose", re.I)
 # trafilatura warns about every page it finds nothing in ("discarding data"): not actionable here
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
+_BODYISH_CLASS = re.compile(r"body|content|text|article|story|entry|post|chunk|paragraph|prose", re.I)
 _NOT_BODY_CLASS = re.compile(r"comment|related|sidebar|teaser|promo|card", re.I)
 _WORD = re.compile(r"\w+")
 
@@ -128,9 +135,9 @@ def drop_link_lists(tree: HtmlElement) -> None:
 
 def preclean(tree: HtmlElement) -> None:
     """Apply the tree-level steps in place."""
-    if "linklists" in FLAGS:
+    if "linklists" in STEPS:
         drop_link_lists(tree)
-    if "chunks" in FLAGS:
+    if "chunks" in STEPS:
         merge_body_chunks(tree)
 
 
@@ -191,26 +198,16 @@ def _is_headline(line: str, titles: list[str]) -> bool:
 
 
 def filter_lines(text: str, titles: list[str] | None = None, links: set[str] | None = None) -> str:
-    """Drop headline repeats, boilerplate sentences and repeated paragraphs from extracted text."""
+    """Drop headline repeats, boilerplate sentences and link teasers from extracted text."""
     lines = [line.strip() for line in text.split("\n")]
     lines = [line for line in lines if line]
-    if "title" in FLAGS and titles:
+    if "headline" in STEPS and titles:
         while lines and _is_headline(lines[0], titles):
             lines.pop(0)
-    if "boiler" in FLAGS:
+    if "boilerplate" in STEPS:
         lines = [line for line in lines if not _BOILERPLATE_LINE.search(line)]
-    if "linklines" in FLAGS and links:
+    if "linklines" in STEPS and links:
         lines = [line for line in lines if _norm(line.lstrip("-• ")) not in links]
-    if "dedup" in FLAGS:
-        seen: set[str] = set()
-        kept = []
-        for line in lines:
-            key = _norm(line)
-            if len(key) >= 40 and key in seen:
-                continue
-            seen.add(key)
-            kept.append(line)
-        lines = kept
     return "\n".join(lines)
 
 
@@ -245,7 +242,7 @@ def reconcile_with_article_body(text: str, article_body: str | None, visible: st
     visible on the page, so it is not a teaser of another language or version) and the extracted
     text covers less than half of it (the extractor picked a fragment or the wrong block).
     """
-    if not article_body or "ldbody" not in FLAGS:
+    if not article_body or "articlebody" not in STEPS:
         return text
     structured = _plain(article_body)
     wanted = _shingles(structured)
@@ -267,7 +264,7 @@ def extract_body(
     """Return the article's body text from a parsed page (the tree is modified)."""
     import trafilatura
 
-    links = link_texts(tree) if "linklines" in FLAGS else None
+    links = link_texts(tree) if "linklines" in STEPS else None
     visible = _visible_text(tree) if article_body else ""
     preclean(tree)
     text = (
@@ -277,9 +274,6 @@ def extract_body(
             include_comments=False,
             fast=True,
             with_metadata=False,
-            favor_recall="recall" in FLAGS,
-            favor_precision="precision" in FLAGS,
-            include_tables="notables" not in FLAGS,
         )
         or ""
     )
