@@ -1,0 +1,96 @@
+"""What every poll shares: the config, the database, the extraction pool, the story index.
+
+One `CrawlContext` lives as long as its `CrawlManager` (the service, `newswatch crawl`) or,
+under plain `scrapy crawl`, as long as the spider. Database work runs on one dedicated
+thread (`db()`), so the event loop never waits on SQL and SQLite sees one writer at a time;
+extraction runs in the process pool (`extract()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from crawler.extract import FeedEntry
+from crawler.pool import ExtractionPool
+from crawler.stories import SimhashIndex
+from crawler.work import ProcessedPage
+from newswatch.config import Config
+from newswatch.db import make_engine, session_factory, session_scope
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Progress = Callable[[str, dict], None]
+
+
+class CrawlContext:
+    """Shared resources of the crawler; create once, `await close()` at the end."""
+
+    def __init__(
+        self,
+        config: Config,
+        database_url: str,
+        *,
+        progress: Progress | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.config = config
+        self.database_url = database_url
+        self.progress = progress
+        self.engine = make_engine(database_url)
+        self.sessions = session_factory(self.engine)
+        self.pool = ExtractionPool(workers)
+        self.stories = SimhashIndex()  # touched only on the database thread
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="newswatch-db")
+        self._closed = False
+
+    @classmethod
+    def from_environment(cls) -> CrawlContext:
+        """Return a context the way the CLI resolves things ($NEWSWATCH_CONFIG / ./config, the
+        database from $NEWSWATCH_DATABASE_URL / settings.yaml / var/), schema migrated."""
+        from newswatch.config import load_config, resolve_database_url
+        from newswatch.db import upgrade
+
+        config = load_config(None)
+        url = resolve_database_url(None, config.settings)
+        upgrade(url)
+        return cls(config, url)
+
+    async def db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `function(session, *args, **kwargs)` in a transaction on the database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._db, functools.partial(self._in_session, function, args, kwargs)
+        )
+
+    def _in_session(self, function: Callable[..., T], args: tuple, kwargs: dict) -> T:
+        with session_scope(self.sessions) as session:
+            return function(session, *args, **kwargs)
+
+    async def extract(self, html: str, url: str, feed_entry: FeedEntry | None) -> ProcessedPage:
+        """Extract and fingerprint a page in the process pool."""
+        return await self.pool.process(html, url, feed_entry)
+
+    def notify(self, event: str, **data: Any) -> None:
+        """Tell the progress callback (if any) what happened; its failures are only logged."""
+        if self.progress is None:
+            return
+        try:
+            self.progress(event, data)
+        except Exception:  # noqa: BLE001 - a display bug must not stop a crawl
+            log.exception("progress callback failed", extra={"event": event})
+
+    async def close(self) -> None:
+        """Stop the extraction workers and the database thread, release connections."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.pool.close)
+        self._db.shutdown(wait=True)
+        self.engine.dispose()

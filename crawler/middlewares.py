@@ -1,0 +1,157 @@
+"""Downloader middlewares: polite retries, conditional GET, and a robots.txt cache.
+
+- `BackoffRetryMiddleware` replaces Scrapy's RetryMiddleware: a 429 or 5xx (or a connection
+  error) is retried after a pause — the server's `Retry-After` (seconds or an HTTP date) when
+  it sends one, else exponential backoff with jitter (`RETRY_BACKOFF_BASE` × 2ⁿ, at most
+  `RETRY_BACKOFF_MAX`). A `Retry-After` longer than `RETRY_AFTER_MAX` is not waited for: the
+  request gives up for this poll (the next poll tries again) instead of hammering or stalling.
+- `ConditionalGetMiddleware`: requests marked `meta["conditional"]` (feeds, sitemaps,
+  listings) carry `If-None-Match` / `If-Modified-Since` from the `http_cache` table, and a
+  200's validators are kept on the poll record — written only when the poll's articles were
+  all fetched (or failed for good), so an article that failed for a transient reason is
+  rediscovered on the next poll instead of hiding behind a 304.
+- `CachedRobotsTxtMiddleware`: Scrapy's robots.txt middleware with a process-wide cache
+  (`ROBOTSTXT_CACHE_SECONDS`, default one hour), so repeated polls of a site do not fetch its
+  robots.txt every time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.response import response_status_message
+
+
+def parse_retry_after(value: str | bytes | None, now: datetime | None = None) -> float | None:
+    """Return the seconds a `Retry-After` header asks for (delta-seconds or HTTP date), or None."""
+    if value is None:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    text = text.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Retry 429 / 5xx / connection errors after Retry-After or an exponential backoff."""
+
+    def __init__(self, settings) -> None:
+        super().__init__(settings)
+        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 1.0)
+        self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX", 60.0)
+        self.retry_after_max = settings.getfloat("RETRY_AFTER_MAX", 120.0)
+
+    def backoff(self, attempt: int) -> float:
+        """Return the pause before retry number `attempt` (1-based), with ±25 % jitter."""
+        delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        return delay * random.uniform(0.75, 1.25)
+
+    async def process_response(self, request, response, spider=None):
+        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+            return response
+        asked = parse_retry_after(response.headers.get(b"Retry-After"))
+        if asked is not None and asked > self.retry_after_max:
+            request.meta["retry_gave_up"] = (
+                f"HTTP {response.status} with Retry-After {asked:.0f}s (more than {self.retry_after_max:.0f}s): "
+                "not waiting, the next poll tries again"
+            )
+            return response
+        retry = self._retry(request, response_status_message(response.status))
+        if retry is None:
+            return response
+        attempt = retry.meta.get("retry_times", 1)
+        await asyncio.sleep(asked if asked is not None else self.backoff(attempt))
+        return retry
+
+    async def process_exception(self, request, exception, spider=None):
+        if not isinstance(exception, self.exceptions_to_retry) or request.meta.get("dont_retry", False):
+            return None
+        retry = self._retry(request, exception)
+        if retry is None:
+            return None
+        await asyncio.sleep(self.backoff(retry.meta.get("retry_times", 1)))
+        return retry
+
+
+class ConditionalGetMiddleware:
+    """Send stored ETag / Last-Modified for discovery pages; remember new ones on the poll."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler) -> ConditionalGetMiddleware:
+        return cls(crawler)
+
+    async def process_request(self, request, spider=None) -> None:
+        if not request.meta.get("conditional"):
+            return None
+        for header in (b"If-None-Match", b"If-Modified-Since"):
+            request.headers.pop(header, None)
+        spider = self.crawler.spider
+        from crawler import store
+
+        validators = await spider.context.db(store.get_validators, request.url)
+        if validators:
+            etag, last_modified = validators
+            if etag:
+                request.headers[b"If-None-Match"] = etag
+            if last_modified:
+                request.headers[b"If-Modified-Since"] = last_modified
+        return None
+
+    def process_response(self, request, response, spider=None):
+        if request.meta.get("conditional") and response.status == 200:
+            etag = response.headers.get(b"ETag")
+            last_modified = response.headers.get(b"Last-Modified")
+            if etag or last_modified:
+                self.crawler.spider.poll.validators[request.url] = (
+                    etag.decode("latin-1") if etag else None,
+                    last_modified.decode("latin-1") if last_modified else None,
+                )
+        return response
+
+
+# netloc → (expires at, parser or None): shared by every crawler in this process.
+_ROBOTS_CACHE: dict[str, tuple[float, object]] = {}
+
+
+class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """RobotsTxtMiddleware whose parsed robots.txt files outlive one crawl (one poll)."""
+
+    def __init__(self, crawler) -> None:
+        super().__init__(crawler)
+        self._ttl = crawler.settings.getfloat("ROBOTSTXT_CACHE_SECONDS", 3600.0)
+
+    async def robot_parser(self, request):
+        parsed = urlparse_cached(request)
+        netloc = parsed.netloc
+        key = f"{parsed.scheme}://{netloc}"
+        cached = _ROBOTS_CACHE.get(key)
+        if netloc not in self._parsers and cached and cached[0] > time.monotonic():
+            self._parsers[netloc] = cached[1]
+        parser = await super().robot_parser(request)
+        if not (cached and cached[0] > time.monotonic()) and parser is not None:
+            _ROBOTS_CACHE[key] = (time.monotonic() + self._ttl, parser)
+        return parser
+
+
+def clear_robots_cache() -> None:
+    """Forget every cached robots.txt (tests, and a config reload)."""
+    _ROBOTS_CACHE.clear()

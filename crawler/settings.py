@@ -1,0 +1,96 @@
+"""Scrapy settings of the newswatch crawler (`scrapy.cfg` points here).
+
+Politeness and safety, all on by default: robots.txt obeyed (cached for an hour), AutoThrottle,
+at most `crawl.concurrent_per_domain` (2) requests per domain, an honest User-Agent, a
+download timeout, retries with backoff that honour Retry-After, a download size limit, only
+http(s) download handlers, no cookies, and the SSRF guard in front of every request.
+
+The values that `settings.yaml` controls (`crawl:` user_agent, concurrent_per_domain,
+download_timeout, max_page_size, obey_robots) are read from the config directory
+($NEWSWATCH_CONFIG, else ./config) when this module is imported, so `scrapy crawl` uses them
+too; `CrawlManager` applies its own config's values with `config_overrides()`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from newswatch.config import CrawlSettings, parse_size
+from newswatch.schedules import parse_duration
+
+BOT_NAME = "newswatch"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+TELNETCONSOLE_ENABLED = False
+COOKIES_ENABLED = False
+LOG_LEVEL = "INFO"
+
+# Politeness.
+ROBOTSTXT_OBEY = True
+ROBOTSTXT_CACHE_SECONDS = 3600
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+# Limits, retries.
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 5 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 0
+DNS_TIMEOUT = 20
+REDIRECT_MAX_TIMES = 5
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [408, 429, 500, 502, 503, 504, 522, 524]
+RETRY_BACKOFF_BASE = 1.0
+RETRY_BACKOFF_MAX = 60.0
+RETRY_AFTER_MAX = 120.0
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"
+
+# Only http(s): no file://, ftp://, s3:// or data: downloads, whatever a feed links to.
+DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
+
+SSRF_GUARD_RESOLVER = "crawler.ssrf.resolve_host"
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.ssrf.SsrfGuardMiddleware": 50,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.CachedRobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.middlewares.ConditionalGetMiddleware": 560,
+}
+ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}
+EXTENSIONS = {"scrapy.extensions.logstats.LogStats": None}
+
+
+def config_overrides(crawl: CrawlSettings) -> dict:
+    """Return the Scrapy settings that settings.yaml's `crawl:` section controls."""
+    return {
+        "USER_AGENT": crawl.user_agent,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_per_domain,
+        "DOWNLOAD_TIMEOUT": parse_duration(crawl.download_timeout).total_seconds(),
+        "DOWNLOAD_MAXSIZE": parse_size(crawl.max_page_size),
+        "ROBOTSTXT_OBEY": crawl.obey_robots,
+    }
+
+
+def _from_config_directory() -> dict:
+    from newswatch.config import load_settings, resolve_config_dir
+    from newswatch.errors import ConfigError
+
+    directory = resolve_config_dir(None)
+    try:
+        settings = load_settings(directory) if directory.is_dir() else None
+    except ConfigError as exc:  # `scrapy list` still works; the spider reports the config error
+        logging.getLogger(__name__).warning("using default crawl settings: %s", exc)
+        settings = None
+    return config_overrides(settings.crawl if settings else CrawlSettings())
+
+
+globals().update(_from_config_directory())

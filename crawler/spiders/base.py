@@ -1,0 +1,205 @@
+"""What every source spider does: one poll of one configured source.
+
+1. Request the discovery document (feed, sitemap, listing) conditionally (ETag /
+   Last-Modified): a 304 ends the poll at the cost of one request.
+2. Turn its entries into article URLs, newest first, at most the source's `max_articles`;
+   normalise each (crawler.urls) and drop those already stored — any stored variant counts,
+   looked up in one query — so a known article is never fetched again. New variants of known
+   articles (another feed's tracking parameters) are remembered.
+3. Fetch the rest, newest first, and hand each HTML page to the store pipeline.
+
+Failures are counted on the poll record, never raised: a poll always completes.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urljoin
+
+import scrapy
+from scrapy import signals
+from scrapy.http import Request, TextResponse
+
+from crawler import store
+from crawler.context import CrawlContext
+from crawler.extract import FeedEntry
+from crawler.failures import describe_failure
+from crawler.items import ArticlePage
+from crawler.records import PollRecord
+from crawler.urls import try_normalise
+from newswatch.models import utcnow
+
+log = logging.getLogger(__name__)
+
+DISCOVERY_PRIORITY = 10_000
+
+
+class SourceSpider(scrapy.Spider):
+    """Base of the `feed`, `sitemap` and `listing` spiders (`-a source=NAME`)."""
+
+    kind = ""
+
+    def __init__(self, source: str | None = None, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not source:
+            raise ValueError(f"which source? use: scrapy crawl {self.name} -a source=NAME")
+        self.source_name = source
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        context: CrawlContext | None = getattr(crawler, "newswatch_context", None)
+        spider.owns_context = context is None
+        if context is None:  # plain `scrapy crawl`: resolve config and database like the CLI
+            context = CrawlContext.from_environment()
+            crawler.newswatch_context = context
+        spider.context = context
+        try:
+            spider.source = context.config.source(spider.source_name)
+        except KeyError:
+            raise ValueError(
+                f"no source named {spider.source_name!r} in {context.config.directory}/sources.yaml"
+            ) from None
+        if spider.source.kind != cls.kind:
+            raise ValueError(
+                f"source {spider.source_name!r} is a {spider.source.kind} source: "
+                f"use scrapy crawl {spider.source.kind} -a source={spider.source_name}"
+            )
+        spider.allow_private = spider.source.allow_private
+        spider.poll = PollRecord(source=spider.source_name, started_at=utcnow())
+        spider.scheduled = {}
+        crawler.signals.connect(spider._release_context, signal=signals.spider_closed)
+        return spider
+
+    async def _release_context(self, spider=None, reason=None) -> None:
+        if self.owns_context:
+            await self.context.close()
+
+    # ------------------------------------------------------------------ discovery
+
+    def discovery_request(self, url: str, callback, **meta) -> Request:
+        """Return a conditional request for a feed, sitemap or listing page."""
+        return Request(
+            url,
+            callback=callback,
+            errback=self.discovery_failed,
+            dont_filter=True,
+            priority=DISCOVERY_PRIORITY,
+            meta={"conditional": True, "handle_httpstatus_list": [304], **meta},
+        )
+
+    def seen_discovery(self, response) -> bool:
+        """Count a discovery response; return False when there is nothing to parse (304)."""
+        self.poll.fetched += 1
+        self.context.notify("fetched", source=self.source_name, url=response.url, status=response.status)
+        if response.status == 304:
+            self.poll.not_modified += 1
+            return False
+        return True
+
+    def discovery_failed(self, failure) -> None:
+        message, transient = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
+        self._count_failed_response(failure)
+        self.poll.error(message, discovery=True, transient=transient)
+        log.warning("discovery failed: %s", message, extra={"source": self.source_name})
+        self.context.notify("error", source=self.source_name, message=message)
+
+    def discovery_problem(self, message: str) -> None:
+        """Count a discovery document that arrived but cannot be used (hostile, not a feed)."""
+        self.poll.error(message, discovery=True)
+        log.warning("discovery failed: %s", message, extra={"source": self.source_name})
+        self.context.notify("error", source=self.source_name, message=message)
+
+    def warn(self, message: str) -> None:
+        self.poll.warn(message)
+        log.warning(message, extra={"source": self.source_name})
+        self.context.notify("warning", source=self.source_name, message=message)
+
+    # ------------------------------------------------------------------ articles
+
+    async def article_requests(self, entries: list[FeedEntry], base_url: str) -> list[Request]:
+        """Return requests for the entries' articles not yet stored, newest first."""
+        candidates: list[tuple[str, FeedEntry]] = []
+        for entry in entries:
+            if len(candidates) >= self.source.max_articles:
+                break
+            normal = try_normalise(entry.url, base=base_url)
+            if normal is None:
+                self.warn(f"skipped a link that is not an http(s) URL: {entry.url[:200]!r}")
+                continue
+            raw = entry.url.strip()
+            if not raw.lower().startswith(("http://", "https://")):
+                raw = urljoin(base_url, raw)
+            if normal in self.scheduled:
+                if raw not in self.scheduled[normal]:
+                    self.scheduled[normal].append(raw)
+                continue
+            self.scheduled[normal] = list(dict.fromkeys([raw, normal]))
+            candidates.append((normal, entry))
+        lookup = [url for normal, _ in candidates for url in self.scheduled[normal]]
+        known = await self.context.db(store.known_urls, lookup) if lookup else {}
+        requests: list[Request] = []
+        remember: dict[int, list[str]] = {}
+        for position, (normal, entry) in enumerate(candidates):
+            variants = self.scheduled[normal]
+            article_id = next((known[u] for u in variants if u in known), None)
+            if article_id is not None:
+                self.poll.known += 1
+                missing = [u for u in variants if u not in known]
+                if missing:
+                    remember.setdefault(article_id, []).extend(missing)
+                continue
+            requests.append(
+                Request(
+                    normal,
+                    callback=self.parse_article,
+                    errback=self.article_failed,
+                    priority=len(candidates) - position,
+                    meta={"feed_entry": entry, "variants": variants},
+                )
+            )
+        if remember:
+            await self.context.db(store.remember_known, remember)
+        self.poll.article_requests += len(requests)
+        self.context.notify(
+            "discovered", source=self.source_name, articles=len(requests), known=self.poll.known
+        )
+        return requests
+
+    def parse_article(self, response):
+        self.poll.fetched += 1
+        self.context.notify("fetched", source=self.source_name, url=response.url, status=response.status)
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+        if not isinstance(response, TextResponse) or (content_type and "html" not in content_type):
+            message = f"not an HTML page ({content_type or 'binary'}): {response.url}"
+            self.poll.error(message)
+            self.context.notify("error", source=self.source_name, message=message)
+            return
+        variants = list(
+            dict.fromkeys(
+                [
+                    *response.meta.get("variants", []),
+                    *response.meta.get("redirect_urls", []),
+                    response.url,
+                    try_normalise(response.url) or response.url,
+                ]
+            )
+        )
+        yield ArticlePage(
+            source=self.source_name,
+            url=response.url,
+            html=response.text,
+            variants=variants,
+            feed_entry=response.meta.get("feed_entry"),
+        )
+
+    def article_failed(self, failure) -> None:
+        message, transient = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
+        self._count_failed_response(failure)
+        self.poll.error(message, transient=transient)
+        log.info("article failed: %s", message, extra={"source": self.source_name})
+        self.context.notify("error", source=self.source_name, message=message)
+
+    def _count_failed_response(self, failure) -> None:
+        if getattr(failure.value, "response", None) is not None:
+            self.poll.fetched += 1

@@ -1,0 +1,160 @@
+"""The SSRF guard: a downloader middleware that refuses requests to non-public addresses.
+
+A feed is untrusted input: its links (and the redirects behind them) could point the crawler
+at the machine it runs on, the office network, or a cloud metadata endpoint. Every request —
+the feed itself, each article, robots.txt, and every redirect hop (Scrapy sends a redirect
+target through the middlewares again) — is checked before it is sent:
+
+- only `http` and `https` URLs pass;
+- the host is resolved (or parsed, for an IP literal) and *every* address it resolves to must
+  be acceptable; an IPv4 address embedded in IPv6 (mapped, 6to4, NAT64, Teredo) is judged as
+  IPv4;
+- loopback and private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7) pass only
+  for a source with `allow_private: true`;
+- link-local (169.254/16 — where cloud metadata services live — and fe80::/10), multicast,
+  unspecified (0.0.0.0, ::) and other reserved or non-global ranges are refused for everyone;
+- a host that does not resolve is refused (the fetch would fail anyway).
+
+A refused request raises `IgnoreRequest` with a message saying why; the spider's errback
+counts it as an error of the poll, and the crawl goes on. The addresses are resolved here and
+again by the downloader, so a DNS answer that changes in between (DNS rebinding) is not
+caught; the resolver is a setting (`SSRF_GUARD_RESOLVER`) for deployments that need more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.misc import load_object
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+_PRIVATE_NETWORKS = [
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+]
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+RESOLVE_CACHE_SECONDS = 60.0
+
+
+class RefusedAddress(IgnoreRequest):
+    """A request the SSRF guard refused; the message says which address and why."""
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def address_problem(address: IPAddress | str, allow_private: bool = False) -> str | None:
+    """Return why the crawler must not connect to `address`, or None when it may."""
+    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    inner = _embedded_ipv4(ip)
+    if inner is not None:
+        return address_problem(inner, allow_private)
+    if ip.is_unspecified:
+        return f"{ip} is an unspecified address"
+    if ip.is_multicast:
+        return f"{ip} is a multicast address"
+    if ip.is_link_local:
+        return f"{ip} is a link-local address (cloud metadata services live there)"
+    if ip.is_loopback:
+        return None if allow_private else f"{ip} is a loopback address"
+    if any(ip in network for network in _PRIVATE_NETWORKS if network.version == ip.version):
+        return None if allow_private else f"{ip} is a private address"
+    if ip.is_reserved or not ip.is_global:
+        return f"{ip} is a reserved, non-global address"
+    return None
+
+
+async def resolve_host(host: str, port: int) -> list[str]:
+    """Return every address `host` resolves to (the system resolver, off the event loop)."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({info[4][0] for info in infos})
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+class SsrfGuardMiddleware:
+    """Downloader middleware: refuse requests whose host resolves to a forbidden address."""
+
+    def __init__(self, crawler, resolver: Resolver) -> None:
+        self.crawler = crawler
+        self.resolver = resolver
+        self._cache: dict[tuple[str, int], tuple[float, list[str]]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler) -> SsrfGuardMiddleware:
+        resolver = load_object(crawler.settings.get("SSRF_GUARD_RESOLVER") or "crawler.ssrf.resolve_host")
+        return cls(crawler, resolver)
+
+    def _allow_private(self) -> bool:
+        spider = getattr(self.crawler, "spider", None)
+        return bool(getattr(spider, "allow_private", False))
+
+    async def process_request(self, request, spider=None) -> None:
+        problem = await self.check_url(request.url, self._allow_private())
+        if problem:
+            raise RefusedAddress(f"refused {request.url}: {problem}")
+
+    async def check_url(self, url: str, allow_private: bool) -> str | None:
+        """Return why `url` must not be fetched, or None."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            return "not a valid URL"
+        if parts.scheme not in ("http", "https"):
+            return f"only http and https URLs are fetched, not {parts.scheme or 'scheme-less'} URLs"
+        host = parts.hostname or ""
+        if not host:
+            return "URL without a host"
+        port = port or (443 if parts.scheme == "https" else 80)
+        literal = _literal(host)
+        addresses = [str(literal)] if literal is not None else await self._resolve(host, port)
+        if not addresses:
+            return f"cannot resolve host {host!r}"
+        for address in addresses:
+            problem = address_problem(address, allow_private)
+            if problem:
+                hint = (
+                    " (set allow_private: true on the source to allow it)"
+                    if allow_private is False and ("loopback" in problem or "private" in problem)
+                    else ""
+                )
+                return f"{host} resolves to {problem}{hint}" if literal is None else problem + hint
+        return None
+
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        key = (host.lower(), port)
+        cached = self._cache.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            addresses = await self.resolver(host, port)
+        except (OSError, UnicodeError):
+            addresses = []
+        self._cache[key] = (time.monotonic() + RESOLVE_CACHE_SECONDS, addresses)
+        return addresses

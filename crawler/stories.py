@@ -1,0 +1,155 @@
+"""Stories: exact and near-duplicate articles (the same wire story on several sites) joined.
+
+- Exact duplicates share `content_hash`: the SHA-256 of the normalised text (Unicode NFKC,
+  case-folded, words only — punctuation, spacing and case differences do not count).
+- Near duplicates are found in two steps. A 64-bit SimHash over word 3-shingles (stored
+  signed in `Article.simhash`) picks candidates within `CANDIDATE_BITS` bits among the recent
+  articles; each candidate is then confirmed on the texts themselves: the shingle sets must
+  overlap (Jaccard ≥ `MIN_JACCARD`, or one text contained in the other for
+  ≥ `MIN_CONTAINMENT` of its shingles — the wire story plus a local paragraph). SimHash
+  alone at a loose threshold would join unrelated articles on the same topic.
+- Texts shorter than `MIN_WORDS` words (teasers, empty extractions) are never deduplicated:
+  two different articles with the same one-line summary are not one story.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+MIN_WORDS = 40
+SHINGLE_WORDS = 3
+CANDIDATE_BITS = 14
+MIN_JACCARD = 0.5
+MIN_CONTAINMENT = 0.8
+
+_WORD = re.compile(r"\w+")
+_MASK64 = (1 << 64) - 1
+
+
+def words(text: str) -> list[str]:
+    """Return the words of `text`, NFKC-normalised and case-folded."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text or "").casefold())
+
+
+def normalise_text(text: str) -> str:
+    """Return `text` as its words joined by single spaces (what the hashes are taken over)."""
+    return " ".join(words(text))
+
+
+def is_dedupable(text: str) -> bool:
+    """Return True when `text` is long enough to be compared with other articles."""
+    return len(words(text)) >= MIN_WORDS
+
+
+def content_hash(text: str, *, salt: str = "") -> str:
+    """Return the hex SHA-256 of the normalised text (`salt` makes short texts unique per URL)."""
+    return hashlib.sha256((salt + normalise_text(text)).encode("utf-8")).hexdigest()
+
+
+def _hash64(token: str) -> int:
+    return int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def shingles(tokens: list[str], size: int = SHINGLE_WORDS) -> set[str]:
+    """Return the set of `size`-word shingles of `tokens` (the whole text if shorter)."""
+    if len(tokens) < size:
+        return {" ".join(tokens)} if tokens else set()
+    return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
+
+
+def simhash(text: str) -> int | None:
+    """Return the unsigned 64-bit SimHash of `text`'s word shingles, or None for short texts."""
+    tokens = words(text)
+    if len(tokens) < MIN_WORDS:
+        return None
+    counts = [0] * 64
+    for shingle in shingles(tokens):
+        value = _hash64(shingle)
+        for bit in range(64):
+            counts[bit] += 1 if value >> bit & 1 else -1
+    result = 0
+    for bit, count in enumerate(counts):
+        if count > 0:
+            result |= 1 << bit
+    return result
+
+
+def to_signed(value: int) -> int:
+    """Return the unsigned 64-bit `value` as the signed integer a BIGINT column holds."""
+    value &= _MASK64
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def to_unsigned(value: int) -> int:
+    """Return a signed BIGINT SimHash as the unsigned 64-bit value."""
+    return value & _MASK64
+
+
+def hamming(a: int, b: int) -> int:
+    """Return the number of differing bits between two 64-bit hashes (signed or not)."""
+    return ((a ^ b) & _MASK64).bit_count()
+
+
+def resemblance(text_a: str, text_b: str) -> tuple[float, float]:
+    """Return (Jaccard, containment) of the two texts' shingle sets."""
+    a, b = shingles(words(text_a)), shingles(words(text_b))
+    if not a or not b:
+        return 0.0, 0.0
+    common = len(a & b)
+    return common / len(a | b), common / min(len(a), len(b))
+
+
+def is_near_duplicate(text_a: str, text_b: str) -> bool:
+    """Return True when two texts tell the same story in (nearly) the same words."""
+    jaccard, containment = resemblance(text_a, text_b)
+    return jaccard >= MIN_JACCARD or containment >= MIN_CONTAINMENT
+
+
+@dataclass
+class IndexedArticle:
+    article_id: int
+    simhash: int  # unsigned
+    story_id: int | None
+
+
+class SimhashIndex:
+    """Recent articles' SimHashes in memory, for candidate lookup by Hamming distance.
+
+    A linear scan: a few thousand recent articles cost well under a millisecond per lookup,
+    and the store keeps the window bounded (articles fetched within its look-back period).
+    """
+
+    def __init__(self) -> None:
+        self._entries: list[IndexedArticle] = []
+        self.last_article_id = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, article_id: int, simhash_value: int | None, story_id: int | None) -> None:
+        if simhash_value is None:
+            return
+        self._entries.append(IndexedArticle(article_id, to_unsigned(simhash_value), story_id))
+        self.last_article_id = max(self.last_article_id, article_id)
+
+    def add_many(self, rows: Iterable[tuple[int, int | None, int | None]]) -> None:
+        for article_id, value, story_id in rows:
+            self.add(article_id, value, story_id)
+
+    def candidates(
+        self, simhash_value: int, max_bits: int = CANDIDATE_BITS, limit: int = 5
+    ) -> list[IndexedArticle]:
+        """Return up to `limit` indexed articles within `max_bits`, nearest first."""
+        target = to_unsigned(simhash_value)
+        near = [(((e.simhash ^ target).bit_count()), e) for e in self._entries]
+        near = [(d, e) for d, e in near if d <= max_bits]
+        near.sort(key=lambda pair: (pair[0], pair[1].article_id))
+        return [e for _, e in near[:limit]]
+
+    def forget_before(self, article_id: int) -> None:
+        """Drop entries older than `article_id` (keeps the scan bounded in a long-running service)."""
+        self._entries = [e for e in self._entries if e.article_id >= article_id]
