@@ -18,10 +18,19 @@ on first call), so the crawler can run it in a ProcessPoolExecutor.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 LOGGER = logging.getLogger(__name__)
+
+# Real article pages hold under 200,000 characters once scripts and styles are gone (the 102
+# shared pages: at most 198k); a page far beyond that is hostile or a dump, and would hold a
+# worker for seconds. Such pages lose their scripts, styles and SVG (JSON-LD kept), then are cut.
+MAX_PAGE_CHARS = 1_000_000
+_BULKY_BLOCKS = re.compile(
+    r"<(script|style|svg)\b(?![^>]*application/ld\+json)[^>]*>.*?</\1\s*>", re.S | re.I
+)
 
 
 @dataclass
@@ -60,6 +69,17 @@ class ExtractedArticle:
         return row
 
 
+def _bounded(text: str) -> str:
+    """Return the page, shrunk to MAX_PAGE_CHARS if it is larger (see above)."""
+    if len(text) <= MAX_PAGE_CHARS:
+        return text
+    text = _BULKY_BLOCKS.sub("", text)
+    if len(text) > MAX_PAGE_CHARS:
+        LOGGER.info("page cut to %d characters (was %d)", MAX_PAGE_CHARS, len(text))
+        text = text[:MAX_PAGE_CHARS]
+    return text
+
+
 def _parse(text: str):
     """Return the lxml tree of a page, or None when it is not HTML at all."""
     from trafilatura import load_html
@@ -95,7 +115,7 @@ def _page_article(html: bytes | str, url: str | None) -> ExtractedArticle:
     article = ExtractedArticle(url=url, canonical_url=url, title="", text="")
     if not text or not text.strip():
         return article
-    tree = _parse(text)
+    tree = _parse(_bounded(text))
     if tree is None:
         return article
     meta = extract_metadata(tree, url)

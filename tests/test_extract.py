@@ -194,6 +194,22 @@ def test_garbage_gives_empty_text_without_raising(garbage: bytes | str) -> None:
     assert article.text.strip() in ("", "plain words")
 
 
+def test_oversized_page_keeps_json_ld_and_article_but_is_cut() -> None:
+    article_html = (
+        "<article><p>"
+        + "The cargo ship docked with the station after a two-day flight. " * 6
+        + "</p></article>"
+    )
+    script = '<script>var state = "' + "x" * 3_000_000 + '";</script>'
+    ld = '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Docked"}</script>'
+    article = extract_article(f"<html><head>{ld}{script}</head><body>{article_html}</body></html>")
+    assert article.title == "Docked"
+    assert "two-day flight" in article.text
+    dump = "<html><body>" + "".join(f"<p>Line {n} of an endless dump of words.</p>" for n in range(60_000))
+    text = extract_article(dump).text
+    assert text.startswith("Line 0 ") and "Line 59999 " not in text
+
+
 def test_function_and_result_work_in_a_process_pool() -> None:
     pages = [page("json-ld-and-opengraph.html"), page("windows-1251-meta-http-equiv.html")]
     with ProcessPoolExecutor(max_workers=2) as pool:

@@ -151,7 +151,6 @@ _BOILERPLATE_LINE = re.compile(
       | (?:copyright|©)\s*(?:©\s*)?\d{4}
       | .{0,60}\ball\ rights\ reserved\.?$
       | this\ copy\ is\ for\ your\ personal,?\ non-commercial\ use
-      | (?:click|tap)\ here\ to\b
       | follow\b.{0,80}\b(?:on|at)\b.{0,60}(?:twitter|facebook|instagram|linkedin|youtube|tiktok|https?://)
       | (?:reach|contact|email)\ the\ (?:reporter|author|writer)s?\ (?:on|at|via)\b
       | write\ to\ [^.]{1,60}\ at\ \S+@\S+$
