@@ -75,9 +75,12 @@ def options(
 COMMAND_MODULES = (
     "alerts",
     "check",
+    "crawl",
     "db",
     "extract",
     "status",
+    "run",
+    "demo",
 )
 
 

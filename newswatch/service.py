@@ -1,0 +1,373 @@
+"""The service behind `newswatch run`: one process, one asyncio event loop, every stage.
+
+Scrapy's asyncio reactor is installed first; APScheduler's AsyncIOScheduler runs on the same
+loop. Jobs:
+
+    poll:<source>  per source on its `every` (interval with jitter, or cron), never overlapping
+                   itself; a missed run is coalesced into one
+    match          after each poll (and every few seconds): new articles → matches → outbox,
+                   in one transaction per batch (alerts.outbox)
+    dispatch       a loop woken after matching (and every 2 s): pending deliveries → Apprise
+    digests        every few seconds: closes due digests; one missed while down goes out on start
+    health         alarms for admin subscribers when a source keeps failing or falls silent
+    retention      hourly: raw HTML older than `retention.raw_html` is dropped (text is kept)
+
+Blocking work (database batches, Apprise sends) runs in worker threads; extraction runs in
+the crawler's process pool; the loop stays free.
+
+Stop: SIGTERM / SIGINT stop scheduling and give in-flight work STOP_GRACE seconds; what is
+abandoned is safe (deliveries are leased and retried after restart, a poll is repeated).
+Reload: SIGHUP re-validates the config; on an error the running config is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+
+from newswatch.config import Config, load_config
+from newswatch.db import make_engine, session_factory, session_scope, upgrade
+from newswatch.errors import UserError
+from newswatch.models import Article, utcnow
+from newswatch.schedules import CronSchedule, IntervalSchedule, parse_duration
+
+log = logging.getLogger("newswatch.service")
+
+STOP_GRACE = 8.0  # seconds in-flight work may take after SIGTERM before it is abandoned
+MATCH_EVERY = 5.0
+DISPATCH_EVERY = 2.0
+DIGESTS_EVERY = 5.0
+HEALTH_EVERY = 30.0
+RETENTION_EVERY = 3600.0
+
+
+class Service:
+    """The long-running newswatch process (see the module docstring)."""
+
+    def __init__(
+        self,
+        config_dir: Path,
+        database_url: str,
+        *,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
+        config: Config | None = None,
+    ) -> None:
+        self.config_dir = Path(config_dir)
+        self.database_url = database_url
+        self.metrics_port = metrics_port
+        self.metrics_host = metrics_host
+        self.config = config or load_config(self.config_dir)
+        self.exit_code = 0
+        self.counters: dict[str, int] = {}
+        self._in_flight: set[asyncio.Task] = set()
+        self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newswatch-worker")
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; return the exit status."""
+        from crawler.runner import reactor_event_loop
+
+        self.loop = reactor_event_loop()
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._main())
+        finally:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+        return self.exit_code
+
+    async def _main(self) -> None:
+        try:
+            await self._startup()
+            await self._stopped.wait()
+            await self._shutdown()
+        except UserError as exc:
+            log.error(str(exc))
+            self.exit_code = 2
+        except Exception:
+            log.exception("the service failed")
+            self.exit_code = 1
+
+    async def _startup(self) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        from alerts.dispatcher import Dispatcher
+        from alerts.matcher import compile_rules
+        from crawler.runner import CrawlManager
+
+        self._stopped = asyncio.Event()
+        self._dispatch_kick = asyncio.Event()
+        self._match_lock = asyncio.Lock()
+        await self._in_thread(upgrade, self.database_url)
+        self.engine = make_engine(self.database_url)
+        self.sessions = session_factory(self.engine)
+        self.compiled = compile_rules(self.config.rules)
+        self.crawls = CrawlManager(self.config, self.database_url)
+        self.dispatcher = Dispatcher(self.config, self.sessions)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self.loop.add_signal_handler(signum, self.request_stop, signum)
+        self.loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+
+        self.scheduler = AsyncIOScheduler(event_loop=self.loop, timezone=UTC)
+        self._schedule_sources()
+        now = datetime.now(UTC)
+        self.scheduler.add_job(
+            self.match_new,
+            "interval",
+            seconds=MATCH_EVERY,
+            id="match",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now,
+        )
+        self.scheduler.add_job(
+            self.close_digests,
+            "interval",
+            seconds=DIGESTS_EVERY,
+            id="digests",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now,
+        )
+        self.scheduler.add_job(
+            self.drop_old_html,
+            "interval",
+            seconds=RETENTION_EVERY,
+            id="retention",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now + timedelta(seconds=60),
+        )
+        self.scheduler.start()
+        self._dispatch_task = asyncio.ensure_future(self._dispatch_loop())
+        if self.metrics_port is not None:
+            from newswatch.metrics import start_metrics_server
+
+            self._metrics_server = await start_metrics_server(self, self.metrics_host, self.metrics_port)
+        log.info(
+            "newswatch running",
+            extra={
+                "sources": len(self.config.sources),
+                "rules": len(self.config.rules),
+                "subscribers": len(self.config.subscribers),
+                "config": str(self.config_dir),
+            },
+        )
+
+    def request_stop(self, signum: int | None = None) -> None:
+        """Begin a graceful stop (signal handler)."""
+        if self._stopping:
+            log.warning("second stop signal: exiting now; leased work is retried after restart")
+            os._exit(0)
+        self._stopping = True
+        log.info("stopping", extra={"signal": signal.Signals(signum).name if signum else "request"})
+        self._stopped.set()
+
+    async def _shutdown(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        self._dispatch_kick.set()
+        pending = {t for t in self._in_flight if not t.done()} | {self._dispatch_task}
+        if pending:
+            done, still = await asyncio.wait(pending, timeout=STOP_GRACE)
+            if still:
+                log.warning(
+                    "abandoning in-flight work after %.0fs; it is retried after restart",
+                    STOP_GRACE,
+                    extra={"tasks": len(still)},
+                )
+        try:
+            await asyncio.wait_for(self.crawls.close(), timeout=3)
+        except (TimeoutError, asyncio.TimeoutError):
+            log.warning("crawler did not close in time")
+        if getattr(self, "_metrics_server", None):
+            self._metrics_server.close()
+        self.engine.dispose()
+        log.info("stopped")
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _schedule_sources(self) -> None:
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        wanted = {f"poll:{s.name}": s for s in self.config.sources if s.enabled}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("poll:") and job.id not in wanted:
+                job.remove()
+        now = datetime.now(UTC)
+        for job_id, source in wanted.items():
+            schedule = source.schedule
+            if isinstance(schedule, IntervalSchedule):
+                seconds = schedule.seconds
+                trigger = IntervalTrigger(seconds=seconds, jitter=min(seconds * 0.1, 60), timezone=UTC)
+                first = now + timedelta(seconds=random.uniform(0, min(seconds, 5)))
+                grace = int(max(30, seconds))
+            else:
+                assert isinstance(schedule, CronSchedule)
+                trigger = CronTrigger.from_crontab(schedule.expression, timezone=UTC)
+                first, grace = None, 300
+            existing = self.scheduler.get_job(job_id)
+            if existing is not None and getattr(existing, "kwargs", {}).get("every") == source.every:
+                continue
+            kwargs: dict[str, Any] = {
+                "id": job_id,
+                "max_instances": 1,
+                "coalesce": True,
+                "misfire_grace_time": grace,
+                "replace_existing": True,
+                "kwargs": {"name": source.name, "every": source.every},
+            }
+            if first is not None:
+                kwargs["next_run_time"] = first
+            self.scheduler.add_job(self.poll, trigger, **kwargs)
+
+    def request_reload(self) -> None:
+        """SIGHUP: re-validate the config and switch to it; keep the running one on error."""
+        try:
+            from alerts.matcher import compile_rules
+
+            config = load_config(self.config_dir)
+            compiled = compile_rules(config.rules)
+        except UserError as exc:
+            log.error("config reload failed, keeping the running config: %s", exc)
+            return
+        from alerts.dispatcher import Dispatcher
+
+        self.config, self.compiled = config, compiled
+        self.dispatcher = Dispatcher(config, self.sessions)
+        # New and changed sources apply at their next poll; crawl: settings need a restart.
+        self.crawls.config = config
+        self.crawls.context.config = config
+        self._schedule_sources()
+        log.info(
+            "config reloaded",
+            extra={
+                "sources": len(config.sources),
+                "rules": len(config.rules),
+                "subscribers": len(config.subscribers),
+            },
+        )
+
+    # ------------------------------------------------------------------ jobs
+
+    def _track(self, coro: Coroutine) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        return task
+
+    async def _in_thread(self, func: Callable, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, func, *args)
+
+    def _count(self, name: str, by: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + by
+
+    async def poll(self, name: str, every: str | None = None) -> None:
+        """Poll one source, then match what it brought."""
+        if self._stopping:
+            return
+        # Shielded: stopping the scheduler cancels its jobs, but a poll under way may finish.
+        await asyncio.shield(self._track(self._poll(name)))
+
+    async def _poll(self, name: str) -> None:
+        summary = await self.crawls.poll(name)
+        self._count(f"polls:{name}:{'error' if summary.errors and not summary.fetched else 'ok'}")
+        self._count("articles_new", summary.new)
+        log.info(
+            "polled",
+            extra={
+                "source": name,
+                "fetched": summary.fetched,
+                "not_modified": summary.not_modified,
+                "new": summary.new,
+                "duplicates": summary.duplicates,
+                "errors": summary.errors,
+            },
+        )
+        if summary.new:
+            await self.match_new()
+
+    async def match_new(self) -> None:
+        """Match new articles and write their alerts (one transaction per batch)."""
+        if self._stopping:
+            return
+        async with self._match_lock:
+            matched = await asyncio.shield(self._track(self._in_thread(self._match_batch)))
+        if matched:
+            self._dispatch_kick.set()
+
+    def _match_batch(self) -> int:
+        from alerts.outbox import process_new_articles
+
+        with session_scope(self.sessions) as session:
+            done = process_new_articles(session, self.config, self.compiled)
+        self._count("articles_matched", done)
+        return done
+
+    async def close_digests(self) -> None:
+        if self._stopping:
+            return
+        closed = await asyncio.shield(self._track(self._in_thread(self._close_digests)))
+        if closed:
+            self._dispatch_kick.set()
+
+    def _close_digests(self) -> int:
+        from alerts.digests import close_due_digests
+
+        with session_scope(self.sessions) as session:
+            return close_due_digests(session, self.config, utcnow())
+
+    async def _dispatch_loop(self) -> None:
+        while not self._stopping:
+            try:
+                sent = await self._in_thread(self.dispatcher.run_once)
+                self._count("deliveries_attempted", sent or 0)
+            except Exception:
+                log.exception("dispatcher pass failed")
+                sent = 0
+            if sent:
+                continue
+            try:
+                await asyncio.wait_for(self._dispatch_kick.wait(), timeout=DISPATCH_EVERY)
+            except (TimeoutError, asyncio.TimeoutError):
+                pass
+            self._dispatch_kick.clear()
+
+    async def check_health(self) -> None:
+        if self._stopping:
+            return
+        raised = await asyncio.shield(self._track(self._in_thread(self._check_health)))
+        if raised:
+            self._dispatch_kick.set()
+
+    def _check_health(self) -> int:
+        from newswatch.alarms import raise_source_alarms
+
+        with session_scope(self.sessions) as session:
+            return raise_source_alarms(session, self.config, utcnow())
+
+    async def drop_old_html(self) -> None:
+        await asyncio.shield(self._track(self._in_thread(self._drop_old_html)))
+
+    def _drop_old_html(self) -> int:
+        cutoff = utcnow() - parse_duration(self.config.settings.retention.raw_html)
+        with session_scope(self.sessions) as session:
+            result = session.execute(
+                update(Article)
+                .where(Article.fetched_at < cutoff, Article.raw_html.is_not(None))
+                .values(raw_html=None)
+            )
+            return result.rowcount or 0
