@@ -111,7 +111,7 @@ async def start_metrics_server(service: Service, host: str, port: int) -> asynci
                 + data
             )
             await writer.drain()
-        except (TimeoutError, asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, ConnectionError):
             pass
         except Exception:
             log.exception("metrics request failed")

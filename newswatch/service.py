@@ -190,7 +190,7 @@ class Service:
                 )
         try:
             await asyncio.wait_for(self.crawls.close(), timeout=3)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             log.warning("crawler did not close in time")
         if getattr(self, "_metrics_server", None):
             self._metrics_server.close()
@@ -342,7 +342,7 @@ class Service:
                 continue
             try:
                 await asyncio.wait_for(self._dispatch_kick.wait(), timeout=DISPATCH_EVERY)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 pass
             self._dispatch_kick.clear()
 
