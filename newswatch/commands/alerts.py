@@ -125,7 +125,7 @@ def send_command(
     ] = 120.0,
 ) -> None:
     """One pass now: match new articles, close due digests, send everything due."""
-    from sqlalchemy import func, select  # noqa: I001 - sorted as if alerts.matcher (issue 4) existed
+    from sqlalchemy import func, select
 
     from alerts.digests import close_due_digests
     from alerts.dispatcher import Dispatcher, dispatch_until_idle, templates_problems
