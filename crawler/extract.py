@@ -128,7 +128,13 @@ def _page_article(html: bytes | str, url: str | None) -> ExtractedArticle:
             tree, extensive_search=False, original_date=True, outputformat="%Y-%m-%dT%H:%M:%S%z"
         )
         meta.published = parse_date(found)
-    body = extract_body(tree, url=url, titles=meta.title_candidates, article_body=meta.article_body)
+    body = extract_body(
+        tree,
+        url=url,
+        titles=meta.title_candidates,
+        article_body=meta.article_body,
+        description=meta.description,
+    )
     article.canonical_url = meta.canonical_url or url
     article.title = meta.title or ""
     article.text = body

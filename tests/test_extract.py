@@ -85,6 +85,33 @@ def test_headline_is_not_repeated_in_the_text() -> None:
     assert not article.text.startswith("NASA awards lunar lander")
 
 
+LEAD = "The agency picked a landing site near the lunar south pole for its first crewed landing in decades."
+REST = [
+    "Engineers spent two years mapping the region, looking for flat ground with long periods of sunlight.",
+    "The site also lies close to permanently shadowed craters that may hold water ice for future crews.",
+    "Mission planners said a backup site would be named next spring after further study of new images.",
+]
+
+
+def _page_with_summary(summary_element: str) -> str:
+    paragraphs = "".join(f"<p>{text}</p>" for text in REST)
+    return (
+        f'<html><head><meta name="description" content="{LEAD}"><title>Landing site chosen</title></head>'
+        f"<body><article><h1>Landing site chosen</h1>{summary_element}{paragraphs}</article></body></html>"
+    )
+
+
+def test_standfirst_under_the_headline_is_not_body_text() -> None:
+    text = extract_article(_page_with_summary(f'<h2 class="dek">{LEAD}</h2>')).text
+    assert LEAD not in text
+    assert text.startswith(REST[0])
+
+
+def test_lead_paragraph_used_as_description_stays_in_the_text() -> None:
+    text = extract_article(_page_with_summary(f"<p>{LEAD}</p>")).text
+    assert text.startswith(LEAD)
+
+
 def test_article_split_into_chunks_is_extracted_whole() -> None:
     text = extract_article(page("article-split-into-chunks.html")).text
     assert "never reaches orbital speed" in text
