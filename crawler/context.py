@@ -45,6 +45,7 @@ class CrawlContext:
         self.engine = make_engine(database_url)
         self.sessions = session_factory(self.engine)
         self.pool = ExtractionPool(workers)
+        self.pool.warm()
         self.stories = SimhashIndex()  # touched only on the database thread
         self._db = ThreadPoolExecutor(1, thread_name_prefix="newswatch-db")
         self._closed = False

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -45,8 +46,13 @@ class ExtractionPool:
         self.max_tasks_per_child = max_tasks_per_child
         self.timeout = timeout
         self._executor: Executor | None = None
+        self._lock = threading.Lock()
 
     def _ensure(self) -> Executor:
+        with self._lock:
+            return self._ensure_locked()
+
+    def _ensure_locked(self) -> Executor:
         if self._executor is None:
             if self.workers == 0:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="newswatch-extract")
@@ -54,17 +60,24 @@ class ExtractionPool:
                 method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
                 context = multiprocessing.get_context(method)
                 if method == "forkserver":
-                    context.set_forkserver_preload(["crawler.work"])
+                    context.set_forkserver_preload(["crawler.warmup"])
                 self._executor = ProcessPoolExecutor(
                     self.workers, mp_context=context, max_tasks_per_child=self.max_tasks_per_child
                 )
         return self._executor
 
     def warm(self) -> None:
-        """Start the workers now (each imports the extraction stack)."""
-        executor = self._ensure()
-        for _ in range(max(1, self.workers)):
-            executor.submit(warm_up)
+        """Start the workers now, in a background thread (starting them blocks for a while)."""
+
+        def start() -> None:
+            try:
+                executor = self._ensure()
+                for _ in range(max(1, self.workers)):
+                    executor.submit(warm_up)
+            except Exception:  # noqa: BLE001 - the first real page will report it
+                log.exception("starting the extraction workers failed")
+
+        threading.Thread(target=start, name="newswatch-pool-start", daemon=True).start()
 
     async def process(self, html: str, url: str, feed_entry: FeedEntry | None) -> ProcessedPage:
         """Return the processed page; ExtractionFailed when it cannot be processed."""

@@ -79,8 +79,17 @@ def process_page(html: str, url: str, feed_entry: FeedEntry | None = None) -> Pr
     )
 
 
-def warm_up() -> int:
-    """Import the extraction stack in a fresh worker (so the first real page is not slow)."""
-    import trafilatura  # noqa: F401
+WARM_UP_PAGE = (
+    "<html><head><title>Warm-up</title></head><body><article><h1>Warm-up</h1>"
+    + "<p>This paragraph only loads the extraction stack before real pages arrive.</p>" * 5
+    + "</article></body></html>"
+)
 
+
+def warm_up() -> int:
+    """Run one tiny extraction, so every module the extractor loads lazily is imported."""
+    try:
+        process_page(WARM_UP_PAGE, "http://localhost/warm-up")
+    except Exception:  # noqa: BLE001 - a real page will report the problem properly
+        return 1
     return 0

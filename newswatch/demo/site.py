@@ -75,6 +75,7 @@ class DemoArticle:
     updated: datetime | None = None
     directory: str = "articles"
     raw_html: bytes | None = None
+    canonical: str | None = None  # path or URL for rel=canonical (default: the page itself)
 
     @property
     def path(self) -> str:
@@ -361,6 +362,8 @@ class NewsSite:
     def article_page(self, article: DemoArticle, base: str) -> str:
         """Return the article's HTML page: the story inside real-looking boilerplate."""
         url = f"{base}{article.path}"
+        if article.canonical:
+            url = article.canonical if "://" in article.canonical else f"{base}{article.canonical}"
         meta_charset = (
             f'<meta charset="{article.charset}">' if article.declare_charset in ("meta", "both") else ""
         )
@@ -597,7 +600,6 @@ class NewsSite:
         entries = [
             ("A page bigger than the size limit", f"{base}/huge.html"),
             ("Redirect to a cloud metadata address", f"{base}/redirect-metadata"),
-            ("Redirect to a service on another port", f"{base}/redirect-other-port"),
             ("A page robots.txt disallows", f"{base}/private/staff-only.html"),
         ]
         entries += [(a.title, f"{base}{a.path}") for a in self.articles if a.directory == "articles"][:2]

@@ -1,0 +1,152 @@
+"""Building blocks for the crawler tests: the reactor's event loop, a fixture news site, a
+config written from Python, and a CrawlManager with quick politeness settings.
+
+Crawls run for real: Scrapy under the asyncio reactor, HTTP to the fixture site on
+127.0.0.1, extraction in worker processes, the real database (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crawler.records import CrawlSummary
+from newswatch.config import Config, load_config
+from newswatch.demo.site import DemoArticle, NewsSite
+from newswatch.models import Article
+
+# Politeness settings that keep a test to a second or two (production: see crawler/settings.py).
+FAST = {
+    "AUTOTHROTTLE_START_DELAY": 0.0,
+    "AUTOTHROTTLE_MAX_DELAY": 0.5,
+    "RETRY_BACKOFF_BASE": 0.05,
+    "RETRY_BACKOFF_MAX": 0.2,
+    "DOWNLOAD_TIMEOUT": 10,
+}
+POLL_TIMEOUT = 90.0
+
+
+@pytest.fixture(scope="session")
+def reactor_loop() -> asyncio.AbstractEventLoop:
+    """The asyncio loop of Scrapy's reactor, running for the whole session."""
+    from crawler.runner import _ensure_reactor_running, reactor_event_loop
+
+    loop = reactor_event_loop()
+    _ensure_reactor_running()
+    return loop
+
+
+@pytest.fixture
+def site() -> Iterator[NewsSite]:
+    """The bundled demo site on a free loopback port."""
+    with NewsSite() as news_site:
+        yield news_site
+
+
+_VOCABULARY = (
+    "orbit station module crew launch engineers review budget contract lander rover probe "
+    "telescope mission schedule agency partners cargo docking thruster propellant booster "
+    "payload satellite antenna mirror instrument sample capsule parachute heat shield "
+    "countdown simulation hardware software flight controllers ground teams tracking radar "
+    "debris solar array radiator airlock hatch spacesuit experiment laboratory microgravity"
+).split()
+
+
+def distinct_paragraphs(slug: str, count: int = 3, length: int = 40) -> list[str]:
+    """Return `count` paragraphs of plausible words, different for every slug (so that test
+    articles are not near duplicates of each other)."""
+    rng = random.Random(slug)
+    return [
+        " ".join(rng.choice(_VOCABULARY) for _ in range(length)).capitalize() + "." for _ in range(count)
+    ]
+
+
+def article(slug: str, *, hours_ago: float = 1.0, **kwargs) -> DemoArticle:
+    """Return an article with a body of its own, published `hours_ago`."""
+    paragraphs = kwargs.pop("paragraphs", None) or distinct_paragraphs(slug)
+    return DemoArticle(
+        slug=slug,
+        title=kwargs.pop("title", f"Story {slug}"),
+        paragraphs=paragraphs,
+        published=kwargs.pop("published", datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours_ago)),
+        summary=kwargs.pop("summary", f"Summary of {slug}."),
+        author=kwargs.pop("author", "Test Writer"),
+        **kwargs,
+    )
+
+
+def write_config(directory: Path, sources: list[dict], settings: dict | None = None) -> Config:
+    """Write a config directory with these sources (no rules, no subscribers); return it loaded."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}, allow_unicode=True))
+    (directory / "rules.yaml").write_text("rules: []\n")
+    (directory / "subscribers.yaml").write_text("subscribers: []\n")
+    if settings:
+        (directory / "settings.yaml").write_text(yaml.safe_dump(settings))
+    return load_config(directory)
+
+
+def source(name: str, kind: str, url: str, **extra) -> dict:
+    """A sources.yaml entry reaching the loopback fixture site (allow_private: true)."""
+    return {"name": name, kind: url, "allow_private": True, **extra}
+
+
+class Crawls:
+    """A CrawlManager for one test, polled synchronously on the reactor's loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, config: Config, db_url: str, **settings) -> None:
+        from crawler.runner import CrawlManager
+
+        self.loop = loop
+        self.events: list[tuple[str, dict]] = []
+        self.manager = CrawlManager(
+            config,
+            db_url,
+            progress=lambda event, data: self.events.append((event, data)),
+            scrapy_settings={**FAST, **settings},
+            workers=1,
+        )
+
+    def poll(self, name: str) -> CrawlSummary:
+        return self.loop.run_until_complete(asyncio.wait_for(self.manager.poll(name), POLL_TIMEOUT))
+
+    def poll_all(self, *names: str) -> list[CrawlSummary]:
+        async def run() -> list[CrawlSummary]:
+            return list(await asyncio.gather(*(self.manager.poll(n) for n in names)))
+
+        return self.loop.run_until_complete(asyncio.wait_for(run(), POLL_TIMEOUT))
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.manager.close())
+
+
+@pytest.fixture
+def crawls(reactor_loop, db_url):
+    """Factory: crawls(config, **scrapy_settings) → Crawls; every one is closed after the test."""
+    made: list[Crawls] = []
+
+    def make(config: Config, **settings) -> Crawls:
+        made.append(Crawls(reactor_loop, config, db_url, **settings))
+        return made[-1]
+
+    yield make
+    for item in made:
+        item.close()
+
+
+def stored(session: Session) -> list[Article]:
+    """Every stored article, oldest id first."""
+    return list(session.scalars(select(Article).order_by(Article.id)))
+
+
+def article_fetches(site: NewsSite) -> int:
+    """Requests the site received for article pages (not feeds, sitemaps or robots.txt)."""
+    return sum(1 for r in site.requests if r.path.startswith(("/articles/", "/private/", "/redirect/")))
