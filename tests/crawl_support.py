@@ -64,9 +64,7 @@ def distinct_paragraphs(slug: str, count: int = 3, length: int = 40) -> list[str
     """Return `count` paragraphs of plausible words, different for every slug (so that test
     articles are not near duplicates of each other)."""
     rng = random.Random(slug)
-    return [
-        " ".join(rng.choice(_VOCABULARY) for _ in range(length)).capitalize() + "." for _ in range(count)
-    ]
+    return [" ".join(rng.choice(_VOCABULARY) for _ in range(length)).capitalize() + "." for _ in range(count)]
 
 
 def article(slug: str, *, hours_ago: float = 1.0, **kwargs) -> DemoArticle:
@@ -76,7 +74,9 @@ def article(slug: str, *, hours_ago: float = 1.0, **kwargs) -> DemoArticle:
         slug=slug,
         title=kwargs.pop("title", f"Story {slug}"),
         paragraphs=paragraphs,
-        published=kwargs.pop("published", datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours_ago)),
+        published=kwargs.pop(
+            "published", datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours_ago)
+        ),
         summary=kwargs.pop("summary", f"Summary of {slug}."),
         author=kwargs.pop("author", "Test Writer"),
         **kwargs,

@@ -69,7 +69,8 @@ def test_relative_links_resolve_against_the_page() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "   ", "ftp://example.org/a", "file:///etc/passwd", "javascript:alert(1)", "mailto:a@b", "http://"]
+    "bad",
+    ["", "   ", "ftp://example.org/a", "file:///etc/passwd", "javascript:alert(1)", "mailto:a@b", "http://"],
 )
 def test_non_http_urls_are_rejected(bad: str) -> None:
     with pytest.raises(ValueError):
