@@ -150,3 +150,18 @@ def stored(session: Session) -> list[Article]:
 def article_fetches(site: NewsSite) -> int:
     """Requests the site received for article pages (not feeds, sitemaps or robots.txt)."""
     return sum(1 for r in site.requests if r.path.startswith(("/articles/", "/private/", "/redirect/")))
+
+
+# A name the tests reach through the fixture site acting as an HTTP proxy: to the SSRF guard
+# it is a public host (TEST-NET addresses would be refused as non-global), and with the proxy
+# no packet ever leaves the loopback interface (.example names never resolve in real DNS).
+PUBLIC_NAME = "news.example"
+
+
+async def example_resolver(host: str, port: int) -> list[str]:
+    """SSRF_GUARD_RESOLVER for tests: news.example is public, everything else as usual."""
+    from crawler.ssrf import resolve_host
+
+    if host == PUBLIC_NAME:
+        return ["93.184.216.34"]
+    return await resolve_host(host, port)
