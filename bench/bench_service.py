@@ -1,0 +1,211 @@
+"""Service benchmarks: alert latency with a 3 s poll, and memory over 1,000 polls.
+
+1. Latency: the real service (subprocess, SQLite) polls the local news site every 3 s; articles
+   are published at random moments; a webhook receiver on loopback records when each alert
+   arrives. Prints p50 / p95 / max of publication → receipt (target p95 ≤ 5 s).
+2. Memory: ten sources polled every second until 1,000 polls are done; the resident memory of
+   the service and its extraction workers is sampled along the way (target: flat, < 300 MB).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from threading import Lock, Thread
+
+from newswatch.demo.site import DemoArticle, NewsSite
+
+REPO = Path(__file__).resolve().parent.parent
+LATENCY_ARTICLES = 20
+
+
+class Receiver:
+    """A json:// webhook receiver recording arrival times by title."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, float] = {}
+        self.lock = Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                title = json.loads(body or b"{}").get("title", "")
+                with receiver.lock:
+                    receiver.arrivals.setdefault(title, time.time())
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+def _write_config(directory: Path, sources: str, receiver_url: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sources.yaml").write_text(sources)
+    (directory / "rules.yaml").write_text("rules:\n  - name: probe\n    query: 'latencyprobe'\n")
+    (directory / "subscribers.yaml").write_text(
+        f'subscribers:\n  - name: bench\n    notify: ["{receiver_url}"]\n    rules: [probe]\n'
+    )
+
+
+def _start(config_dir: Path, db: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "newswatch", "--config", str(config_dir), "--db", f"sqlite:///{db}", "run"],
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+WORDS = (
+    "orbit station crew launch module cargo engine thruster budget agency panel review contract vehicle "
+    "mission rocket payload docking antenna solar array battery telemetry schedule milestone test flight "
+    "capsule parachute booster landing pad weather range safety hardware software audit report"
+).split()
+
+
+def _probe_article(i: int) -> DemoArticle:
+    """A distinct article (random wording, so near-duplicate detection keeps them apart)."""
+    rng = random.Random(i)
+    sentences = [" ".join(rng.choice(WORDS) for _ in range(12)).capitalize() + "." for _ in range(12)]
+    return DemoArticle(
+        slug=f"probe-{i}",
+        title=f"Latency probe number {i}",
+        published=datetime.now(UTC).replace(microsecond=0),
+        paragraphs=[
+            f"This is latencyprobe article {i} for the benchmark. " + " ".join(sentences[:6]),
+            " ".join(sentences[6:]),
+        ],
+    )
+
+
+def bench_latency(tmp: Path) -> None:
+    site = NewsSite([]).start()
+    receiver = Receiver()
+    sources = (
+        f"sources:\n  - name: site\n    feed: {site.url}/feed.xml\n    every: 3s\n    allow_private: true\n"
+    )
+    _write_config(tmp / "latency", sources, receiver.url)
+    proc = _start(tmp / "latency", tmp / "latency.db", tmp / "latency.log")
+    published: dict[str, float] = {}
+    try:
+        deadline = time.time() + 60
+        while site.hits("/feed.xml") < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        rng = random.Random(7)
+        for i in range(LATENCY_ARTICLES):
+            time.sleep(rng.uniform(0.5, 4.0))
+            article = _probe_article(i)
+            article.published = datetime.now(UTC).replace(microsecond=0)
+            published[article.title] = time.time()
+            site.publish(article)
+        deadline = time.time() + 30
+        while len(receiver.arrivals) < len(published) and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        site.stop()
+    latencies = sorted(
+        arrival - published[name]
+        for title, arrival in receiver.arrivals.items()
+        for name in published
+        if title.endswith(name)
+    )
+    if not latencies:
+        print("latency: no alert arrived; see", tmp / "latency.log")
+        return
+    p95 = latencies[min(len(latencies) - 1, int(round(0.95 * (len(latencies) - 1))))]
+    print(
+        f"alert latency, 3 s poll, {len(latencies)}/{len(published)} alerts: p50={statistics.median(latencies):.2f}s "
+        f"p95={p95:.2f}s max={latencies[-1]:.2f}s (target p95 ≤ 5 s)"
+    )
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB."""
+    total = 0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+        for child in list(children):
+            grand = Path(f"/proc/{child}/task/{child}/children")
+            if grand.exists():
+                pids += [int(g) for g in grand.read_text().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def bench_memory(tmp: Path, polls: int = 1000, sources: int = 10) -> None:
+    site = NewsSite().start()
+    receiver = Receiver()
+    lines = ["sources:"]
+    for i in range(sources):
+        feed = ("/feed.xml", "/atom.xml", "/partner/feed.xml", "/rss1.xml")[i % 4]
+        lines.append(
+            f"  - name: s{i}\n    feed: {site.url}{feed}?copy={i}\n    every: 1s\n    allow_private: true"
+        )
+    _write_config(tmp / "memory", "\n".join(lines) + "\n", receiver.url)
+    proc = _start(tmp / "memory", tmp / "memory.db", tmp / "memory.log")
+    samples: list[tuple[int, float]] = []
+    started = time.time()
+    try:
+        deadline = started + polls / sources * 3 + 120
+        while time.time() < deadline:
+            done = sum(1 for r in list(site.requests) if r.path.endswith(".xml"))
+            samples.append((done, _rss_mb(proc.pid)))
+            if done >= polls:
+                break
+            time.sleep(2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        site.stop()
+    if not samples:
+        print("memory: no samples")
+        return
+    warm = [mb for done, mb in samples if done >= polls * 0.1] or [samples[-1][1]]
+    print(
+        f"memory over {samples[-1][0]} polls in {time.time() - started:.0f}s ({sources} sources, 1 s polls): "
+        f"after warm-up {warm[0]:.0f} MB, end {samples[-1][1]:.0f} MB, peak {max(mb for _, mb in samples):.0f} MB "
+        f"(service + extraction workers; target flat and < 300 MB)"
+    )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
+        bench_latency(Path(tmp))
+        bench_memory(Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
