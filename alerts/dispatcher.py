@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -288,6 +289,7 @@ class Dispatcher:
         return send_with_apprise(url, message, timeout=self.timeout.total_seconds())
 
 
+@lru_cache(maxsize=256)
 def _service_formats(url: str) -> object:
     from newswatch.config import quiet_apprise_instantiate
 
@@ -393,7 +395,8 @@ def _instantiate(url: str) -> Any:
     return quiet_apprise_instantiate(url)
 
 
-def url_secrets(url: str) -> list[str]:
+@lru_cache(maxsize=256)
+def url_secrets(url: str) -> tuple[str, ...]:
     """Return the parts of `url` that Apprise's privacy form hides (passwords, tokens, keys)."""
     import re
     from urllib.parse import unquote
@@ -405,7 +408,7 @@ def url_secrets(url: str) -> list[str]:
         unquote(p) for p in re.split(r"[:/@?&=#,;+\s]+", shown)
     }
     scheme = url.split("://", 1)[0]
-    return sorted(p for p in pieces - visible if len(p) >= 3 and p != scheme)
+    return tuple(sorted(p for p in pieces - visible if len(p) >= 3 and p != scheme))
 
 
 def _clip(text: str) -> str:

@@ -11,10 +11,10 @@ Contract (DESIGN "Alert guarantees"):
   digest (alerts/digests.py).
 - Backfill articles (`alertable` False) get matches but never alerts.
 - Duplicates are impossible by schema: UNIQUE (subscriber, story_id), (alert_id,
-  destination_key), (article_id, rule). Rows are inserted first inside a SAVEPOINT and a
+  destination_key), (article_id, rule). Alerts are inserted first inside a SAVEPOINT and a
   unique violation is read as "already there" — that is what makes two processes racing
   on the same story safe. An article itself is claimed with `UPDATE … WHERE matched_at IS NULL`,
-  so two processes never both alert from the same article.
+  so two processes never both match (or alert from) the same article.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from newswatch.config import Config, Subscriber
 from newswatch.db import is_postgres
@@ -50,19 +51,25 @@ def destination_key(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()
 
 
+@lru_cache(maxsize=1024)
+def _destination(url: str) -> tuple[str, str]:
+    """Return (redacted URL, key) of a notify URL (Apprise parses it: worth caching)."""
+    return redact_url(url), destination_key(url)
+
+
 def deliveries_for(subscriber: Subscriber, now: datetime) -> list[Delivery]:
     """Return one new pending Delivery per distinct notify URL of `subscriber`."""
     seen: set[str] = set()
     out = []
     for url in subscriber.notify:
-        key = destination_key(url)
+        shown, key = _destination(url)
         if key in seen:
             continue
         seen.add(key)
         out.append(
             Delivery(
                 subscriber=subscriber.name,
-                destination=redact_url(url),
+                destination=shown,
                 destination_key=key,
                 status="pending",
                 attempts=0,
@@ -102,13 +109,20 @@ def process_new_articles(
             break
         seen.update(ids)
         stamp = now or utcnow()
+        articles = _claim(session, ids, stamp)
+        existing: dict[int, set[str]] = {}
+        for article_id, rule in session.execute(
+            select(Match.article_id, Match.rule).where(Match.article_id.in_([a.id for a in articles]))
+        ):
+            existing.setdefault(article_id, set()).add(rule)
         alerts = sightings = 0
-        for article_id in ids:
-            outcome = _process_article(session, article_id, subscribers, compiled, stamp)
-            if outcome is not None:
-                done += 1
-                alerts += outcome[0]
-                sightings += outcome[1]
+        for article in articles:
+            created, sighted = _process_article(
+                session, article, existing.get(article.id, set()), subscribers, compiled, stamp
+            )
+            alerts += created
+            sightings += sighted
+        done += len(articles)
         session.commit()
         if alerts or sightings:
             log.info(
@@ -132,43 +146,62 @@ def _next_batch(session: Session, batch_size: int) -> list[int]:
     return list(session.scalars(query))
 
 
+def _claim(session: Session, ids: list[int], now: datetime) -> list[Article]:
+    """Mark the batch matched and return the articles this process won (with their sources).
+
+    The claim is also the first write of the transaction: on SQLite it takes the write lock
+    before any SAVEPOINT, so the savepoints below nest inside one real transaction; on
+    PostgreSQL a row another matcher claimed first is skipped (its UPDATE waited, then saw
+    matched_at set)."""
+    claim = (
+        update(Article)
+        .where(Article.id.in_(ids), Article.matched_at.is_(None))
+        .values(matched_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if session.get_bind().dialect.update_returning:
+        won = list(session.scalars(claim.returning(Article.id)))
+    else:  # an SQLite older than 3.35: claim one by one
+        won = [i for i in ids if session.execute(claim.where(Article.id == i)).rowcount]
+    if not won:
+        return []
+    return list(
+        session.scalars(
+            select(Article)
+            .options(joinedload(Article.source))
+            .where(Article.id.in_(won))
+            .order_by(Article.fetched_at, Article.id)
+            .execution_options(populate_existing=True)
+        ).unique()
+    )
+
+
 def _process_article(
     session: Session,
-    article_id: int,
+    article: Article,
+    existing_rules: set[str],
     subscribers: Iterable[Subscriber],
     compiled: CompiledRulesLike,
     now: datetime,
-) -> tuple[int, int] | None:
-    """Match one article and write its alerts; None if another process got it first."""
-    # The claim is also the first write of the transaction: on SQLite it takes the write lock
-    # before any SAVEPOINT, so the savepoints below nest inside one real transaction.
-    claimed = session.execute(
-        update(Article)
-        .where(Article.id == article_id, Article.matched_at.is_(None))
-        .values(matched_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not claimed:
-        return None
-    article = session.get(Article, article_id)
-    if article is None:
-        return None
-    session.refresh(article, ["matched_at"])
+) -> tuple[int, int]:
+    """Record one claimed article's matches and write its alerts; return (alerts, sightings)."""
     results = compiled.match(article.title or "", article.text or "", article.source.name)
     matched: dict[str, Any] = {}
     for result in results:
         matched.setdefault(result.rule, result)
-    for rule, result in matched.items():
-        insert_or_skip(
-            session,
-            Match(
-                article_id=article.id,
-                rule=rule,
-                hits=dict(result.hits or {}),
-                snippet=result.snippet or "",
-                created_at=now,
-            ),
+    # Only the process that claimed the article writes its matches; rows can exist already only
+    # if the article was queued again on purpose (matched_at reset), and then they are kept.
+    session.add_all(
+        Match(
+            article_id=article.id,
+            rule=rule,
+            hits=dict(result.hits or {}),
+            snippet=result.snippet or "",
+            created_at=now,
         )
+        for rule, result in matched.items()
+        if rule not in existing_rules
+    )
     if not matched or not article.alertable:
         return (0, 0)
     story_id = article.story_id if article.story_id is not None else _own_story(session, article, now)

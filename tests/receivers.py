@@ -15,6 +15,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import logging
 import socket
 import threading
 import time
@@ -126,6 +127,7 @@ class SmtpReceiver:
         from aiosmtpd.smtp import AuthResult, LoginPassword
 
         receiver = self
+        logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's chatter in test output
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
