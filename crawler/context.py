@@ -51,13 +51,13 @@ class CrawlContext:
         self._closed = False
 
     @classmethod
-    def from_environment(cls) -> CrawlContext:
+    def from_environment(cls, config: Config | None = None) -> CrawlContext:
         """Return a context the way the CLI resolves things ($NEWSWATCH_CONFIG / ./config, the
         database from $NEWSWATCH_DATABASE_URL / settings.yaml / var/), schema migrated."""
         from newswatch.config import load_config, resolve_database_url
         from newswatch.db import upgrade
 
-        config = load_config(None)
+        config = config or load_config(None)
         url = resolve_database_url(None, config.settings)
         upgrade(url)
         return cls(config, url)

@@ -27,6 +27,7 @@ from crawler.failures import describe_failure
 from crawler.items import ArticlePage
 from crawler.records import PollRecord
 from crawler.urls import try_normalise
+from newswatch.config import load_config
 from newswatch.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -49,22 +50,23 @@ class SourceSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         context: CrawlContext | None = getattr(crawler, "newswatch_context", None)
-        spider.owns_context = context is None
-        if context is None:  # plain `scrapy crawl`: resolve config and database like the CLI
-            context = CrawlContext.from_environment()
-            crawler.newswatch_context = context
-        spider.context = context
+        config = context.config if context is not None else load_config(None)
         try:
-            spider.source = context.config.source(spider.source_name)
+            spider.source = config.source(spider.source_name)
         except KeyError:
             raise ValueError(
-                f"no source named {spider.source_name!r} in {context.config.directory}/sources.yaml"
+                f"no source named {spider.source_name!r} in {config.directory}/sources.yaml"
             ) from None
         if spider.source.kind != cls.kind:
             raise ValueError(
                 f"source {spider.source_name!r} is a {spider.source.kind} source: "
                 f"use scrapy crawl {spider.source.kind} -a source={spider.source_name}"
             )
+        spider.owns_context = context is None
+        if context is None:  # plain `scrapy crawl`: resolve config and database like the CLI
+            context = CrawlContext.from_environment(config)
+            crawler.newswatch_context = context
+        spider.context = context
         spider.allow_private = spider.source.allow_private
         spider.poll = PollRecord(source=spider.source_name, started_at=utcnow())
         spider.scheduled = {}
@@ -97,16 +99,17 @@ class SourceSpider(scrapy.Spider):
             return False
         return True
 
-    def discovery_failed(self, failure) -> None:
+    def discovery_failed(self, failure, fails_poll: bool = True) -> None:
+        """Count a discovery request that failed (a child sitemap's failure does not fail the poll)."""
         message, transient = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
         self._count_failed_response(failure)
-        self.poll.error(message, discovery=True, transient=transient)
+        self.poll.error(message, discovery=fails_poll, transient=transient)
         log.warning("discovery failed: %s", message, extra={"source": self.source_name})
         self.context.notify("error", source=self.source_name, message=message)
 
-    def discovery_problem(self, message: str) -> None:
+    def discovery_problem(self, message: str, fails_poll: bool = True) -> None:
         """Count a discovery document that arrived but cannot be used (hostile, not a feed)."""
-        self.poll.error(message, discovery=True)
+        self.poll.error(message, discovery=fails_poll)
         log.warning("discovery failed: %s", message, extra={"source": self.source_name})
         self.context.notify("error", source=self.source_name, message=message)
 
