@@ -243,3 +243,41 @@ def test_dispatcher_killed_mid_send_resends_after_restart(tmp_path, db_url, sess
         assert hook.wait_for(2, timeout=10)
         first, again = (json.loads(r.body) for r in hook.requests)
         assert first == again and first["title"].startswith("[roscosmos, iss-deorbit]")
+
+
+def test_slow_endpoint_is_cut_off_by_the_send_timeout(tmp_path, sessions) -> None:
+    with WebhookReceiver(delay=10) as hook:
+        config = ops_config(tmp_path, [hook.url("json")], timeout="1s", max_attempts=1)
+        queue_alert(sessions, config)
+        started = time.monotonic()
+        Dispatcher(config, sessions).run_once()
+        elapsed = time.monotonic() - started
+        hook.delay = 0  # let the receiver's thread go
+        [delivery] = deliveries(sessions)
+        assert delivery.status == "failed" and "timed out" in delivery.last_error.lower()
+        assert elapsed < 5
+
+
+def test_broken_user_template_still_delivers_and_reports_why(tmp_path, sessions) -> None:
+    """A template that tries to reach Python internals is refused by the sandbox; the alert
+    goes out with the built-in template and the ledger says what was wrong."""
+    with WebhookReceiver() as hook:
+        config = write_config(
+            tmp_path / "config",
+            [
+                {
+                    "name": "ops-desk",
+                    "notify": [hook.url("json")],
+                    "rules": ["roscosmos"],
+                    "template": "evil.j2",
+                }
+            ],
+            files={"evil.j2": "{{ cycler.__init__.__globals__.os.popen('touch PWNED').read() }}"},
+        )
+        queue_alert(sessions, config)
+        Dispatcher(config, sessions).run_once()
+        [delivery] = deliveries(sessions)
+        assert delivery.status == "sent"
+        assert "evil.j2" in delivery.last_error and "sandbox" in delivery.last_error
+        assert "Source: tass-en" in hook.requests[0].json()["message"]
+        assert not (tmp_path / "PWNED").exists() and not (REPO / "PWNED").exists()

@@ -117,3 +117,38 @@ def test_default_config_prints_readable_alerts_on_the_console(config_dir, db_url
     assert "Source: tass-en" in out and "URL: https://tass.com/science/2030-deorbit" in out
     assert "**Roscosmos**" in out
     assert "<" not in out.replace("<https://", "")  # plain text, no HTML tags
+
+
+def test_digest_arrives_as_one_email_listing_the_stories(tmp_path, sessions) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from alerts.digests import close_due_digests
+
+    due = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    with SmtpReceiver() as smtp:
+        config = write_config(
+            tmp_path / "config",
+            [
+                {
+                    "name": "morning",
+                    "notify": [smtp.url()],
+                    "rules": ["roscosmos", "artemis"],
+                    "digest": "daily 08:00",
+                }
+            ],
+        )
+        with sessions() as session:
+            for minutes, title in ((90, "Roscosmos budget"), (30, "Artemis crew named")):
+                add_article(
+                    session, title, f"{title.split()[0]} news.", published_at=due - timedelta(minutes=minutes)
+                )
+                process_new_articles(
+                    session, config, compiled_rules(config), now=due - timedelta(minutes=minutes)
+                )
+            assert close_due_digests(session, config, due + timedelta(minutes=1)) == 1
+        Dispatcher(config, sessions).run_once()
+        assert smtp.wait_for(1, timeout=10)
+        [mail] = smtp.messages
+        assert mail.subject == "newswatch digest: 2 stories (artemis, roscosmos)"
+        html = mail.text()
+        assert html.index("Artemis crew named") < html.index("Roscosmos budget")
