@@ -1,23 +1,25 @@
 """The compiled matcher: every rule evaluated against an article in one pass.
 
-How (measured in bench/bench_matcher.py):
+How (the choices were measured with bench/bench_matcher.py):
 
-1. The article's title and body become sets of folded words (`alerts.text.word_set`: a C-level
-   split of the UTF-8 bytes; only chunks with non-ASCII characters go through Unicode folding,
-   cached).
-2. Each rule has *trigger* words: at least one of them must occur for the rule to be true
-   (`alerts.query.required_atoms`). Exact words are looked up with one set intersection;
-   prefixes with one Aho-Corasick pass (pyahocorasick) over the article's distinct words.
-3. Rules that are just words/prefixes OR-ed together match on the trigger alone; the others
-   are evaluated — only when triggered — by a small generated Python function over the word
-   sets. Phrases, NEAR and `=Exact` words are checked lazily, from the word sequence, only
-   for rules that get that far.
+1. Title and body are split into words once (`alerts.text.ScannedText`: a C-level split of the
+   UTF-8 bytes at ASCII separators; only chunks with non-ASCII bytes go through Unicode
+   folding, cached), and intersected with the rules' vocabulary in one set operation.
+   Prefixes (`deorbit*`) are found by one Aho-Corasick pass (pyahocorasick) over the text.
+2. Each rule has *requirement groups*: sets of words of which at least one per group must
+   occur for the rule to be true (`x AND (y OR z)` → {x}, {y, z}; a phrase needs each of
+   its words; NOT adds none). Every present word marks the groups it satisfies; a rule is
+   looked at only when all its groups are satisfied.
+3. A rule that is nothing but words and prefixes in ANDs of ORs, in any field, is decided by
+   its groups alone. Any other rule (phrases, NEAR, NOT, field scopes, `=Exact`) is then
+   evaluated by a small Python function generated from its tree; phrases, NEAR and exact
+   words are checked lazily on the word sequence, only for the rules that get that far.
 
 Explanations (`RuleMatch.hits`, `.snippet`) come from the plain evaluator in
 `alerts.reference`, run only for the rules that matched.
 
 Rule options: `sources:` (a rule never matches articles of other sources; when the caller
-gives no source, the rule is not limited) and `enabled: false` (the rule is left out).
+gives no source, no rule is limited) and `enabled: false` (the rule is left out).
 """
 
 from __future__ import annotations
@@ -31,8 +33,7 @@ import ahocorasick
 
 from alerts import reference
 from alerts.query import FIELDS, And, Near, Node, Not, Or, Phrase, Query, QuerySyntaxError, Word, parse_query
-from alerts.query import required_atoms as _required_atoms
-from alerts.text import encode, fold, word_sequence, word_set
+from alerts.text import ScannedText, encode, fold, is_plain_word
 from newswatch.errors import UserError
 
 SNIPPET_BEFORE = 12  # words shown before the first hit
@@ -59,117 +60,79 @@ class RuleError(UserError):
         super().__init__(f"rule '{rule}': {where}{message}")
 
 
+Evaluator = Callable[[set[bytes], set[bytes], "_Article"], bool]
+
+
 @dataclass
 class _Compiled:
     name: str
     query: Query
     sources: frozenset[str] | None
-    evaluate: Callable[[set[bytes], set[bytes], _Article], bool] | None  # None: matches when triggered
-
-
-# ---------------------------------------------------------------------------- per article
-
-
-class _Article:
-    """One article's words, computed once, with the slower views built only when asked for."""
-
-    __slots__ = ("texts", "words", "_seq", "_joined", "_exact", "_exact_seq", "_positions", "_cache")
-
-    def __init__(self, title: str, text: str) -> None:
-        self.texts = (title, text)
-        self.words = (word_set(title), word_set(text))
-        self._seq: list[list[bytes] | None] = [None, None]
-        self._joined: list[bytes | None] = [None, None]
-        self._exact: list[set[bytes] | None] = [None, None]
-        self._exact_seq: list[list[bytes] | None] = [None, None]
-        self._positions: list[dict[bytes, list[int]] | None] = [None, None]
-        self._cache: dict[int, int] = {}
-
-    def seq(self, f: int) -> list[bytes]:
-        found = self._seq[f]
-        if found is None:
-            found = self._seq[f] = word_sequence(self.texts[f])
-        return found
-
-    def joined(self, f: int) -> bytes:
-        found = self._joined[f]
-        if found is None:
-            found = self._joined[f] = b" " + b" ".join(self.seq(f)) + b" "
-        return found
-
-    def exact_set(self, f: int) -> set[bytes]:
-        found = self._exact[f]
-        if found is None:
-            found = self._exact[f] = word_set(self.texts[f], exact=True)
-        return found
-
-    def exact_seq(self, f: int) -> list[bytes]:
-        found = self._exact_seq[f]
-        if found is None:
-            found = self._exact_seq[f] = word_sequence(self.texts[f], exact=True)
-        return found
-
-    def positions(self, f: int) -> dict[bytes, list[int]]:
-        found = self._positions[f]
-        if found is None:
-            found = {}
-            for index, word in enumerate(self.seq(f)):
-                found.setdefault(word, []).append(index)
-            self._positions[f] = found
-        return found
+    groups: list[frozenset[bytes]]
+    evaluate: Evaluator | None = None  # None: the groups decide
 
 
 # ---------------------------------------------------------------------------- atoms
 
 
 class _WordSpec:
-    """A word atom, as the compiled code checks it."""
+    """A word as the lazy checks see it: folded (or exact) key, maybe a prefix."""
 
-    __slots__ = ("key", "prefix", "exact")
+    __slots__ = ("key", "prefix", "exact", "mask")
 
     def __init__(self, word: Word) -> None:
         self.key = encode(word.key)
         self.prefix = word.prefix
         self.exact = word.exact
+        self.mask = _MASK[word.field]
 
     def present(self, article: _Article, f: int) -> bool:
         if not self.exact:
             return (self.key + b"*" if self.prefix else self.key) in article.words[f]
-        words = article.exact_set(f)
+        words = article.exact_words(f)
         if not self.prefix:
             return self.key in words
-        return any(w.startswith(self.key) for w in words)
-
-    def at(self, article: _Article, f: int, index: int) -> bool:
-        word = (article.exact_seq(f) if self.exact else article.seq(f))[index]
-        return word.startswith(self.key) if self.prefix else word == self.key
+        key = self.key
+        return any(w.startswith(key) for w in words)
 
     def positions(self, article: _Article, f: int) -> list[int]:
-        if not self.exact and not self.prefix:
-            return article.positions(f).get(self.key, [])
         if not self.present(article, f):
             return []
-        seq = article.exact_seq(f) if self.exact else article.seq(f)
-        if self.prefix:
-            return [i for i, w in enumerate(seq) if w.startswith(self.key)]
-        return [i for i, w in enumerate(seq) if w == self.key]
+        if self.exact:
+            seq = article.sequence(f, True)
+            key = self.key
+            if self.prefix:
+                return [i for i, w in enumerate(seq) if w.startswith(key)]
+            return [i for i, w in enumerate(seq) if w == key]
+        # Find the word in b" w0 w1 … " and count the spaces before it: all at C speed.
+        joined = article.joined(f)
+        needle = b" " + self.key if self.prefix else b" " + self.key + b" "
+        out = []
+        at = joined.find(needle)
+        while at >= 0:
+            out.append(joined.count(b" ", 0, at))
+            at = joined.find(needle, at + 1)
+        return out
 
 
 class _PhraseSpec:
-    __slots__ = ("words", "needle", "plain_keys")
+    """A phrase: a substring test on b" w1 w2 … " when it can be, else word by word."""
+
+    __slots__ = ("words", "needle", "mask", "keys")
 
     def __init__(self, phrase: Phrase) -> None:
         self.words = [_WordSpec(w) for w in phrase.words]
-        plain = all(not w.exact for w in phrase.words) and not any(w.prefix for w in phrase.words[:-1])
-        self.needle = None
-        if plain:
+        self.mask = _MASK[phrase.field]
+        # Every word must be among the article's words (prefixes as b"key*", exact ones folded).
+        self.keys = sorted({_key(w) for w in phrase.words}, key=len, reverse=True)
+        self.needle: bytes | None = None
+        if not any(w.exact for w in phrase.words) and not any(w.prefix for w in phrase.words[:-1]):
             body = b" " + b" ".join(w.key for w in self.words)
             self.needle = body if phrase.words[-1].prefix else body + b" "
-        self.plain_keys = [w.key for w in self.words if not w.exact and not w.prefix]
 
     def present(self, article: _Article, f: int) -> bool:
         words = article.words[f]
-        for key in self.plain_keys:
+        for key in self.keys:
             if key not in words:
                 return False
         if self.needle is not None:
@@ -178,25 +141,30 @@ class _PhraseSpec:
 
     def starts(self, article: _Article, f: int) -> list[int]:
         first, rest = self.words[0], self.words[1:]
-        size = len(article.seq(f))
+        sequences = [article.sequence(f, w.exact) for w in rest]
+        size = len(article.sequence(f, False))
         out = []
         for start in first.positions(article, f):
-            if start + len(rest) < size and all(w.at(article, f, start + 1 + k) for k, w in enumerate(rest)):
+            if start + len(rest) >= size:
+                break
+            for k, (word, seq) in enumerate(zip(rest, sequences, strict=True)):
+                token = seq[start + 1 + k]
+                if not (token.startswith(word.key) if word.prefix else token == word.key):
+                    break
+            else:
                 out.append(start)
         return out
 
 
 class _Positional:
-    """Occurrences (start, end) of a word / phrase / OR / NEAR in one field, for NEAR."""
+    """Occurrence spans (first, last word index) of a NEAR side in one field."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
         if isinstance(node, Word):
             self.word = _WordSpec(node)
-            self.mask = _MASK[node.field]
         elif isinstance(node, Phrase):
             self.phrase = _PhraseSpec(node)
-            self.mask = _MASK[node.field]
             self.size = len(node.words)
         elif isinstance(node, Or):
             self.children = [_Positional(c) for c in node.children]
@@ -207,12 +175,13 @@ class _Positional:
 
     def spans(self, article: _Article, f: int) -> list[tuple[int, int]]:
         node = self.node
+        bit = 1 << f
         if isinstance(node, Word):
-            if not self.mask & (1 << f) or not self.word.present(article, f):
+            if not self.word.mask & bit:
                 return []
             return [(i, i) for i in self.word.positions(article, f)]
         if isinstance(node, Phrase):
-            if not self.mask & (1 << f) or not self.phrase.present(article, f):
+            if not self.phrase.mask & bit or not self.phrase.present(article, f):
                 return []
             return [(i, i + self.size - 1) for i in self.phrase.starts(article, f)]
         if isinstance(node, Or):
@@ -221,8 +190,8 @@ class _Positional:
         if not left:
             return []
         right = self.right.spans(article, f)
-        out = set()
         gap = self.distance
+        out = set()
         for a_start, a_end in left:
             for b_start, b_end in right:
                 if a_end < b_start:
@@ -233,88 +202,162 @@ class _Positional:
         return sorted(out)
 
 
-class _Checks:
-    """The lazily evaluated atoms of all rules (phrases, NEAR, exact words), by id."""
+# ---------------------------------------------------------------------------- per article
 
-    def __init__(self) -> None:
-        self.items: list[Any] = []
 
-    def add(self, item: Any) -> int:
-        self.items.append(item)
-        return len(self.items) - 1
+class _Article:
+    """One article's words, computed once; the slower views are built only when asked for.
+
+    It is also the `a` of the generated rule functions: `a.phrase(id, mask)` and friends."""
+
+    __slots__ = ("scans", "words", "checks", "_exact", "_cache")
+
+    def __init__(self, title: str, text: str, checks: list[Any]) -> None:
+        self.scans = (ScannedText(title), ScannedText(text))
+        self.words: tuple[set[bytes], set[bytes]] = (set(), set())
+        self.checks = checks
+        self._exact: list[ScannedText | None] = [None, None]
+        self._cache: dict[int, bool] = {}
+
+    def exact_scan(self, f: int) -> ScannedText:
+        found = self._exact[f]
+        if found is None:
+            found = self._exact[f] = ScannedText(self.scans[f].text, exact=True)
+        return found
+
+    def exact_words(self, f: int) -> set[bytes]:
+        return self.exact_scan(f).words()
+
+    def sequence(self, f: int, exact: bool) -> list[bytes]:
+        return (self.exact_scan(f) if exact else self.scans[f]).sequence()
+
+    def joined(self, f: int) -> bytes:
+        return self.scans[f].joined()
+
+    # The calls generated code makes:
+
+    def phrase(self, spec: int, mask: int) -> bool:
+        key = spec * 4 + mask
+        found = self._cache.get(key)
+        if found is None:
+            phrase = self.checks[spec]
+            found = bool(mask & 1 and phrase.present(self, 0)) or bool(mask & 2 and phrase.present(self, 1))
+            self._cache[key] = found
+        return found
+
+    def exact(self, spec: int, mask: int) -> bool:
+        word = self.checks[spec]
+        return bool(mask & 1 and word.present(self, 0)) or bool(mask & 2 and word.present(self, 1))
+
+    def near(self, spec: int) -> bool:
+        key = spec * 4
+        found = self._cache.get(key)
+        if found is None:
+            positional = self.checks[spec]
+            found = bool(positional.spans(self, 0)) or bool(positional.spans(self, 1))
+            self._cache[key] = found
+        return found
 
 
 # ---------------------------------------------------------------------------- compiling
 
 
-def _is_direct(node: Node) -> bool:
-    """True for a word, a prefix, or an OR of those (the trigger alone decides)."""
+def _key(word: Word) -> bytes:
+    """The folded key a word is found by (exact words: their folded form; prefixes end in *)."""
+    key = encode(fold(word.key) if word.exact else word.key)
+    return key + b"*" if word.prefix else key
+
+
+def _words_of(node: Node) -> Iterable[Word]:
     if isinstance(node, Word):
-        return not node.exact
-    return isinstance(node, Or) and all(isinstance(c, Word) and not c.exact for c in node.children)
-
-
-def _trigger_keys(node: Node) -> list[bytes]:
-    """Return folded keys (b"word" or b"prefix*"), one of which must occur for `node` to hold."""
-    if isinstance(node, Word):
-        key = encode(fold(node.key) if node.exact else node.key)
-        return [key + b"*" if node.prefix else key]
-    if isinstance(node, Phrase):
-        best = max(node.words, key=lambda w: (not w.prefix, len(w.key)))
-        return _trigger_keys(best)
-    if isinstance(node, Or):
-        return [k for child in node.children for k in _trigger_keys(child)]
-    if isinstance(node, Near):
-        return min(_trigger_keys(node.left), _trigger_keys(node.right), key=len)
-    raise TypeError(node)  # pragma: no cover
-
-
-def _prefix_keys(node: Node) -> Iterable[bytes]:
-    """Yield b"prefix*" for every case-insensitive prefix word in the tree."""
-    if isinstance(node, Word):
-        if node.prefix and not node.exact:
-            yield encode(node.key) + b"*"
+        yield node
     elif isinstance(node, Phrase):
-        for word in node.words:
-            yield from _prefix_keys(word)
+        yield from node.words
     elif isinstance(node, Near):
-        yield from _prefix_keys(node.left)
-        yield from _prefix_keys(node.right)
+        yield from _words_of(node.left)
+        yield from _words_of(node.right)
     elif isinstance(node, Not):
-        yield from _prefix_keys(node.child)
+        yield from _words_of(node.child)
     else:
         for child in node.children:
-            yield from _prefix_keys(child)
+            yield from _words_of(child)
+
+
+def _groups(node: Node, negated: bool = False) -> list[frozenset[bytes]]:
+    """Return sets of keys, at least one of each must occur for `node` to be true."""
+    if isinstance(node, Word):
+        return [] if negated else [frozenset({_key(node)})]
+    if isinstance(node, Phrase):
+        return [] if negated else [frozenset({_key(w)}) for w in node.words]
+    if isinstance(node, Near):
+        return [] if negated else _groups(node.left) + _groups(node.right)
+    if isinstance(node, Not):
+        return _groups(node.child, not negated)
+    if isinstance(node, Or) != negated:  # any one child may be the true one
+        union: set[bytes] = set()
+        for child in node.children:
+            options = _groups(child, negated)
+            if not options:
+                return []
+            union |= max(options, key=_selectivity)
+        return [frozenset(union)]
+    return [g for child in node.children for g in _groups(child, negated)]
+
+
+def _minimal(groups: list[frozenset[bytes]]) -> list[frozenset[bytes]]:
+    """Drop repeated groups and groups implied by a smaller one."""
+    out: list[frozenset[bytes]] = []
+    for group in sorted(set(groups), key=len):
+        if not any(kept <= group for kept in out):
+            out.append(group)
+    return out
+
+
+def _selectivity(group: frozenset[bytes]) -> tuple[int, int]:
+    """A guess of how rarely a group is hit: few keys, long keys, no prefixes first."""
+    return (-len(group), min(len(k) - (4 if k.endswith(b"*") else 0) for k in group))
+
+
+def _decided_by_groups(node: Node) -> bool:
+    """True for ANDs of ORs of plain words/prefixes in both fields: the groups are the rule."""
+
+    def plain(n: Node) -> bool:
+        return isinstance(n, Word) and not n.exact and n.field is None
+
+    def disjunction(n: Node) -> bool:
+        return plain(n) or (isinstance(n, Or) and all(plain(c) for c in n.children))
+
+    return disjunction(node) or (isinstance(node, And) and all(disjunction(c) for c in node.children))
 
 
 class _CodeGen:
-    """Turns a rule's tree into the source of one Python expression over T, X (word sets) and a."""
+    """Turns a rule's tree into one Python expression over T, X (word sets) and a (_Article)."""
 
-    def __init__(self, checks: _Checks) -> None:
-        self.checks = checks
+    def __init__(self) -> None:
+        self.checks: list[Any] = []
+
+    def _add(self, check: Any) -> int:
+        self.checks.append(check)
+        return len(self.checks) - 1
 
     def expr(self, node: Node) -> str:
         if isinstance(node, Word):
             return self.word(node)
         if isinstance(node, Phrase):
-            if len(node.words) == 1:  # pragma: no cover - the parser makes these Words
-                return self.word(node.words[0])
-            spec = self.checks.add(_PhraseSpec(node))
-            return f"a.phrase({spec}, {_MASK[node.field]})"
+            return f"a.phrase({self._add(_PhraseSpec(node))}, {_MASK[node.field]})"
         if isinstance(node, Near):
-            spec = self.checks.add(_Positional(node))
-            return f"a.near({spec})"
+            return f"a.near({self._add(_Positional(node))})"
         if isinstance(node, Not):
             return f"(not {self.expr(node.child)})"
-        parts = sorted((self.expr(c) for c in node.children), key=lambda e: e.startswith("a."))
+        # Cheap set look-ups first, lazy checks last.
+        parts = sorted((self.expr(c) for c in node.children), key=lambda e: "a." in e)
         joiner = " and " if isinstance(node, And) else " or "
         return "(" + joiner.join(parts) + ")"
 
     def word(self, node: Word) -> str:
         if node.exact:
-            spec = self.checks.add(_WordSpec(node))
-            return f"a.exact({spec}, {_MASK[node.field]})"
-        key = encode(node.key) + (b"*" if node.prefix else b"")
+            return f"a.exact({self._add(_WordSpec(node))}, {_MASK[node.field]})"
+        key = _key(node)
         if node.field == "title":
             return f"{key!r} in T"
         if node.field == "text":
@@ -322,69 +365,39 @@ class _CodeGen:
         return f"({key!r} in X or {key!r} in T)"
 
 
-class _Evaluation:
-    """The `a` of generated code: lazily evaluated atoms for one article."""
-
-    __slots__ = ("article", "checks", "cache")
-
-    def __init__(self, article: _Article, checks: list[Any]) -> None:
-        self.article = article
-        self.checks = checks
-        self.cache: dict[int, bool] = {}
-
-    def phrase(self, spec: int, mask: int) -> bool:
-        key = spec * 4 + mask
-        found = self.cache.get(key)
-        if found is None:
-            phrase = self.checks[spec]
-            found = any(mask & (1 << f) and phrase.present(self.article, f) for f in (0, 1))
-            self.cache[key] = found
-        return found
-
-    def exact(self, spec: int, mask: int) -> bool:
-        word = self.checks[spec]
-        return any(mask & (1 << f) and word.present(self.article, f) for f in (0, 1))
-
-    def near(self, spec: int) -> bool:
-        found = self.cache.get(spec * 4)
-        if found is None:
-            positional = self.checks[spec]
-            found = any(positional.spans(self.article, f) for f in (0, 1))
-            self.cache[spec * 4] = found
-        return found
-
-
 class CompiledRules:
     """All rules compiled together; `match()` evaluates them all against one article."""
 
-    def __init__(self, compiled: list[_Compiled], checks: _Checks) -> None:
+    def __init__(self, compiled: list[_Compiled], checks: list[Any]) -> None:
         self._rules = compiled
-        self._checks = checks.items
-        self._direct: tuple[dict[bytes, list[int]], dict[bytes, list[int]]] = ({}, {})
-        self._candidates: dict[bytes, list[int]] = {}
+        self._checks = checks
+        vocabulary: set[bytes] = set()
         prefixes: set[bytes] = set()
-        for index, rule in enumerate(compiled):
-            root = rule.query.root
-            if rule.evaluate is None:
-                for word in root.children if isinstance(root, Or) else (root,):
-                    assert isinstance(word, Word)
-                    key = encode(word.key) + (b"*" if word.prefix else b"")
-                    for f in (0, 1):
-                        if _MASK[word.field] & (1 << f):
-                            self._direct[f].setdefault(key, []).append(index)
-                    if word.prefix:
-                        prefixes.add(key)
-                continue
-            atoms = _required_atoms(root) or []
-            for key in {k for atom in atoms for k in _trigger_keys(atom)}:
-                self._candidates.setdefault(key, []).append(index)
-                if key.endswith(b"*"):
-                    prefixes.add(key)
         for rule in compiled:
-            prefixes.update(_prefix_keys(rule.query.root))
-        self._direct_keys = (frozenset(self._direct[0]), frozenset(self._direct[1]))
-        self._candidate_keys = frozenset(self._candidates)
+            for word in _words_of(rule.query.root):
+                key = _key(word)
+                (prefixes if word.prefix else vocabulary).add(key)
+        # Plain sets, not frozensets: their intersections come back as mutable sets.
+        self._vocabulary = vocabulary
+        self._plain = {k for k in vocabulary if is_plain_word(k.decode())}
+        # Rules decided by one group match as soon as one of its keys occurs.
+        self._direct: dict[bytes, list[int]] = {}
+        # The others are looked at when a key of their trigger group (the most selective-looking
+        # one) occurs; then every other group must be hit too before the rule is evaluated.
+        self._triggers: dict[bytes, list[int]] = {}
+        self._other_groups: list[tuple[frozenset[bytes], ...]] = []
+        self._evaluate: list[Evaluator | None] = []
+        for index, rule in enumerate(compiled):
+            self._evaluate.append(rule.evaluate)
+            trigger = max(rule.groups, key=_selectivity)
+            self._other_groups.append(tuple(g for g in rule.groups if g is not trigger))
+            table = self._direct if rule.evaluate is None and len(rule.groups) == 1 else self._triggers
+            for key in trigger:
+                table.setdefault(key, []).append(index)
+        self._direct_keys = frozenset(self._direct)
+        self._trigger_keys = frozenset(self._triggers)
         self._automaton: Any = None
+        self._raw_prefix_scan = all(is_plain_word(p[:-1].decode()) for p in prefixes)
         if prefixes:
             automaton = ahocorasick.Automaton()
             for key in prefixes:
@@ -399,42 +412,46 @@ class CompiledRules:
     def names(self) -> list[str]:
         return [rule.name for rule in self._rules]
 
-    def _matching(self, title: str, text: str, source: str | None) -> tuple[list[_Compiled], _Article]:
-        article = _Article(title or "", text or "")
-        words = article.words
+    def _matching(self, title: str, text: str, source: str | None) -> list[_Compiled]:
+        article = _Article(title or "", text or "", self._checks)
+        plain, vocabulary = self._plain, self._vocabulary
+        words = (
+            article.scans[0].words_among(plain, vocabulary),
+            article.scans[1].words_among(plain, vocabulary),
+        )
+        article.words = words
         if self._automaton is not None:
             for f in (0, 1):
-                if words[f]:
-                    joined = " " + b" ".join(words[f]).decode()
-                    words[f].update(key for _, key in self._automaton.iter(joined))
-        matched: set[int] = set()
-        candidates: set[int] = set()
-        for f in (0, 1):
-            direct = self._direct[f]
-            matched.update(*map(direct.__getitem__, words[f] & self._direct_keys[f]))
-            candidates.update(*map(self._candidates.__getitem__, words[f] & self._candidate_keys))
-        candidates -= matched
+                scan = article.scans[f]
+                if scan.chunks:
+                    haystack = scan.scan_text() if self._raw_prefix_scan else scan.words_text()
+                    words[f].update(key for _, key in self._automaton.iter(haystack))
+        present = words[0] | words[1]
+        matched: set[int] = set().union(*map(self._direct.__getitem__, present & self._direct_keys))
+        candidates = set().union(*map(self._triggers.__getitem__, present & self._trigger_keys))
         if candidates:
-            evaluation = _Evaluation(article, self._checks)
+            other_groups, evaluate = self._other_groups, self._evaluate
             title_words, text_words = words
-            rules = self._rules
             for index in candidates:
-                if rules[index].evaluate(title_words, text_words, evaluation):  # type: ignore[misc]
-                    matched.add(index)
-        out = []
-        for index in sorted(matched):
-            rule = self._rules[index]
-            if source is None or rule.sources is None or source in rule.sources:
-                out.append(rule)
-        return out, article
+                for group in other_groups[index]:
+                    if present.isdisjoint(group):
+                        break
+                else:
+                    function = evaluate[index]
+                    if function is None or function(title_words, text_words, article):
+                        matched.add(index)
+        rules = self._rules
+        if source is None:
+            return [rules[i] for i in sorted(matched)]
+        return [r for r in (rules[i] for i in sorted(matched)) if r.sources is None or source in r.sources]
 
     def match_names(self, title: str, text: str, source: str | None = None) -> list[str]:
         """Return the names of the rules that match, in rule-definition order (no explanation)."""
-        return [rule.name for rule in self._matching(title, text, source)[0]]
+        return [rule.name for rule in self._matching(title, text, source)]
 
     def match(self, title: str, text: str, source: str | None = None) -> list[RuleMatch]:
         """Return the rules that match the article, in rule-definition order, explained."""
-        rules, _ = self._matching(title, text, source)
+        rules = self._matching(title, text, source)
         if not rules:
             return []
         plain = reference.Article(title or "", text or "")
@@ -517,8 +534,7 @@ def _rule_fields(rule: Any) -> tuple[str, str, Iterable[str] | None, bool]:
 
 def compile_rules(rules: Sequence[Any]) -> CompiledRules:
     """Return the enabled rules compiled together; raise RuleError naming a malformed rule."""
-    checks = _Checks()
-    codegen = _CodeGen(checks)
+    codegen = _CodeGen()
     compiled: list[_Compiled] = []
     generated: list[tuple[_Compiled, str]] = []
     for rule in rules:
@@ -529,16 +545,17 @@ def compile_rules(rules: Sequence[Any]) -> CompiledRules:
             query = parse_query(text)
         except QuerySyntaxError as exc:
             raise RuleError(name, exc.message, exc.column) from None
-        entry = _Compiled(name, query, frozenset(sources) if sources is not None else None, None)
+        source_set = frozenset(sources) if sources is not None else None
+        entry = _Compiled(name, query, source_set, _minimal(_groups(query.root)))
         compiled.append(entry)
-        if not _is_direct(query.root):
+        if not _decided_by_groups(query.root):
             generated.append((entry, f"lambda T, X, a: {codegen.expr(query.root)}"))
     if generated:
         source = "(" + ",\n".join(code for _, code in generated) + ",)"
         functions = eval(compile(source, "<rules>", "eval"), {})  # noqa: S307 - code we generated
         for (entry, _), function in zip(generated, functions, strict=True):
             entry.evaluate = function
-    return CompiledRules(compiled, checks)
+    return CompiledRules(compiled, codegen.checks)
 
 
 def compile_query(query: str, name: str = "query") -> CompiledRules:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from itertools import filterfalse
 
 # Invisible characters that may sit inside a word without splitting it.
 JOINERS = "\u00ad\u200c\u200d\u2060\ufeff"
@@ -100,12 +101,12 @@ _FOLD_TABLE = bytes(
 )
 _EXACT_TABLE = bytes(c if (c >= 128 or chr(c).isalnum()) else 32 for c in range(256))
 _CACHE_LIMIT = 200_000
-_fold_chunks: dict[bytes, tuple[bytes, ...]] = {}
-_exact_chunks: dict[bytes, tuple[bytes, ...]] = {}
+_chunk_cache: tuple[dict[bytes, tuple[bytes, ...]], dict[bytes, tuple[bytes, ...]]] = ({}, {})
 
 
-def _chunk_words(chunk: bytes, exact: bool) -> tuple[bytes, ...]:
-    cache = _exact_chunks if exact else _fold_chunks
+def chunk_words(chunk: bytes, exact: bool = False) -> tuple[bytes, ...]:
+    """Return the folded (or exact) words of one chunk that has non-ASCII bytes (cached)."""
+    cache = _chunk_cache[exact]
     found = cache.get(chunk)
     if found is None:
         if len(cache) > _CACHE_LIMIT:
@@ -117,37 +118,98 @@ def _chunk_words(chunk: bytes, exact: bool) -> tuple[bytes, ...]:
     return found
 
 
-def _chunks(text: str, exact: bool) -> tuple[bytes, list[bytes]]:
-    data = text.encode("utf-8", "surrogatepass").translate(_EXACT_TABLE if exact else _FOLD_TABLE)
-    return data, data.split()
+class ScannedText:
+    """One text split at ASCII separators: the matcher's fast view of a title or body.
+
+    Most chunks are plain ASCII letters and digits, already the folded word; only chunks with
+    non-ASCII bytes (accents, Cyrillic, curly quotes, dashes…) go through `chunk_words`."""
+
+    __slots__ = ("text", "data", "chunks", "dirty", "exact", "_expanded", "_sequence", "_joined", "_words")
+
+    def __init__(self, text: str, exact: bool = False) -> None:
+        self.text = text
+        data = text.encode("utf-8", "surrogatepass").translate(_EXACT_TABLE if exact else _FOLD_TABLE)
+        self.data = data
+        self.chunks = data.split()
+        self.exact = exact
+        self.dirty: set[bytes] = set() if data.isascii() else set(filterfalse(bytes.isascii, self.chunks))
+        self._expanded: set[bytes] | None = None
+        self._sequence: list[bytes] | None = None
+        self._joined: bytes | None = None
+        self._words: set[bytes] | None = None
+
+    def expanded(self) -> set[bytes]:
+        """Return the words of the non-ASCII chunks."""
+        if self._expanded is None:
+            found: set[bytes] = set()
+            for chunk in self.dirty:
+                found.update(chunk_words(chunk, self.exact))
+            self._expanded = found
+        return self._expanded
+
+    def words(self) -> set[bytes]:
+        """Return every distinct word (computed once)."""
+        if self._words is None:
+            found = set(self.chunks)
+            if self.dirty:
+                found -= self.dirty
+                found |= self.expanded()
+            self._words = found
+        return self._words
+
+    def words_among(self, plain: set[bytes], vocabulary: set[bytes]) -> set[bytes]:
+        """Return the words of `vocabulary` that occur. `plain` is the part of the vocabulary
+        whose words are single tokens equal to their own folded form: a chunk equal to one of
+        them is that word even when the chunk is not ASCII."""
+        found = plain.intersection(self.chunks)
+        if self.dirty:
+            found |= vocabulary.intersection(self.expanded())
+        return found
+
+    def sequence(self) -> list[bytes]:
+        """Return the words in order."""
+        if self._sequence is None:
+            if not self.dirty:
+                self._sequence = self.chunks
+            else:
+                # Replace each non-ASCII chunk by its words, all in C: join, then split again.
+                words = {c: b" ".join(chunk_words(c, self.exact)) for c in self.dirty}
+                self._sequence = b" ".join(map(words.get, self.chunks, self.chunks)).split()
+        return self._sequence
+
+    def joined(self) -> bytes:
+        """Return b" w1 w2 … wn " (phrases are substrings of it)."""
+        if self._joined is None:
+            self._joined = b" " + b" ".join(self.sequence()) + b" "
+        return self._joined
+
+    def scan_text(self) -> str:
+        """Return text in which every word starts after a space (for prefix scanning); the
+        non-ASCII chunks are there raw and, after them, as their folded words."""
+        text = " " + self.data.decode("utf-8", "surrogatepass")
+        if self.dirty:
+            text += " " + b" ".join(self.expanded()).decode()
+        return text
+
+    def words_text(self) -> str:
+        """Return " w1 w2 …" over the distinct words (for prefix scanning)."""
+        return " " + b" ".join(self.words()).decode()
+
+
+def is_plain_word(word: str) -> bool:
+    """True when `word` is one token that folds to itself (safe to compare with raw chunks)."""
+    match = TOKEN_RE.fullmatch(word)
+    return match is not None and fold(word) == word
 
 
 def word_set(text: str, exact: bool = False) -> set[bytes]:
     """Return the distinct folded (or exact) words of `text` as UTF-8 bytes."""
-    data, chunks = _chunks(text, exact)
-    distinct = set(chunks)
-    if not data.isascii():
-        dirty = [c for c in distinct if not c.isascii()]
-        distinct.difference_update(dirty)
-        for chunk in dirty:
-            distinct.update(_chunk_words(chunk, exact))
-    return distinct
+    return set(ScannedText(text, exact).words())
 
 
 def word_sequence(text: str, exact: bool = False) -> list[bytes]:
     """Return the folded (or exact) words of `text` in order, as UTF-8 bytes."""
-    data, chunks = _chunks(text, exact)
-    if data.isascii():
-        return chunks
-    return list(_expand(chunks, exact))
-
-
-def _expand(chunks: list[bytes], exact: bool) -> Iterator[bytes]:
-    for chunk in chunks:
-        if chunk.isascii():
-            yield chunk
-        else:
-            yield from _chunk_words(chunk, exact)
+    return ScannedText(text, exact).sequence()
 
 
 def encode(word: str) -> bytes:
