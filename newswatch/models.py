@@ -277,3 +277,17 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     alert: Mapped[Alert | None] = relationship(back_populates="deliveries")
+
+
+class ArticleSearch(Base):
+    """The archive's search index: an article's words as the query language folds them
+    (`alerts.text`), space-separated, kept by `alerts.archive.refresh_search_index`. SQLite
+    indexes it with FTS5, PostgreSQL with GIN (migration 0002). Changing an article's title or
+    text deletes its row (a trigger), so the index is never stale, only incomplete until the
+    next refresh — and a search refreshes first."""
+
+    __tablename__ = "article_search"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    title_words: Mapped[str] = mapped_column(Text, default="")
+    text_words: Mapped[str] = mapped_column(Text, default="")
