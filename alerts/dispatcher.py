@@ -26,6 +26,7 @@ import contextvars
 import logging
 import os
 import random
+import re
 import socket
 import threading
 import time
@@ -319,12 +320,26 @@ class _AppriseCapture(logging.Handler):
         lines: list[str] = []
         for record in self.records:
             message = record.getMessage().strip()
-            detail = record.levelno < logging.WARNING and (
-                "Exception" in message or "Response Details" in message or "error" in message.lower()
-            )
-            if (record.levelno >= logging.WARNING or detail) and message not in lines:
+            if record.levelno < logging.WARNING:
+                if not ("Exception" in message or "Response Details" in message):
+                    continue
+                message = condense_cause(message)
+            if message and message not in lines:
                 lines.append(message)
         return " | ".join(lines)
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^\"')\]]+")
+_TIMEOUT = re.compile(r"(?:Read|Connect(?:ion)?) timed out", re.IGNORECASE)
+
+
+def condense_cause(message: str) -> str:
+    """Return the part of a low-level exception text a person needs ('[Errno 111] Connection
+    refused', 'Read timed out. (read timeout=1.0)') instead of urllib3's whole chain."""
+    found = _ERRNO.findall(message) or _TIMEOUT.findall(message)
+    if found:
+        return found[-1].strip().rstrip(".,;:( ")
+    return message if len(message) <= 300 else message[:299] + "…"
 
 
 _apprise_logger_lock = threading.Lock()
@@ -398,7 +413,6 @@ def _instantiate(url: str) -> Any:
 @lru_cache(maxsize=256)
 def url_secrets(url: str) -> tuple[str, ...]:
     """Return the parts of `url` that Apprise's privacy form hides (passwords, tokens, keys)."""
-    import re
     from urllib.parse import unquote
 
     service = _instantiate(url)

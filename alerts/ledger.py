@@ -6,6 +6,7 @@ destination and a redacted last error); the real Apprise URLs live only in the c
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,12 +29,9 @@ def alert_item(session: Session, alert_id: int) -> AlertItem:
             select(Match).where(Match.article_id == article.id, Match.rule.in_(alert.rules or []))
         )
     }
-    snippets: list[str] = []
-    for rule in alert.rules:
-        match = matches.get(rule)
-        snippet = " ".join((match.snippet or "").split()) if match else ""
-        if snippet and snippet not in snippets:
-            snippets.append(snippet)
+    snippets = merge_snippets(
+        [" ".join((matches[rule].snippet or "").split()) for rule in alert.rules if rule in matches]
+    )
     sightings = session.execute(
         select(Article)
         .join(AlertSighting, AlertSighting.article_id == Article.id)
@@ -54,6 +52,36 @@ def alert_item(session: Session, alert_id: int) -> AlertItem:
         ],
         created_at=alert.created_at,
     )
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def merge_snippets(snippets: list[str]) -> list[str]:
+    """Return the distinct snippets of an alert's rules; snippets of the same passage become one
+    with every rule's hits in bold."""
+    merged: list[tuple[str, set[str]]] = []  # (plain text, bold words)
+    for snippet in snippets:
+        if not snippet:
+            continue
+        plain, bold = _BOLD.sub(r"\1", snippet), set(_BOLD.findall(snippet))
+        for index, (text, words) in enumerate(merged):
+            if text == plain:
+                merged[index] = (text, words | bold)
+                break
+        else:
+            merged.append((plain, bold))
+    out = []
+    for text, words in merged:
+        if words:
+            pattern = re.compile(
+                r"(?<!\w)("
+                + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+                + r")(?!\w)"
+            )
+            text = pattern.sub(r"**\1**", text)
+        out.append(text)
+    return out
 
 
 @dataclass

@@ -161,3 +161,28 @@ def test_user_templates_cannot_include_files(tmp_path: Path) -> None:
     template.write_text('{% include "secret.txt" %}', encoding="utf-8")
     with pytest.raises(TemplateProblem, match="cannot include or import"):
         check_template_file(template)
+
+
+def test_snippets_of_the_same_passage_merge_with_every_hit_in_bold() -> None:
+    from alerts.ledger import merge_snippets
+
+    merged = merge_snippets(
+        [
+            "**Roscosmos** said the ISS will deorbit.",
+            "Roscosmos said the **ISS** will **deorbit**.",
+            "Other **passage**.",
+        ]
+    )
+    assert merged == ["**Roscosmos** said the **ISS** will **deorbit**.", "Other **passage**."]
+
+
+def test_errors_keep_the_cause_not_the_whole_exception_chain() -> None:
+    from alerts.dispatcher import condense_cause
+
+    chain = (
+        "Socket Exception: HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: /x "
+        "(Caused by NewConnectionError(\"HTTPConnection(host='127.0.0.1', port=9): Failed to establish a new "
+        'connection: [Errno 111] Connection refused"))'
+    )
+    assert condense_cause(chain) == "[Errno 111] Connection refused"
+    assert condense_cause("Socket Exception: ... Read timed out. (read timeout=1.0)") == "Read timed out"
