@@ -28,7 +28,7 @@ from alerts.ledger import alert_item
 from alerts.outbox import deliveries_for
 from alerts.render import AlertItem
 from newswatch.config import Config, Subscriber
-from newswatch.models import Alert, Delivery, Digest, utcnow
+from newswatch.models import Alert, Digest, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,3 @@ def digest_items(session: Session, digest_id: int | None) -> tuple[list[AlertIte
         raise LookupError(f"digest {digest_id} not found")
     ids = session.scalars(select(Alert.id).where(Alert.digest_id == digest.id).order_by(Alert.created_at))
     return [alert_item(session, alert_id) for alert_id in ids], digest.due_at
-
-
-def digest_of_delivery(session: Session, delivery: Delivery) -> Digest | None:
-    return session.get(Digest, delivery.digest_id) if delivery.digest_id is not None else None
