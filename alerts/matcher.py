@@ -412,6 +412,10 @@ class CompiledRules:
     def names(self) -> list[str]:
         return [rule.name for rule in self._rules]
 
+    @property
+    def queries(self) -> list[Query]:
+        return [rule.query for rule in self._rules]
+
     def _matching(self, title: str, text: str, source: str | None) -> list[_Compiled]:
         article = _Article(title or "", text or "", self._checks)
         plain, vocabulary = self._plain, self._vocabulary

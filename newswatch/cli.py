@@ -81,6 +81,9 @@ COMMAND_MODULES = (
     "status",
     "run",
     "demo",
+    "match",
+    "articles",
+    "rules",
 )
 
 

@@ -1,0 +1,68 @@
+"""`newswatch rules test QUERY`: how a draft rule would have behaved on the stored articles."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+rules_app = typer.Typer(
+    help="Try rules against the stored articles.", no_args_is_help=True, rich_markup_mode=None
+)
+
+BAR_WIDTH = 40
+
+
+@rules_app.command("test")
+def test(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="The draft rule's query (README 'Query language').")],
+    since: Annotated[
+        str, typer.Option("--since", metavar="AGE", help="How far back to look, e.g. 30d, 12h.")
+    ] = "30d",
+    source: Annotated[
+        str | None, typer.Option("--source", "-s", metavar="NAME", help="Only this source.")
+    ] = None,
+    samples: Annotated[int, typer.Option("--samples", min=0, help="How many matching titles to show.")] = 10,
+) -> None:
+    """Show hits per day and sample titles (hits in bold) for QUERY over the stored articles."""
+    from alerts.archive import SearchStats, compile_search, search
+    from newswatch.commands.articles import bold, check_source, parse_since, when
+
+    cutoff = parse_since(since)
+    parsed, _ = compile_search(query)
+    console = Console(highlight=False, soft_wrap=True)
+    stats = SearchStats()
+    per_day: Counter[str] = Counter()
+    shown = []
+    with ctx.obj.sessions() as session:
+        check_source(session, source)
+        for hit in search(session, query, cutoff, source, stats=stats):
+            per_day[hit.when.strftime("%Y-%m-%d")] += 1
+            if len(shown) < samples:
+                shown.append(hit)
+    scope = f" from {source}" if source else ""
+    console.print(f"query: {escape(str(parsed))}")
+    console.print(
+        f"last {since}{escape(scope)}: {stats.matched} matching articles "
+        f"({stats.candidates} passed the index prefilter)"
+    )
+    if per_day:
+        console.print("hits per day:")
+        top = max(per_day.values())
+        for day in sorted(per_day):
+            bar = "#" * max(1, round(per_day[day] / top * BAR_WIDTH))
+            console.print(f"  {day}  {per_day[day]:5d}  {bar}")
+    if shown:
+        console.print("newest matches:")
+        for hit in shown:
+            console.print(f"  {when(hit.when)}  {escape(hit.source)}  {bold(hit.title_highlighted, console)}")
+            if hit.match.snippet != hit.title_highlighted:
+                console.print(f"      {bold(hit.match.snippet, console)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(rules_app, name="rules")
