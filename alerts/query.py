@@ -181,7 +181,7 @@ def _lex(query: str) -> list[_Token]:
             start = i + 2 if exact else i + 1
             end = query.find('"', start)
             if end < 0:
-                raise QuerySyntaxError(start, "unclosed '\"': add the closing quote of the phrase")
+                raise QuerySyntaxError(column, "unclosed '\"': add the closing quote of the phrase")
             tokens.append(
                 _Token("PHRASE", column, query[i : end + 1], _phrase(query[start:end], start + 1, exact))
             )

@@ -1,0 +1,390 @@
+"""The compiled matcher: every query form on tricky text, explanations, rule options, the
+`newswatch match` command, and agreement with the plain reference evaluator (hypothesis)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from alerts import reference
+from alerts.matcher import RuleError, compile_rules
+from alerts.query import QuerySyntaxError, parse_query
+from alerts.text import ScannedText, exact_words, words
+from newswatch.config import Rule, load_rules
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def matches(query: str, title: str = "", text: str = "") -> bool:
+    """Whether the compiled matcher matches; also checked against the reference evaluator."""
+    got = bool(compile_rules([{"name": "q", "query": query}]).match_names(title, text))
+    assert got == reference.evaluate(parse_query(query), title, text), "matcher and reference disagree"
+    return got
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "expected"),
+    [
+        # whole words only
+        ("ISS", "A missile was fired.", False),
+        ("ISS", "The ISS, again.", True),
+        ("ISS", "ISS-related news", True),
+        ("station", "stations", False),
+        # case and accents, both ways; Cyrillic
+        ("iss", "THE ISS", True),
+        ("Baïkonur", "launched from Baikonur", True),
+        ("Baikonur", "launched from BAÏKONUR", True),
+        ("Роскосмос", "РОСКОСМОС заявил", True),
+        ("РОСКОСМОС", "в роскосмосе", False),
+        ("ёлка", "Елка стоит", True),
+        ("елка", "ЁЛКА стоит", True),
+        ("Straße", "STRASSE", True),
+        ("cafe", "café", True),
+        ("cafe", "cafe\u0301 (decomposed)", True),
+        # apostrophes, hyphens, soft hyphens
+        ("Roscosmos", "Roscosmos’s chief", True),
+        ("Roscosmos", "Roscosmos's chief", True),
+        ("Roscosmos’s", "the Roscosmos' s", True),
+        ("deorbit", "the de-orbit burn", False),
+        ('"de-orbit"', "the de orbit burn", True),
+        ("de-orbit", "the de–orbit burn", True),
+        ("roscosmos", "Roscos\u00admos", True),
+        # prefixes
+        ("deorbit*", "deorbiting the station", True),
+        ("deorbit*", "de-orbiting", False),
+        ("Роскосмос*", "в Роскосмосе", True),
+        ("launch*", "relaunched", False),
+        # phrases: punctuation and line breaks between the words do not matter
+        ('"International Space Station"', "the International\nSpace — Station", True),
+        ('"International Space Station"', "International Space Stations", False),
+        ('"Space Station"', "space, station", True),
+        ('"Crew-1*"', "Crew-11 launched", True),
+        ('"Crew-1*"', "Crew 2 launched", False),
+        ('"deorbit* plan"', "deorbiting plan", True),
+        # booleans, implicit AND, grouping
+        ("NASA Roscosmos", "NASA and Roscosmos", True),
+        ("NASA Roscosmos", "NASA alone", False),
+        ("NASA OR Roscosmos", "Roscosmos alone", True),
+        ("NASA NOT Roscosmos", "NASA and Roscosmos", False),
+        ("NASA AND NOT (Roscosmos OR ESA)", "NASA and ESA", False),
+        ("NASA AND NOT (Roscosmos OR ESA)", "NASA only", True),
+        ("(a OR b) c", "b c", True),
+        # NEAR: at most n words between, either order
+        ("NASA NEAR/0 Roscosmos", "NASA Roscosmos", True),
+        ("NASA NEAR/0 Roscosmos", "Roscosmos, NASA", True),
+        ("NASA NEAR/0 Roscosmos", "NASA and Roscosmos", False),
+        ("NASA NEAR/1 Roscosmos", "NASA and Roscosmos", True),
+        ("NASA NEAR/2 Roscosmos", "Roscosmos met with NASA", True),
+        ("NASA NEAR/1 Roscosmos", "Roscosmos met with NASA", False),
+        ('"space station" NEAR/3 deorbit*', "deorbiting the old space station", True),
+        ("(NASA OR НАСА) NEAR/2 (Roscosmos OR Роскосмос*)", "НАСА и Роскосмоса", True),
+        ("NASA NEAR/5 NASA", "NASA alone", False),
+        ("NASA NEAR/5 NASA", "NASA and NASA", True),
+        # exact case: whole words, accents still ignored
+        ("=ISS", "Iss is a name", False),
+        ("=ISS", "the ISS.", True),
+        ("=МКС", "мкс", False),
+        ("=МКС", "на МКС", True),
+        ("=Baïkonur", "Baikonur", True),
+        ("=Baïkonur", "BAIKONUR", False),
+        ("=NASA*", "NASAs", True),
+        ("=NASA*", "Nasas", False),
+        ('="Space Station"', "space station", False),
+        ('="Space Station"', "the Space-Station", True),
+        # lower-case operators are words
+        ("nasa or esa", "esa", False),
+        ("nasa or esa", "nasa or esa", True),
+        # empty text
+        ("ISS", "", False),
+    ],
+)
+def test_query_forms_on_tricky_text(query: str, text: str, expected: bool) -> None:
+    assert matches(query, "", text) is expected
+    assert matches(query, text, "") is expected  # the same in the title
+
+
+def test_field_scope_limits_a_term_a_phrase_and_a_group() -> None:
+    assert matches("title:ISS", "ISS leak", "no")
+    assert not matches("title:ISS", "leak", "ISS")
+    assert matches("text:ISS", "leak", "ISS")
+    assert matches('title:"space station" leak', "Space station", "a leak")
+    assert not matches("title:(leak OR ISS)", "nothing", "leak ISS")
+    assert matches("ISS AND leak", "ISS", "leak")  # default: both fields, combined
+
+
+def test_phrases_and_near_stay_within_one_field() -> None:
+    assert not matches('"space station"', "the space", "station is old")
+    assert not matches("space NEAR/1 station", "the space", "station is old")
+    assert matches("space NEAR/1 station", "the space", "a station in space")
+
+
+def test_not_in_a_field_excludes_only_there() -> None:
+    assert matches("ISS NOT title:rumour", "ISS update", "a rumour")
+    assert not matches("ISS NOT title:rumour", "ISS rumour", "text")
+
+
+def test_hits_list_what_matched_where_as_written_in_order_once() -> None:
+    rules = compile_rules(
+        [{"name": "deorbit", "query": 'deorbit* AND (ISS OR "International Space Station") AND NOT rumour'}]
+    )
+    [found] = rules.match(
+        "ISS deorbit plan", "NASA will deorbit the International\nSpace Station. The ISS… DEORBIT again, ISS."
+    )
+    assert found.rule == "deorbit"
+    assert found.hits == {
+        "title": ["ISS", "deorbit"],
+        "text": ["deorbit", "International Space Station", "ISS"],
+    }
+
+
+def test_snippet_marks_hits_around_the_first_hit_in_the_body() -> None:
+    body = (
+        " ".join(f"w{i}" for i in range(100))
+        + " Roscosmos **said** w200 "
+        + " ".join(f"x{i}" for i in range(60))
+    )
+    [found] = compile_rules([{"name": "r", "query": "Roscosmos"}]).match("Roscosmos title", body)
+    assert found.snippet.startswith("… w88 ")
+    assert "**Roscosmos** *said* w200" in found.snippet
+    assert found.snippet.endswith(" …")
+    assert 25 <= len(found.snippet.split()) <= 45
+
+
+def test_snippet_comes_from_the_title_when_the_body_has_no_hit() -> None:
+    [found] = compile_rules([{"name": "r", "query": "leak"}]).match("Leak on the ISS", "Nothing to see.")
+    assert found.snippet == "**Leak** on the ISS"
+    assert found.hits == {"title": ["Leak"]}
+
+
+def test_snippet_marks_a_whole_phrase_and_overlapping_hits_once() -> None:
+    [found] = compile_rules([{"name": "r", "query": 'crew* "Crew-1*"'}]).match("", "Crew-11 flew.")
+    assert found.snippet == "**Crew-11** flew."
+
+
+def test_sources_option_limits_a_rule_and_disabled_rules_never_match() -> None:
+    rules = compile_rules(
+        [
+            Rule(name="nasa-only", query="ISS", sources=["nasa-news"]),
+            Rule(name="off", query="ISS", enabled=False),
+            Rule(name="all", query="ISS"),
+        ]
+    )
+    assert [m.rule for m in rules.match("ISS", "", "nasa-news")] == ["nasa-only", "all"]
+    assert [m.rule for m in rules.match("ISS", "", "tass")] == ["all"]
+    assert rules.match_names("ISS", "") == ["nasa-only", "all"]  # no source given: not limited
+
+
+def test_matches_come_in_rule_definition_order() -> None:
+    rules = compile_rules(
+        [{"name": n, "query": q} for n, q in [("z", "b"), ("a", '"a b"'), ("m", "a NEAR/0 b")]]
+    )
+    assert rules.match_names("", "a b") == ["z", "a", "m"]
+
+
+def test_a_malformed_rule_is_a_rule_error_with_its_name_and_column() -> None:
+    with pytest.raises(RuleError) as caught:
+        compile_rules([{"name": "fine", "query": "ISS"}, {"name": "bad", "query": "ISS AND"}])
+    assert str(caught.value) == "rule 'bad': column 8: expected a term after AND (found the end of the query)"
+    with pytest.raises(RuleError, match="rule 'neg': column 1: the query only excludes"):
+        compile_rules([{"name": "neg", "query": "NOT ISS"}])
+
+
+def test_bundled_rules_match_what_they_are_for() -> None:
+    rules = compile_rules(load_rules(REPO / "config" / "rules.yaml"))
+    assert rules.match_names("Roscosmos’s new chief", "") == ["roscosmos"]
+    assert rules.match_names("", "NASA plans to de-orbit the International Space Station in 2030.") == [
+        "iss-deorbit"
+    ]
+    assert "iss-deorbit" in rules.match_names("Сведение МКС с орбиты", "")
+    assert rules.match_names("A missile test", "Mission control") == []
+
+
+# ---------------------------------------------------------------------------- properties
+
+VOCABULARY = [
+    "iss", "ISS", "Iss", "nasa", "NASA", "Baïkonur", "baikonur", "BAIKONUR", "Роскосмос", "РОСКОСМОС",
+    "роскосмоса", "ёлка", "елка", "deorbit", "deorbiting", "DEORBIT", "de", "orbit", "space", "Space",
+    "station", "crew", "Crew1", "11", "s", "x²", "x2", "Straße", "strasse", "café", "cafe\u0301",
+]  # fmt: skip
+SEPARATORS = [" ", " ", " ", "\n", ", ", "-", "’", "'", ". ", " — ", "\u00ad", "_", "\t", "«", "»", "**"]
+
+texts = st.lists(st.tuples(st.sampled_from(VOCABULARY), st.sampled_from(SEPARATORS)), max_size=20).map(
+    lambda pairs: "".join(w + s for w, s in pairs)
+)
+_word = st.builds(
+    lambda w, prefix, exact, cut: ("=" if exact else "") + (w[: max(1, len(w) - cut)] + "*" if prefix else w),
+    st.sampled_from(VOCABULARY),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 4),
+)
+_phrase = st.lists(
+    st.builds(lambda w, prefix: w + ("*" if prefix else ""), st.sampled_from(VOCABULARY), st.booleans()),
+    min_size=2,
+    max_size=3,
+).map(lambda ws: '"' + " ".join(ws) + '"')
+_scope = st.sampled_from(["", "", "title:", "text:"])
+_atom = st.builds(lambda f, a: f + a, _scope, st.one_of(_word, _phrase))
+
+
+def _combine(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.builds(lambda a, b: f"({a} AND {b})", children, children),
+        st.builds(lambda a, b: f"({a} {b})", children, children),
+        st.builds(lambda a, b: f"({a} OR {b})", children, children),
+        st.builds(lambda a: f"NOT {a}", children),
+        st.builds(lambda a, b, n: f"{a} NEAR/{n} {b}", children, children, st.integers(0, 4)),
+        st.builds(lambda f, a: f"{f}({a})", _scope, children),
+    )
+
+
+queries = st.recursive(_atom, _combine, max_leaves=6)
+
+
+def _valid(query: str) -> bool:
+    try:
+        parse_query(query)
+    except QuerySyntaxError:
+        return False
+    return True
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(queries, min_size=1, max_size=6), texts, texts)
+def test_compiled_matcher_agrees_with_the_reference_evaluator(
+    query_list: list[str], title: str, text: str
+) -> None:
+    valid = [q for q in query_list if _valid(q)]
+    assume(valid)
+    rules = [{"name": f"r{i}", "query": q} for i, q in enumerate(valid)]
+    compiled = compile_rules(rules)
+    expected = [r["name"] for r in rules if reference.evaluate(parse_query(r["query"]), title, text)]
+    assert compiled.match_names(title, text) == expected
+    assert [m.rule for m in compiled.match(title, text)] == expected
+
+
+unicode_text = st.text(
+    alphabet=st.one_of(
+        st.sampled_from("aZé\u0301ёЁйЙß²½ﬁ’'ʼ-_\u00ad\u200d \n.,*\"«»—İıΣς℃"),
+        st.characters(codec="utf-8"),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(unicode_text)
+def test_fast_word_scan_gives_exactly_the_defined_words(text: str) -> None:
+    assert [w.decode() for w in ScannedText(text).sequence()] == words(text)
+    assert [w.decode() for w in ScannedText(text, exact=True).sequence()] == exact_words(text)
+    assert {w.decode() for w in ScannedText(text).words()} == set(words(text))
+
+
+def test_matcher_agrees_with_the_reference_on_real_pages(shared_dir: Path) -> None:
+    bodies = json.loads(
+        (shared_dir / "realworld" / "articles" / "ground-truth.json").read_text(encoding="utf-8")
+    )
+    rules = load_rules(REPO / "config" / "rules.yaml")
+    extra = [
+        Rule(name="w", query='"space station" OR Roscosmos* OR =NASA'),
+        Rule(name="n", query="(NASA OR ESA) NEAR/10 (launch* OR mission*) NOT title:podcast"),
+        Rule(name="c", query="Россия* OR Москв* OR Роскосмос"),
+    ]
+    compiled = compile_rules([*rules, *extra])
+    queries = {r.name: parse_query(r.query) for r in [*rules, *extra]}
+    matched = 0
+    for entry in list(bodies.values())[:60]:
+        text = entry["articleBody"][:20_000]
+        title = text.split("\n", 1)[0][:200]
+        expected = [name for name, q in queries.items() if reference.evaluate(q, title, text)]
+        assert compiled.match_names(title, text) == expected
+        matched += len(expected)
+    assert matched > 0
+
+
+# ---------------------------------------------------------------------------- newswatch match
+
+
+def newswatch(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
+    return subprocess.run(
+        [sys.executable, "-m", "newswatch", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+ARTICLES = [
+    {"id": 1, "title": "Roscosmos’s chief on the ISS", "text": "NASA will deorbit the ISS."},
+    {"id": "b", "title": "Missile test", "text": "Mission control"},
+    {"id": 3, "text": "Запуск экипажа «Союз МС-27» на МКС."},
+]
+
+
+def _lines(items: list[dict]) -> str:
+    return "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items)
+
+
+def test_match_command_prints_one_line_per_article_in_order(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - name: roscosmos\n    query: 'Roscosmos OR Роскосмос'\n"
+        "  - name: deorbit\n    query: 'deorbit* AND (ISS OR =МКС)'\n"
+        "  - name: launch\n    query: 'запуск* AND =МКС'\n",
+        encoding="utf-8",
+    )
+    articles = tmp_path / "in.jsonl"
+    articles.write_text(_lines(ARTICLES) + "\n", encoding="utf-8")
+    result = newswatch("match", "--rules", str(rules), "--articles", str(articles))
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == [1, "b", 3]
+    assert [o["rules"] for o in out] == [["roscosmos", "deorbit"], [], ["launch"]]
+    assert out[0]["hits"] == {
+        "roscosmos": {"title": ["Roscosmos"]},
+        "deorbit": {"title": ["ISS"], "text": ["deorbit", "ISS"]},
+    }
+    assert out[2]["hits"]["launch"] == {"text": ["Запуск", "МКС"]}
+
+
+def test_match_command_reads_stdin_and_defaults_to_the_config_rules() -> None:
+    result = newswatch("--config", str(REPO / "config"), "match", "--snippets", stdin=_lines(ARTICLES[:1]))
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["rules"] == ["roscosmos", "iss-deorbit"]
+    assert out["snippets"]["iss-deorbit"] == "NASA will **deorbit** the **ISS**."
+
+
+def test_match_command_names_the_malformed_rule_and_column(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: good\n    query: ISS\n  - name: bad\n    query: '(ISS OR NASA'\n")
+    result = newswatch("match", "--rules", str(rules), stdin=_lines(ARTICLES))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert "'bad'" in line and "column 13" in line and "expected ')'" in line
+    assert "Traceback" not in result.stderr
+
+
+def test_match_command_names_the_malformed_input_line(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: good\n    query: ISS\n")
+    result = newswatch("match", "--rules", str(rules), stdin=_lines(ARTICLES[:1]) + '{"id": 2, "title": \n')
+    assert result.returncode == 2
+    assert json.loads(result.stdout)["rules"] == ["good"]
+    [line] = result.stderr.strip().splitlines()
+    assert "stdin line 2: not valid JSON" in line
+    result = newswatch("match", "--rules", str(rules), stdin='{"id": 1, "text": 5}\n')
+    assert result.returncode == 2 and "stdin line 1: 'text' must be a string" in result.stderr
