@@ -43,10 +43,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.console import register_console_plugin
 from alerts.outbox import destination_key
-from alerts.render import Rendered, Renderer, choose_format
+from alerts.render import Rendered, Renderer, choose_format, render_notice
 from newswatch.config import Config, Subscriber
 from newswatch.db import is_postgres
-from newswatch.models import Delivery, utcnow
+from newswatch.models import Alert, Delivery, utcnow
 from newswatch.redact import redact_text, redact_url
 from newswatch.schedules import DailyDigest, parse_duration
 
@@ -275,6 +275,9 @@ class Dispatcher:
         schedule = subscriber.digest_schedule
         tz = schedule.tz if isinstance(schedule, DailyDigest) else "UTC"
         if delivery.alert_id is not None:
+            alert = session.get(Alert, delivery.alert_id)
+            if alert is not None and alert.kind == "health":
+                return render_notice(alert.subject or "newswatch", alert.message or "", fmt)
             item = alert_item(session, delivery.alert_id)
             return self.renderer.render_alert(
                 item, fmt, subscriber=subscriber.name, template=subscriber.template, tz=tz

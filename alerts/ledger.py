@@ -132,7 +132,7 @@ def ledger(
             created_at=a.created_at,
             subscriber=a.subscriber,
             rules=list(a.rules or []),
-            title=" ".join((a.article.title or "").split()) or a.article.url,
+            title=_alert_title(a),
             deliveries=sorted(a.deliveries, key=lambda d: d.id),
             waiting_for_digest=not a.deliveries and a.digest_id is None,
             digest_id=a.digest_id,
@@ -221,3 +221,10 @@ def retry(
     return RetryResult(
         requeued=requeue, already_sent=[d for d in rows if d.status == "sent"], in_flight=in_flight
     )
+
+
+def _alert_title(alert: Alert) -> str:
+    """Return the line `newswatch alerts` shows for an alert: the article, or a health notice."""
+    if alert.article is None:
+        return alert.subject or f"({alert.kind})"
+    return " ".join((alert.article.title or "").split()) or alert.article.url

@@ -336,3 +336,20 @@ def _tidy(body: str, fmt: str) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def render_notice(subject: str, message: str, fmt: str) -> Rendered:
+    """Return a plain service notice (a source-health alarm) in the destination's format."""
+    if fmt == "html":
+        body = "".join(f"<p>{markupsafe_escape(line)}</p>" for line in message.splitlines() if line.strip())
+    elif fmt == "markdown":
+        body = "\n\n".join(markdown_escape(line) for line in message.splitlines() if line.strip())
+    else:
+        body = message
+    return Rendered(title=subject, body=body, format=fmt)
+
+
+def markupsafe_escape(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))

@@ -210,26 +210,35 @@ class Digest(Base):
 
 
 class Alert(Base):
-    """The outbox: one alert per (subscriber, story), whatever led to it."""
+    """The outbox: one alert per (subscriber, story), whatever led to it.
+
+    `kind` "match" alerts point at a story and its first article; `kind` "health" alerts
+    (source alarms for admin subscribers) carry their own `subject` and `message` instead,
+    and `alarm_key` makes each alarm episode unique per subscriber.
+    """
 
     __tablename__ = "alerts"
     __table_args__ = (
         UniqueConstraint("subscriber", "story_id", name="uq_alerts_subscriber_story"),
+        UniqueConstraint("subscriber", "alarm_key", name="uq_alerts_subscriber_alarm"),
         Index("ix_alerts_subscriber_created", "subscriber", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
-    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
     rules: Mapped[list[str]] = mapped_column(JSON, default=list)
     kind: Mapped[str] = mapped_column(String(16), default="match")  # match | health
+    subject: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+    alarm_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Digest subscribers: the alert waits for its digest; NULL digest_id = not yet sent in one.
     digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id", ondelete="SET NULL"), index=True)
     in_digest: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    article: Mapped[Article] = relationship()
+    article: Mapped[Article | None] = relationship()
     sightings: Mapped[list[AlertSighting]] = relationship(
         back_populates="alert", cascade="all, delete-orphan"
     )

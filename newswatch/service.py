@@ -124,33 +124,22 @@ class Service:
         self.scheduler = AsyncIOScheduler(event_loop=self.loop, timezone=UTC)
         self._schedule_sources()
         now = datetime.now(UTC)
-        self.scheduler.add_job(
-            self.match_new,
-            "interval",
-            seconds=MATCH_EVERY,
-            id="match",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=now,
+        periodic = (
+            (self.match_new, "match", MATCH_EVERY, now),
+            (self.close_digests, "digests", DIGESTS_EVERY, now),
+            (self.check_health, "health", HEALTH_EVERY, now + timedelta(seconds=HEALTH_EVERY)),
+            (self.drop_old_html, "retention", RETENTION_EVERY, now + timedelta(seconds=60)),
         )
-        self.scheduler.add_job(
-            self.close_digests,
-            "interval",
-            seconds=DIGESTS_EVERY,
-            id="digests",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=now,
-        )
-        self.scheduler.add_job(
-            self.drop_old_html,
-            "interval",
-            seconds=RETENTION_EVERY,
-            id="retention",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=now + timedelta(seconds=60),
-        )
+        for func, job_id, seconds, first in periodic:
+            self.scheduler.add_job(
+                func,
+                "interval",
+                seconds=seconds,
+                id=job_id,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=first,
+            )
         self.scheduler.start()
         self._dispatch_task = asyncio.ensure_future(self._dispatch_loop())
         if self.metrics_port is not None:
@@ -299,6 +288,8 @@ class Service:
         )
         if summary.new:
             await self.match_new()
+        if summary.errors or summary.new:
+            await self.check_health()
 
     async def match_new(self) -> None:
         """Match new articles and write their alerts (one transaction per batch)."""
@@ -327,8 +318,11 @@ class Service:
     def _close_digests(self) -> int:
         from alerts.digests import close_due_digests
 
+        # The first pass after start also sends what waits for a digest that no longer exists
+        # (a subscriber switched from digest to instant while the service was down).
+        on_start, self._digests_started = not getattr(self, "_digests_started", False), True
         with session_scope(self.sessions) as session:
-            return close_due_digests(session, self.config, utcnow())
+            return close_due_digests(session, self.config, utcnow(), on_start=on_start)
 
     async def _dispatch_loop(self) -> None:
         while not self._stopping:

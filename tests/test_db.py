@@ -136,3 +136,43 @@ def test_naive_datetimes_are_refused(sessions) -> None:
             s.add(art)
             s.flush()
     assert UTC
+
+
+def test_upgrading_an_existing_sqlite_database_keeps_its_rows(tmp_path: Path) -> None:
+    """SQLite migrations rebuild tables; rows pointing at a rebuilt table must survive."""
+    from alembic import command
+
+    from newswatch.db import alembic_config, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0002")
+    engine = make_engine(url)
+    with engine.begin() as c:
+        c.exec_driver_sql(
+            "INSERT INTO sources(name, kind, url, created_at, consecutive_failures) "
+            "VALUES ('s', 'feed', 'http://x', CURRENT_TIMESTAMP, 0)"
+        )
+        c.exec_driver_sql("INSERT INTO stories(title, created_at) VALUES ('t', CURRENT_TIMESTAMP)")
+        c.exec_driver_sql(
+            "INSERT INTO articles(source_id, story_id, canonical_url, url, title, text, authors, "
+            "fetched_at, content_hash, alertable) "
+            "VALUES (1, 1, 'u', 'u', 't', 'x', '[]', CURRENT_TIMESTAMP, 'h', 1)"
+        )
+        c.exec_driver_sql(
+            "INSERT INTO alerts(subscriber, story_id, article_id, rules, kind, created_at, in_digest) "
+            "VALUES ('d', 1, 1, '[]', 'match', CURRENT_TIMESTAMP, 0)"
+        )
+        c.exec_driver_sql(
+            "INSERT INTO deliveries(alert_id, subscriber, destination, destination_key, status, "
+            "attempts, next_attempt_at, created_at) "
+            "VALUES (1, 'd', 'x', 'k', 'pending', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        )
+    engine.dispose()
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM deliveries").scalar() == 1
+        assert c.exec_driver_sql("SELECT count(*) FROM alerts").scalar() == 1
+        assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert c.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+    engine.dispose()

@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from receivers import WebhookReceiver
 
 from newswatch.demo.site import DemoArticle, NewsSite, syndicated_copy
-from tests.receivers import WebhookReceiver
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

@@ -38,6 +38,12 @@ def check(ctx: typer.Context) -> None:
             delivery,
             "\n".join(redact_url(u) for u in subscriber.notify),
         )
+    from alerts.dispatcher import templates_problems
+    from newswatch.errors import ConfigError
+
+    problems = templates_problems(config)
+    if problems:
+        raise ConfigError(str(config.directory), problems[0])
     console.print(sources, rules, subscribers)
     console.print(
         f"config OK: {config.directory}: {len(config.sources)} sources, {len(config.rules)} rules, "

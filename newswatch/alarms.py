@@ -1,0 +1,84 @@
+"""Source-health alarms for admin subscribers, through the same delivery ledger as alerts.
+
+A source that fails `health.failures_alarm` polls in a row, or brings no new article for
+longer than its `silent_after` (default `health.silent_after`), raises one alarm per episode
+to every subscriber with `admin: true`; when it is healthy again, one "recovered" message
+follows. Alarms are urgent: they go out at once, also to digest subscribers. Each episode
+has an `alarm_key` that is UNIQUE per subscriber, so a restart never repeats an alarm.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from alerts.outbox import deliveries_for
+from newswatch.config import Config
+from newswatch.health import source_health
+from newswatch.models import Alert, Source
+
+log = logging.getLogger(__name__)
+
+
+def raise_source_alarms(session: Session, config: Config, now: datetime) -> int:
+    """Return how many alarm alerts were written (with their deliveries); commits."""
+    admins = [s for s in config.subscribers if s.admin]
+    rows = {s.name: s for s in session.scalars(select(Source))}
+    written = 0
+    for health in source_health(session, config, now):
+        row = rows.get(health.name)
+        if row is None:
+            continue
+        if health.problem and row.alarm_raised_at is None:
+            episode = now.isoformat(timespec="seconds")
+            subject = f"newswatch: source {health.name} needs attention"
+            message = (
+                f"Source '{health.name}' ({health.kind}) is {health.problem}.\n"
+                f"Last successful poll: {_when(health.last_success_at)}; "
+                f"last new article: {_when(health.last_new_article_at)}.\n"
+                "Check `newswatch status` on the server."
+            )
+            written += _write(session, admins, f"{health.name}:alarm:{episode}", subject, message, now)
+            row.alarm_raised_at = now
+            log.warning("source alarm raised: %s", health.problem, extra={"source": health.name})
+        elif not health.problem and row.alarm_raised_at is not None:
+            episode = row.alarm_raised_at.isoformat(timespec="seconds")
+            subject = f"newswatch: source {health.name} recovered"
+            message = f"Source '{health.name}' is healthy again (alarm raised {episode})."
+            written += _write(session, admins, f"{health.name}:recovered:{episode}", subject, message, now)
+            row.alarm_raised_at = None
+            log.info("source recovered", extra={"source": health.name})
+        session.commit()
+    return written
+
+
+def _write(session: Session, admins: list, key: str, subject: str, message: str, now: datetime) -> int:
+    written = 0
+    for subscriber in admins:
+        alert = Alert(
+            subscriber=subscriber.name,
+            kind="health",
+            subject=subject,
+            message=message,
+            alarm_key=key,
+            rules=[],
+            created_at=now,
+            in_digest=False,
+        )
+        alert.deliveries = deliveries_for(subscriber, now)
+        try:
+            with session.begin_nested():
+                session.add(alert)
+                session.flush()
+            written += 1
+        except IntegrityError:
+            pass  # this episode was already written (another process, or before a restart)
+    return written
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
