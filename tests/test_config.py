@@ -104,6 +104,20 @@ BROKEN = [
         id="bad-digest",
     ),
     pytest.param(
+        "rules.yaml",
+        "query: 'Roscosmos OR",
+        "query: '(Roscosmos OR",
+        ["rules.yaml", "rules[0] 'roscosmos'", "field 'query'", "column"],
+        id="malformed-query",
+    ),
+    pytest.param(
+        "rules.yaml",
+        "query: 'Roscosmos OR",
+        "query: 'NOT Roscosmos' #",
+        ["rules.yaml", "rules[0] 'roscosmos'", "field 'query'", "only excludes"],
+        id="only-excluding-query",
+    ),
+    pytest.param(
         "sources.yaml",
         "sources:\n",
         "sources:\n  - name: [unclosed\n",
