@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import ahocorasick
@@ -40,6 +41,7 @@ SNIPPET_BEFORE = 12  # words shown before the first hit
 SNIPPET_AFTER = 24  # words shown after it
 _TITLE, _TEXT = 1, 2
 _MASK = {None: _TITLE | _TEXT, "title": _TITLE, "text": _TEXT}
+_second = itemgetter(1)
 
 
 @dataclass
@@ -429,7 +431,7 @@ class CompiledRules:
                 scan = article.scans[f]
                 if scan.chunks:
                     haystack = scan.scan_text() if self._raw_prefix_scan else scan.words_text()
-                    words[f].update(key for _, key in self._automaton.iter(haystack))
+                    words[f].update(map(_second, self._automaton.iter(haystack)))
         present = words[0] | words[1]
         matched: set[int] = set().union(*map(self._direct.__getitem__, present & self._direct_keys))
         candidates = set().union(*map(self._triggers.__getitem__, present & self._trigger_keys))

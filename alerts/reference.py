@@ -42,6 +42,30 @@ class FieldWords:
     def exact(self) -> list[str]:
         return [fold_exact(m.group()) for m in self.matches]
 
+    @cached_property
+    def index(self) -> dict[str, list[int]]:
+        """Where each folded word occurs."""
+        return _positions(self.folded)
+
+    @cached_property
+    def exact_index(self) -> dict[str, list[int]]:
+        """Where each exact (case-kept) word occurs."""
+        return _positions(self.exact)
+
+    def positions(self, word: Word) -> list[int]:
+        """Return the positions of the words `word` matches, in order."""
+        index = self.exact_index if word.exact else self.index
+        if not word.prefix:
+            return index.get(word.key, [])
+        return sorted(i for key, found in index.items() if key.startswith(word.key) for i in found)
+
+
+def _positions(words: list[str]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for position, word in enumerate(words):
+        found.setdefault(word, []).append(position)
+    return found
+
 
 class Article:
     """Title and body as word lists, built once and shared by every rule evaluated on them."""
@@ -62,14 +86,14 @@ def occurrences(node: Node, article: Article, field: str) -> list[Occurrence]:
     if isinstance(node, Word):
         if node.field not in (None, field):
             return []
-        return [Occurrence(i, i, ((i, i),)) for i in range(count) if word_matches(node, words, i)]
+        return [Occurrence(i, i, ((i, i),)) for i in words.positions(node)]
     if isinstance(node, Phrase):
         if node.field not in (None, field):
             return []
         size = len(node.words)
         found = []
-        for i in range(count - size + 1):
-            if all(word_matches(w, words, i + k) for k, w in enumerate(node.words)):
+        for i in words.positions(node.words[0]):
+            if i + size <= count and all(word_matches(w, words, i + k) for k, w in enumerate(node.words)):
                 found.append(Occurrence(i, i + size - 1, ((i, i + size - 1),)))
         return found
     if isinstance(node, Or):

@@ -101,21 +101,27 @@ _FOLD_TABLE = bytes(
 )
 _EXACT_TABLE = bytes(c if (c >= 128 or chr(c).isalnum()) else 32 for c in range(256))
 _CACHE_LIMIT = 200_000
+# Non-ASCII chunk -> its words, and -> its words joined by spaces; [0] folded, [1] exact.
 _chunk_cache: tuple[dict[bytes, tuple[bytes, ...]], dict[bytes, tuple[bytes, ...]]] = ({}, {})
+_chunk_joined: tuple[dict[bytes, bytes], dict[bytes, bytes]] = ({}, {})
 
 
 def chunk_words(chunk: bytes, exact: bool = False) -> tuple[bytes, ...]:
     """Return the folded (or exact) words of one chunk that has non-ASCII bytes (cached)."""
-    cache = _chunk_cache[exact]
-    found = cache.get(chunk)
+    found = _chunk_cache[exact].get(chunk)
     if found is None:
-        if len(cache) > _CACHE_LIMIT:
-            cache.clear()
         convert = fold_exact if exact else fold
         text = chunk.decode("utf-8", "surrogatepass")
         found = tuple(convert(m.group()).encode() for m in TOKEN_RE.finditer(text))
-        cache[chunk] = found
+        _chunk_cache[exact][chunk] = found
+        _chunk_joined[exact][chunk] = b" ".join(found)
     return found
+
+
+def _cache_chunks(chunks: set[bytes], exact: bool) -> None:
+    """Make sure every chunk of `chunks` is in the caches (the loop runs only over new ones)."""
+    for chunk in chunks.difference(_chunk_cache[exact]):
+        chunk_words(chunk, exact)
 
 
 class ScannedText:
@@ -127,6 +133,9 @@ class ScannedText:
     __slots__ = ("text", "data", "chunks", "dirty", "exact", "_expanded", "_sequence", "_joined", "_words")
 
     def __init__(self, text: str, exact: bool = False) -> None:
+        if len(_chunk_cache[exact]) > _CACHE_LIMIT:  # only here: never while a text is in use
+            _chunk_cache[exact].clear()
+            _chunk_joined[exact].clear()
         self.text = text
         data = text.encode("utf-8", "surrogatepass").translate(_EXACT_TABLE if exact else _FOLD_TABLE)
         self.data = data
@@ -141,10 +150,8 @@ class ScannedText:
     def expanded(self) -> set[bytes]:
         """Return the words of the non-ASCII chunks."""
         if self._expanded is None:
-            found: set[bytes] = set()
-            for chunk in self.dirty:
-                found.update(chunk_words(chunk, self.exact))
-            self._expanded = found
+            _cache_chunks(self.dirty, self.exact)
+            self._expanded = set().union(*map(_chunk_cache[self.exact].__getitem__, self.dirty))
         return self._expanded
 
     def words(self) -> set[bytes]:
@@ -172,9 +179,11 @@ class ScannedText:
             if not self.dirty:
                 self._sequence = self.chunks
             else:
-                # Replace each non-ASCII chunk by its words, all in C: join, then split again.
-                words = {c: b" ".join(chunk_words(c, self.exact)) for c in self.dirty}
-                self._sequence = b" ".join(map(words.get, self.chunks, self.chunks)).split()
+                # Replace each non-ASCII chunk by its words, all in C: join, then split again
+                # (a chunk without words, like a dash, leaves only spaces behind).
+                _cache_chunks(self.dirty, self.exact)
+                joined = _chunk_joined[self.exact]
+                self._sequence = b" ".join(map(joined.get, self.chunks, self.chunks)).split()
         return self._sequence
 
     def joined(self) -> bytes:
