@@ -13,7 +13,7 @@
 | `=ISS`, `="Space Station"` | exact case (accents are still ignored), still whole words |
 
 Operators are upper-case (`AND OR NOT NEAR/n`); lower-case `and`, `or`, `not`, `near` are
-ordinary words. A query is an error if it is empty, malformed, or could match an article
+ordinary words (but `near/5`, which cannot be a word, is NEAR/5). A query is an error if it is empty, malformed, or could match an article
 without any of its words being present (`NOT x`, `NOT a OR NOT b`, `a OR NOT b`).
 """
 
@@ -150,7 +150,7 @@ def _balanced(text: str) -> bool:
 
 # ---------------------------------------------------------------------------- lexing
 
-_NEAR = re.compile(r"NEAR/(\d+)$")
+_NEAR = re.compile(r"NEAR/(\d+)$", re.IGNORECASE)
 _FIELD = re.compile(r"([A-Za-z]+):")
 
 
@@ -204,7 +204,7 @@ def _lex(query: str) -> list[_Token]:
             i = j
             if word in ("AND", "OR", "NOT"):
                 tokens.append(_Token(word, column, word))
-            elif word == "NEAR" or word.startswith("NEAR/"):
+            elif word == "NEAR" or word[:5].upper() == "NEAR/":
                 near = _NEAR.match(word)
                 if not near:
                     raise QuerySyntaxError(

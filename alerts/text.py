@@ -101,27 +101,38 @@ _FOLD_TABLE = bytes(
 )
 _EXACT_TABLE = bytes(c if (c >= 128 or chr(c).isalnum()) else 32 for c in range(256))
 _CACHE_LIMIT = 200_000
-# Non-ASCII chunk -> its words, and -> its words joined by spaces; [0] folded, [1] exact.
-_chunk_cache: tuple[dict[bytes, tuple[bytes, ...]], dict[bytes, tuple[bytes, ...]]] = ({}, {})
-_chunk_joined: tuple[dict[bytes, bytes], dict[bytes, bytes]] = ({}, {})
+
+
+class _ChunkCache:
+    """Non-ASCII chunk -> its words, and -> those words joined by spaces."""
+
+    __slots__ = ("exact", "words", "joined")
+
+    def __init__(self, exact: bool) -> None:
+        self.exact = exact
+        self.words: dict[bytes, tuple[bytes, ...]] = {}
+        self.joined: dict[bytes, bytes] = {}
+
+    def add(self, chunks: set[bytes]) -> None:
+        """Make sure every chunk of `chunks` is known (the loop runs only over new ones)."""
+        convert = fold_exact if self.exact else fold
+        for chunk in chunks.difference(self.words):
+            text = chunk.decode("utf-8", "surrogatepass")
+            found = tuple(convert(m.group()).encode() for m in TOKEN_RE.finditer(text))
+            self.words[chunk] = found
+            self.joined[chunk] = b" ".join(found)
+
+
+# [folded, exact]. A full cache is replaced, never cleared: a text being scanned (in another
+# thread, say) keeps the one it started with.
+_caches = [_ChunkCache(False), _ChunkCache(True)]
 
 
 def chunk_words(chunk: bytes, exact: bool = False) -> tuple[bytes, ...]:
     """Return the folded (or exact) words of one chunk that has non-ASCII bytes (cached)."""
-    found = _chunk_cache[exact].get(chunk)
-    if found is None:
-        convert = fold_exact if exact else fold
-        text = chunk.decode("utf-8", "surrogatepass")
-        found = tuple(convert(m.group()).encode() for m in TOKEN_RE.finditer(text))
-        _chunk_cache[exact][chunk] = found
-        _chunk_joined[exact][chunk] = b" ".join(found)
-    return found
-
-
-def _cache_chunks(chunks: set[bytes], exact: bool) -> None:
-    """Make sure every chunk of `chunks` is in the caches (the loop runs only over new ones)."""
-    for chunk in chunks.difference(_chunk_cache[exact]):
-        chunk_words(chunk, exact)
+    cache = _caches[exact]
+    cache.add({chunk})
+    return cache.words[chunk]
 
 
 class ScannedText:
@@ -130,12 +141,23 @@ class ScannedText:
     Most chunks are plain ASCII letters and digits, already the folded word; only chunks with
     non-ASCII bytes (accents, Cyrillic, curly quotes, dashes…) go through `chunk_words`."""
 
-    __slots__ = ("text", "data", "chunks", "dirty", "exact", "_expanded", "_sequence", "_joined", "_words")
+    __slots__ = (
+        "text",
+        "data",
+        "chunks",
+        "dirty",
+        "exact",
+        "_cache",
+        "_expanded",
+        "_sequence",
+        "_joined",
+        "_words",
+    )
 
     def __init__(self, text: str, exact: bool = False) -> None:
-        if len(_chunk_cache[exact]) > _CACHE_LIMIT:  # only here: never while a text is in use
-            _chunk_cache[exact].clear()
-            _chunk_joined[exact].clear()
+        if len(_caches[exact].words) > _CACHE_LIMIT:
+            _caches[exact] = _ChunkCache(exact)
+        self._cache = _caches[exact]
         self.text = text
         data = text.encode("utf-8", "surrogatepass").translate(_EXACT_TABLE if exact else _FOLD_TABLE)
         self.data = data
@@ -150,8 +172,8 @@ class ScannedText:
     def expanded(self) -> set[bytes]:
         """Return the words of the non-ASCII chunks."""
         if self._expanded is None:
-            _cache_chunks(self.dirty, self.exact)
-            self._expanded = set().union(*map(_chunk_cache[self.exact].__getitem__, self.dirty))
+            self._cache.add(self.dirty)
+            self._expanded = set().union(*map(self._cache.words.__getitem__, self.dirty))
         return self._expanded
 
     def words(self) -> set[bytes]:
@@ -181,8 +203,8 @@ class ScannedText:
             else:
                 # Replace each non-ASCII chunk by its words, all in C: join, then split again
                 # (a chunk without words, like a dash, leaves only spaces behind).
-                _cache_chunks(self.dirty, self.exact)
-                joined = _chunk_joined[self.exact]
+                self._cache.add(self.dirty)
+                joined = self._cache.joined
                 self._sequence = b" ".join(map(joined.get, self.chunks, self.chunks)).split()
         return self._sequence
 

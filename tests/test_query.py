@@ -47,6 +47,7 @@ def test_near_takes_phrases_prefixes_and_or_groups_as_sides() -> None:
 def test_operators_are_upper_case_and_lower_case_ones_are_words() -> None:
     assert shape("nasa or roscosmos") == "nasa AND or AND roscosmos"
     assert shape("near and not") == "near AND and AND not"
+    assert shape("nasa near/5 roscosmos") == "nasa NEAR/5 roscosmos"  # cannot be a word
 
 
 def test_words_are_folded_and_exact_words_keep_their_case() -> None:
