@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import filterfalse
 
 # Invisible characters that may sit inside a word without splitting it.
@@ -198,20 +198,18 @@ class ScannedText:
     def sequence(self) -> list[bytes]:
         """Return the words in order."""
         if self._sequence is None:
-            if not self.dirty:
-                self._sequence = self.chunks
-            else:
-                # Replace each non-ASCII chunk by its words, all in C: join, then split again
-                # (a chunk without words, like a dash, leaves only spaces behind).
-                self._cache.add(self.dirty)
-                joined = self._cache.joined
-                self._sequence = b" ".join(map(joined.get, self.chunks, self.chunks)).split()
+            self._sequence = self.chunks if not self.dirty else self.joined().split()
         return self._sequence
 
     def joined(self) -> bytes:
         """Return b" w1 w2 … wn " (phrases are substrings of it)."""
         if self._joined is None:
-            self._joined = b" " + b" ".join(self.sequence()) + b" "
+            chunks: Iterable[bytes] = self.chunks
+            if self.dirty:
+                # Each non-ASCII chunk becomes its words (a dash: nothing), all at C speed.
+                self._cache.add(self.dirty)
+                chunks = filter(None, map(self._cache.joined.get, self.chunks, self.chunks))
+            self._joined = b" " + b" ".join(chunks) + b" "
         return self._joined
 
     def scan_text(self) -> str:
