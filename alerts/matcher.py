@@ -25,6 +25,7 @@ gives no source, no rule is limited) and `enabled: false` (the rule is left out)
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -191,11 +192,18 @@ class _Positional:
         left = self.left.spans(article, f)
         if not left:
             return []
-        right = self.right.spans(article, f)
+        right = self.right.spans(article, f)  # sorted by start
+        if not right:
+            return []
         gap = self.distance
+        starts = [b_start for b_start, _ in right]
+        longest = max(b_end - b_start for b_start, b_end in right)
         out = set()
         for a_start, a_end in left:
-            for b_start, b_end in right:
+            # Only right spans starting in this window can be near enough: look at those alone.
+            low = bisect_left(starts, a_start - gap - 1 - longest)
+            high = bisect_right(starts, a_end + gap + 1)
+            for b_start, b_end in right[low:high]:
                 if a_end < b_start:
                     if b_start - a_end - 1 <= gap:
                         out.add((a_start, b_end))

@@ -11,6 +11,7 @@ occurrence spans both sides, and remembers the leaf spans it was made of.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -101,8 +102,14 @@ def occurrences(node: Node, article: Article, field: str) -> list[Occurrence]:
         return sorted(set(merged), key=lambda o: (o.start, o.end))
     if isinstance(node, Near):
         found = []
+        right = occurrences(node.right, article, field)  # sorted by start
+        starts = [b.start for b in right]
+        longest = max((b.end - b.start for b in right), default=0)
         for a in occurrences(node.left, article, field):
-            for b in occurrences(node.right, article, field):
+            # Right occurrences starting outside this window are too far away to be near.
+            low = bisect_left(starts, a.start - node.distance - 1 - longest)
+            high = bisect_right(starts, a.end + node.distance + 1)
+            for b in right[low:high]:
                 first, second = (a, b) if a.end < b.start else (b, a)
                 if first.end < second.start and second.start - first.end - 1 <= node.distance:
                     found.append(Occurrence(first.start, second.end, first.parts + second.parts))
