@@ -19,15 +19,16 @@ or text changed: a trigger deletes their row). Every search refreshes first.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import ColumnElement, Select, and_, cast, func, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from alerts import reference
-from alerts.matcher import CompiledRules, RuleError, RuleMatch, compile_query, make_snippet
+from alerts.matcher import CompiledRules, RuleError, RuleMatch, compile_query, explain, make_snippet
 from alerts.query import FIELDS, And, Near, Node, Not, Phrase, Query, Word
 from alerts.text import fold, word_sequence
 from newswatch.errors import UserError
@@ -42,20 +43,39 @@ _COLUMNS = {"title": "title_words", "text": "text_words"}
 
 @dataclass
 class SearchHit:
-    """One stored article the query matches, with its explanation."""
+    """One stored article the query matches; its explanation is worked out when first asked for."""
 
     article_id: int
     url: str
     title: str
+    text: str = field(repr=False)
     source: str
     published_at: datetime | None
     fetched_at: datetime
-    match: RuleMatch
-    title_highlighted: str = ""
+    query: Query = field(repr=False)
 
     @property
     def when(self) -> datetime:
         return self.published_at or self.fetched_at
+
+    @cached_property
+    def _words(self) -> reference.Article:
+        return reference.Article(self.title, self.text)
+
+    @cached_property
+    def match(self) -> RuleMatch:
+        """What hit where, and the snippet."""
+        return explain("query", self.query, self._words)
+
+    @cached_property
+    def title_highlighted(self) -> str:
+        """The whole title with the query's hits in it wrapped in **…**."""
+        _, hits = reference.explain(self.query.root, self._words)
+        spans = sorted({span for f, span in hits if f == "title"})
+        words = self._words.fields["title"]
+        if not words.matches or not spans:
+            return " ".join(self.title.split())
+        return make_snippet(words, spans).removeprefix("… ").removesuffix(" …")
 
 
 @dataclass
@@ -284,8 +304,7 @@ def search(
     found = 0
     for row in session.execute(statement.execution_options(yield_per=200)):
         stats.candidates += 1
-        matches = compiled.match(row.title, row.text, row.source)
-        if not matches:
+        if not compiled.match_names(row.title, row.text, row.source):
             continue
         stats.matched += 1
         found += 1
@@ -293,26 +312,14 @@ def search(
             article_id=row.id,
             url=row.url,
             title=row.title,
+            text=row.text,
             source=row.source,
             published_at=row.published_at,
             fetched_at=row.fetched_at,
-            match=matches[0],
-            title_highlighted=highlight_title(query, row.title, row.text),
+            query=query,
         )
         if limit is not None and found >= limit:
             return
-
-
-def highlight_title(query: Query, title: str, text_value: str) -> str:
-    """Return the title with the query's hits in it wrapped in **…** (the whole title)."""
-    article = reference.Article(title, text_value)
-    _, hits = reference.explain(query.root, article)
-    spans = sorted({span for f, span in hits if f == "title"})
-    words = article.fields["title"]
-    if not words.matches:
-        return title
-    whole = make_snippet(words, spans) if spans else " ".join(title.split())
-    return whole.removeprefix("… ").removesuffix(" …")
 
 
 def recent(
