@@ -182,9 +182,12 @@ def _lex(query: str) -> list[_Token]:
             end = query.find('"', start)
             if end < 0:
                 raise QuerySyntaxError(column, "unclosed '\"': add the closing quote of the phrase")
-            tokens.append(
-                _Token("PHRASE", column, query[i : end + 1], _phrase(query[start:end], start + 1, exact))
-            )
+            words = _phrase(query[start:end], start + 1, exact)
+            if query.startswith("*", end + 1):  # "Crew-1"* as FTS5 writes it: the last word is a prefix
+                last = words[-1]
+                words = (*words[:-1], Word(last.key, True, last.exact, None, last.surface, last.column))
+                end += 1
+            tokens.append(_Token("PHRASE", column, query[i : end + 1], words))
             i = end + 1
         else:
             j = i
@@ -278,10 +281,23 @@ def _word(surface: str, prefix: bool, exact: bool, column: int) -> Word:
 _STARTS_OPERAND = frozenset({"WORD", "PHRASE", "LPAREN", "NOT", "FIELD"})
 
 
+MAX_NESTING = 32
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _lex(text)
         self.index = 0
+        self.depth = 0
+
+    def deeper(self, token: _Token) -> None:
+        """Count one more level of nesting; refuse absurd depths (they would only exhaust the stack)."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise QuerySyntaxError(
+                token.column,
+                f"nested too deeply: at most {MAX_NESTING} levels of parentheses, NOT, fields and NEAR",
+            )
 
     @property
     def peek(self) -> _Token:
@@ -334,14 +350,20 @@ class _Parser:
         if self.peek.kind == "NOT":
             operator = self.take()
             self.expect_operand(operator)
-            return Not(self.parse_unary())
+            self.deeper(operator)
+            node = Not(self.parse_unary())
+            self.depth -= 1
+            return node
         return self.parse_near()
 
     def parse_near(self) -> Node:
         start = self.peek
         left = self.parse_primary()
+        chain = 0
         while self.peek.kind == "NEAR":
             operator = self.take()
+            chain += 1
+            self.deeper(operator)
             if self.peek.kind == "NOT":
                 raise QuerySyntaxError(self.peek.column, f"NOT cannot be a side of {operator.text}")
             self.expect_operand(operator)
@@ -350,6 +372,7 @@ class _Parser:
             _check_positional(left, start.column, operator.text)
             _check_positional(right, right_start.column, operator.text)
             left = Near(left, right, int(operator.value), operator.column)
+        self.depth -= chain
         return left
 
     def parse_primary(self) -> Node:
@@ -361,9 +384,13 @@ class _Parser:
                 raise QuerySyntaxError(
                     inner.column, f"expected a word, phrase or '(' after {token.text}{_found(inner)}"
                 )
-            return _scope(self.parse_primary(), token.value)
+            self.deeper(token)
+            node = _scope(self.parse_primary(), token.value)
+            self.depth -= 1
+            return node
         if token.kind == "LPAREN":
             self.take()
+            self.deeper(token)
             if self.peek.kind == "RPAREN":
                 raise QuerySyntaxError(self.peek.column, "empty parentheses: expected a term after '('")
             if self.peek.kind not in _STARTS_OPERAND:
@@ -374,6 +401,7 @@ class _Parser:
                     self.peek.column, f"expected ')' to close '(' at column {token.column}{_found(self.peek)}"
                 )
             self.take()
+            self.depth -= 1
             return node
         if token.kind in ("WORD", "PHRASE"):
             self.take()

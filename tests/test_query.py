@@ -64,6 +64,7 @@ def test_an_unquoted_word_with_separators_is_a_phrase() -> None:
     assert shape("Crew-1*") == '"crew 1*"'
     assert shape('"Crew-1*"') == '"crew 1*"'
     assert shape('"USDV"') == "usdv"
+    assert shape('"Crew-1"*') == '"crew 1*"'  # the FTS5 spelling of the same
 
 
 def test_field_scopes_apply_to_terms_phrases_and_groups_and_the_innermost_wins() -> None:
@@ -108,6 +109,9 @@ def test_exact_phrase_and_exact_prefix() -> None:
         ("ISS & NASA", 5, "is not a word"),
         ("()", 2, "empty parentheses"),
         ("a NOT", 6, "expected a term after NOT"),
+        ("(" * 40 + "a" + ")" * 40, 33, "nested too deeply"),
+        ("x " + "NOT " * 40 + "a", 131, "nested too deeply"),
+        ("a" + " NEAR/1 a" * 40, 291, "nested too deeply"),
     ],
 )
 def test_malformed_queries_say_where_and_what_was_expected(query: str, column: int, fragment: str) -> None:
