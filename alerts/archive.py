@@ -105,12 +105,41 @@ _INSERT = text(
 )
 
 
+# The SQLite triggers on `articles` that keep the index honest (migration 0002). A later
+# migration that rebuilds `articles` in SQLite's batch mode drops them; `_ensure_triggers`
+# puts them back and, since edits made in between went unnoticed, starts the index afresh.
+_SQLITE_ARTICLE_TRIGGERS = {
+    "articles_search_stale": (
+        "CREATE TRIGGER articles_search_stale AFTER UPDATE OF title, text ON articles "
+        "WHEN old.title IS NOT new.title OR old.text IS NOT new.text BEGIN "
+        "DELETE FROM article_search WHERE article_id = old.id; END"
+    ),
+    "articles_search_gone": (
+        "CREATE TRIGGER articles_search_gone AFTER DELETE ON articles BEGIN "
+        "DELETE FROM article_search WHERE article_id = old.id; END"
+    ),
+}
+
+
+def _ensure_triggers(session: Session) -> None:
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    present = set(session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+    missing = [name for name in _SQLITE_ARTICLE_TRIGGERS if name not in present]
+    if missing:
+        for name in missing:
+            session.execute(text(_SQLITE_ARTICLE_TRIGGERS[name]))
+        session.execute(text("DELETE FROM article_search"))
+        session.commit()
+
+
 def refresh_search_index(session: Session, batch: int = REFRESH_BATCH) -> int:
     """Index every article without a search row; return how many were indexed.
 
     A row is written only if the article still has the title and text it was computed from
     (and PostgreSQL locks the articles while it works), so a concurrent edit cannot leave a
     stale row behind."""
+    _ensure_triggers(session)
     done = 0
     last_id = 0
     while True:

@@ -145,6 +145,27 @@ def test_an_edited_article_is_found_by_its_new_words_only(sessions) -> None:
         assert session.scalars(select(ArticleSearch)).all() == []
 
 
+def test_lost_sqlite_triggers_are_restored_and_the_index_rebuilt(sqlite_url: str) -> None:
+    from sqlalchemy import text
+
+    from newswatch.db import make_engine, session_factory
+
+    engine = make_engine(sqlite_url)
+    sessions = session_factory(engine)
+    [first] = _add_articles(sessions, [("Plain title", "nothing here")])
+    with sessions() as session:
+        assert list(search(session, "roscosmos")) == []
+        # What a batch-mode migration that rebuilds `articles` would do to them:
+        session.execute(text("DROP TRIGGER articles_search_stale"))
+        session.execute(text("DROP TRIGGER articles_search_gone"))
+        session.get(Article, first).text = "now Roscosmos is mentioned"
+        session.commit()
+        assert [h.article_id for h in search(session, "roscosmos")] == [first]
+        triggers = set(session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+        assert {"articles_search_stale", "articles_search_gone"} <= triggers
+    engine.dispose()
+
+
 def test_refresh_indexes_only_what_is_missing(sessions) -> None:
     _add_articles(sessions, TRICKY[:3])
     with sessions() as session:
