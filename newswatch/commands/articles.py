@@ -49,7 +49,8 @@ def when(value: datetime | None) -> str:
 def articles(
     ctx: typer.Context,
     query: Annotated[
-        str | None, typer.Argument(help="A query (README 'Query language'); none: newest articles.")
+        str | None,
+        typer.Argument(metavar="QUERY", help="A query (README 'Query language'); none: newest articles."),
     ] = None,
     since: Annotated[
         str | None,
@@ -58,7 +59,9 @@ def articles(
     source: Annotated[
         str | None, typer.Option("--source", "-s", metavar="NAME", help="Only this source.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many articles.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", min=1, help="At most this many articles.")
+    ] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a listing.")] = False,
 ) -> None:
     """Search stored articles, newest first: exactly the articles a rule with QUERY would match."""

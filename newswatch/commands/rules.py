@@ -19,14 +19,18 @@ BAR_WIDTH = 40
 @rules_app.command("test")
 def test(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="The draft rule's query (README 'Query language').")],
+    query: Annotated[
+        str, typer.Argument(metavar="QUERY", help="The draft rule's query (README 'Query language').")
+    ],
     since: Annotated[
         str, typer.Option("--since", metavar="AGE", help="How far back to look, e.g. 30d, 12h.")
     ] = "30d",
     source: Annotated[
         str | None, typer.Option("--source", "-s", metavar="NAME", help="Only this source.")
     ] = None,
-    samples: Annotated[int, typer.Option("--samples", min=0, help="How many matching titles to show.")] = 10,
+    samples: Annotated[
+        int, typer.Option("--samples", metavar="N", min=0, help="How many matching titles to show.")
+    ] = 10,
 ) -> None:
     """Show hits per day and sample titles (hits in bold) for QUERY over the stored articles."""
     from alerts.archive import SearchStats, compile_search, search
