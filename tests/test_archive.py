@@ -284,6 +284,8 @@ def test_rules_test_shows_hits_per_day_and_sample_titles(sessions, db_url: str, 
     day3 = (NOW - timedelta(days=3)).strftime("%Y-%m-%d")
     assert any(line.split()[:2] == [day1, "2"] for line in out.splitlines())
     assert any(line.split()[:2] == [day3, "1"] for line in out.splitlines())
+    day2 = (NOW - timedelta(days=2)).strftime("%Y-%m-%d")
+    assert any(line.split() == [day2, "0"] for line in out.splitlines())  # a quiet day shows as 0
     assert "**ISS** leak found" in out and "**ISS** reboost" in out
     assert "Old ISS news" not in out
     wider = newswatch(config_dir, db_url, "rules", "test", "iss", "--since", "60d")

@@ -57,15 +57,27 @@ def test(
     if per_day:
         console.print("hits per day:")
         top = max(per_day.values())
-        for day in sorted(per_day):
-            bar = "#" * max(1, round(per_day[day] / top * BAR_WIDTH))
-            console.print(f"  {day}  {per_day[day]:5d}  {bar}")
+        for day in days_between(min(per_day), max(per_day)) or sorted(per_day):
+            count = per_day.get(day, 0)
+            bar = "#" * max(1, round(count / top * BAR_WIDTH)) if count else ""
+            console.print(f"  {day}  {count:5d}  {bar}".rstrip())
     if shown:
         console.print("newest matches:")
         for hit in shown:
             console.print(f"  {when(hit.when)}  {escape(hit.source)}  {bold(hit.title_highlighted, console)}")
             if hit.match.snippet != hit.title_highlighted:
                 console.print(f"      {bold(hit.match.snippet, console)}")
+
+
+def days_between(first: str, last: str, most: int = 62) -> list[str]:
+    """Return every day from `first` to `last`, so quiet days show as 0; [] over a longer span
+    (then only the days with hits are listed)."""
+    from datetime import date, timedelta
+
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    if (end - start).days > most:
+        return []
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
 
 
 def register(app: typer.Typer) -> None:
