@@ -20,7 +20,8 @@ from newswatch.errors import UserError
 from newswatch.models import Article, ArticleSearch, Source
 
 REPO = Path(__file__).resolve().parent.parent
-NOW = datetime.now(UTC).replace(microsecond=0)
+# Midday, so that "n days ago minus a few minutes" never crosses midnight (day labels are UTC).
+NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
 TRICKY = [
     ("Roscosmos’s chief visits Baïkonur", "Talks on the ISS deorbit vehicle."),
