@@ -1,9 +1,10 @@
-"""What every poll shares: the config, the database, the extraction pool, the story index.
+"""What every poll shares: the config, the database, the worker pool.
 
 One `CrawlContext` lives as long as its `CrawlManager` (the service, `newswatch crawl`) or,
-under plain `scrapy crawl`, as long as the spider. Database work runs on one dedicated
-thread (`db()`), so the event loop never waits on SQL and SQLite sees one writer at a time;
-extraction runs in the process pool (`extract()`).
+under plain `scrapy crawl`, as long as the spider. The crawling process's own database work
+(poll records, known-URL lookups, validators: a few small statements per poll) runs on one
+dedicated thread (`db()`), so the event loop never waits on SQL; parsing, extraction and
+article storage run in the worker pool (`pool.run()`, crawler.ingest).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any, TypeVar
 
 from crawler.extract import FeedEntry
 from crawler.pool import ExtractionPool
-from crawler.stories import SimhashIndex
 from crawler.work import ProcessedPage
 from newswatch.config import Config
 from newswatch.db import make_engine, session_factory, session_scope
@@ -46,7 +46,6 @@ class CrawlContext:
         self.sessions = session_factory(self.engine)
         self.pool = ExtractionPool(workers)
         self.pool.warm()
-        self.stories = SimhashIndex()  # touched only on the database thread
         self._db = ThreadPoolExecutor(1, thread_name_prefix="newswatch-db")
         self._closed = False
 

@@ -1,4 +1,5 @@
-"""The store pipeline: each fetched article page → extracted (process pool) → stored once.
+"""The store pipeline: each fetched article page → extracted and stored once, in the worker
+pool (crawler.ingest).
 
 It also opens and closes the poll's record: a `crawl_runs` row when the spider opens, the
 counters, the source's health fields and the kept validators when it closes (see
@@ -11,8 +12,9 @@ from __future__ import annotations
 import logging
 
 from crawler import store
+from crawler.ingest import IngestJob, ingest
 from crawler.items import ArticlePage
-from crawler.pool import ExtractionFailed
+from crawler.pool import PoolFailed
 from newswatch.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -38,30 +40,29 @@ class StorePipeline:
             return item
         spider = self.crawler.spider
         context, poll = spider.context, spider.poll
+        job = IngestJob(
+            database_url=context.database_url,
+            source_id=poll.source_id,
+            url=item.url,
+            html=item.html,
+            variants=item.variants,
+            feed_entry=item.feed_entry,
+            first_crawl=poll.first_crawl,
+            backfill=spider.source.backfill_window,
+            poll_started_at=poll.started_at,
+        )
         try:
-            page = await context.extract(item.html, item.url, item.feed_entry)
-        except ExtractionFailed as exc:
-            return self._failed(spider, f"{exc}: {item.url}", transient=False)
-        poll.extract_ms.append(page.extract_ms)
-        try:
-            result = await context.db(
-                store.save_article,
-                context.stories,
-                source_id=poll.source_id,
-                page=page,
-                url=item.url,
-                variants=item.variants,
-                feed_entry=item.feed_entry,
-                raw_html=item.html,
-                first_crawl=poll.first_crawl,
-                backfill=spider.source.backfill_window,
-                poll_started_at=poll.started_at,
+            result = await context.pool.run(ingest, job)
+        except Exception as exc:  # noqa: BLE001 - one page's failure must not end the poll
+            log.warning(
+                "processing an article failed: %s: %s",
+                type(exc).__name__,
+                exc,
+                extra={"source": poll.source, "url": item.url},
             )
-        except Exception as exc:  # noqa: BLE001 - one article's storage failure must not end the poll
-            log.exception("storing an article failed", extra={"source": poll.source, "url": item.url})
-            return self._failed(
-                spider, f"storing failed ({type(exc).__name__}: {exc}): {item.url}", transient=True
-            )
+            transient = "OperationalError" in type(exc).__name__  # e.g. database locked
+            return self._failed(spider, f"{_describe(exc)}: {item.url}", transient=transient)
+        poll.extract_ms.append(result.extract_ms)
         if result.outcome == "new":
             poll.new += 1
             poll.created += 1
@@ -73,12 +74,13 @@ class StorePipeline:
         context.notify(
             "article",
             source=poll.source,
-            url=page.canonical_url,
+            url=result.canonical_url,
             outcome=result.outcome,
             title=result.title,
             article_id=result.article_id,
+            extract_ms=result.extract_ms,
         )
-        return {"url": page.canonical_url, "outcome": result.outcome, "article_id": result.article_id}
+        return {"url": result.canonical_url, "outcome": result.outcome, "article_id": result.article_id}
 
     def _failed(self, spider, message: str, *, transient: bool) -> dict:
         spider.poll.error(message, transient=transient)
@@ -94,3 +96,10 @@ class StorePipeline:
         except Exception:  # noqa: BLE001 - the summary still reaches the caller
             log.exception("recording the poll failed", extra={"source": poll.source})
         spider.context.notify("poll-finished", source=poll.source, summary=poll.summary(poll.finished_at))
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, PoolFailed):
+        return f"extraction failed: {exc}"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"extraction or storage failed ({type(exc).__name__}: {text[:300]})"

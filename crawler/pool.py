@@ -1,11 +1,14 @@
-"""The extraction process pool: article extraction off the event loop, on every core.
+"""The worker process pool: CPU-bound work off the event loop, on every core.
 
-Extraction (trafilatura, SimHash) is CPU-bound Python: run on the event loop it would stall
-every download, and in threads it would share one core through the GIL. The pool's worker
-processes are started by a forkserver that has already imported the extraction stack, and
-each worker is replaced after `max_tasks_per_child` pages (bounded memory). A worker that
-dies or a page that takes longer than `timeout` seconds fails that page only: the pool is
-rebuilt and the crawl goes on.
+Parsing feeds and sitemaps, extracting articles (trafilatura, SimHash) and storing them is
+CPU-bound Python: run on the event loop it would stall every download, and in threads it
+would share one core through the GIL with the loop. The pool's worker processes are started
+by a forkserver that has already imported (and exercised) the extraction stack. After
+`recycle_after` tasks the pool is replaced by a fresh one (bounded memory; the old workers
+finish what they were given, then exit) — not with `max_tasks_per_child`, which deadlocks on
+Python 3.11–3.13 (CPython gh-115634). Workers exit when the crawling process is gone, even if
+it was killed without a chance to stop them. A worker that dies or a task that takes longer
+than `timeout` seconds fails that task only: the pool is rebuilt and the crawl goes on.
 
 `workers=0` runs extraction in a thread instead (for debugging and comparisons).
 """
@@ -17,35 +20,66 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
 from crawler.extract import FeedEntry
 from crawler.work import ProcessedPage, process_page, warm_up
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 120.0
 
 
-class ExtractionFailed(Exception):
-    """A page the pool could not process (timeout, crashed worker, extractor error)."""
+class PoolFailed(Exception):
+    """A task the pool could not finish: its worker crashed, or it ran past the timeout."""
 
 
 def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (not Linux): ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def watch_parent(pid: int, interval: float = 1.0) -> None:
+    """Worker initializer: exit as soon as the crawling process `pid` is gone (else a killed
+    service would leave its workers — and their forkserver — waiting for work forever)."""
+
+    def watch() -> None:
+        while _process_alive(pid):
+            time.sleep(interval)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="newswatch-parent-watch", daemon=True).start()
+
+
 class ExtractionPool:
     """Runs `crawler.work.process_page` in worker processes; awaitable from the event loop."""
 
     def __init__(
-        self, workers: int | None = None, *, max_tasks_per_child: int = 500, timeout: float = DEFAULT_TIMEOUT
+        self, workers: int | None = None, *, recycle_after: int = 2000, timeout: float = DEFAULT_TIMEOUT
     ):
         self.workers = default_workers() if workers is None else workers
-        self.max_tasks_per_child = max_tasks_per_child
+        self.recycle_after = recycle_after
         self.timeout = timeout
         self._executor: Executor | None = None
+        self._submitted = 0
         self._lock = threading.Lock()
 
     def _ensure(self) -> Executor:
@@ -53,7 +87,11 @@ class ExtractionPool:
             return self._ensure_locked()
 
     def _ensure_locked(self) -> Executor:
+        if self._executor is not None and self._submitted >= self.recycle_after:
+            retired, self._executor = self._executor, None
+            retired.shutdown(wait=False)  # its queued tasks still complete
         if self._executor is None:
+            self._submitted = 0
             if self.workers == 0:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="newswatch-extract")
             else:
@@ -62,8 +100,9 @@ class ExtractionPool:
                 if method == "forkserver":
                     context.set_forkserver_preload(["crawler.warmup"])
                 self._executor = ProcessPoolExecutor(
-                    self.workers, mp_context=context, max_tasks_per_child=self.max_tasks_per_child
+                    self.workers, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)
                 )
+        self._submitted += 1
         return self._executor
 
     def warm(self) -> None:
@@ -79,24 +118,27 @@ class ExtractionPool:
 
         threading.Thread(target=start, name="newswatch-pool-start", daemon=True).start()
 
-    async def process(self, html: str, url: str, feed_entry: FeedEntry | None) -> ProcessedPage:
-        """Return the processed page; ExtractionFailed when it cannot be processed."""
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """Return `function(*args)` computed in a worker. Its own exceptions come back as they
+        are; a crashed worker or a timeout raises PoolFailed (and the pool is rebuilt)."""
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
             executor = self._ensure()
             try:
-                future = loop.run_in_executor(executor, process_page, html, url, feed_entry)
+                future = loop.run_in_executor(executor, function, *args)
                 return await asyncio.wait_for(future, self.timeout)
             except BrokenProcessPool:
                 self._discard(executor)
                 if attempt == 2:
-                    raise ExtractionFailed("extraction worker crashed") from None
+                    raise PoolFailed("a worker process crashed") from None
             except TimeoutError:
                 self._discard(executor, kill=True)
-                raise ExtractionFailed(f"extraction took longer than {self.timeout:.0f}s") from None
-            except Exception as exc:  # noqa: BLE001 - an extractor bug must not stop the crawl
-                raise ExtractionFailed(f"extraction failed: {type(exc).__name__}: {exc}") from exc
-        raise ExtractionFailed("extraction failed")  # pragma: no cover
+                raise PoolFailed(f"took longer than {self.timeout:.0f}s") from None
+        raise PoolFailed("a worker process crashed")  # pragma: no cover
+
+    async def process(self, html: str, url: str, feed_entry: FeedEntry | None) -> ProcessedPage:
+        """Return the extracted page (extraction only, nothing stored)."""
+        return await self.run(process_page, html, url, feed_entry)
 
     def _discard(self, executor: Executor, kill: bool = False) -> None:
         if self._executor is executor:

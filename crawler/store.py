@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -123,35 +123,46 @@ def _batches(items: list[str]) -> Iterable[list[str]]:
         yield items[start : start + SQL_BATCH]
 
 
+_KNOWN_URLS = select(ArticleUrl.url, ArticleUrl.article_id).where(
+    ArticleUrl.url.in_(bindparam("urls", expanding=True))
+)
+
+
 def known_urls(session: Session, urls: Iterable[str]) -> dict[str, int]:
     """Return {url: article_id} for the given URLs that lead to a stored article."""
     wanted = sorted({u for u in urls if u and len(u) <= URL_LENGTH})
     found: dict[str, int] = {}
     for batch in _batches(wanted):
-        for url, article_id in session.execute(
-            select(ArticleUrl.url, ArticleUrl.article_id).where(ArticleUrl.url.in_(batch))
-        ):
+        for url, article_id in session.execute(_KNOWN_URLS, {"urls": batch}):
             found[url] = article_id
     return found
 
 
-def remember_urls(session: Session, article_id: int, urls: Iterable[str]) -> int:
-    """Record URL variants of an article (those not yet known); return how many were added."""
+def remember_urls(session: Session, article_id: int, urls: Iterable[str], known: Iterable[str] = ()) -> int:
+    """Record URL variants of an article (those not yet known); return how many were added.
+
+    `known`: URLs the caller already found in `article_urls` (saves a query)."""
     fresh = [u for u in dict.fromkeys(urls) if u and len(u) <= URL_LENGTH]
-    if not fresh:
+    skip = set(known)
+    if not skip:
+        skip = set(known_urls(session, fresh))
+    rows = [{"url": u, "article_id": article_id, "seen_at": utcnow()} for u in fresh if u not in skip]
+    if not rows:
         return 0
-    existing = set(known_urls(session, fresh))
-    added = 0
-    for url in fresh:
-        if url in existing:
-            continue
-        try:
-            with session.begin_nested():
-                session.add(ArticleUrl(url=url, article_id=article_id))
-            added += 1
-        except IntegrityError:  # another process recorded it meanwhile
-            pass
-    return added
+    try:
+        with session.begin_nested():
+            session.execute(_INSERT_URL, rows)
+        return len(rows)
+    except IntegrityError:  # another process recorded some of them meanwhile: one by one
+        added = 0
+        for row in rows:
+            try:
+                with session.begin_nested():
+                    session.execute(_INSERT_URL, [row])
+                added += 1
+            except IntegrityError:
+                pass
+        return added
 
 
 def remember_known(session: Session, variants_by_article: dict[int, list[str]]) -> None:
@@ -171,8 +182,39 @@ class SaveResult:
     title: str = ""
 
 
+def serialise_writers(session: Session) -> None:
+    """Take the store's write lock for the rest of this transaction (call it first).
+
+    SQLite: BEGIN IMMEDIATE (the database's one writer slot, waited for up to the busy
+    timeout). PostgreSQL: a transaction-scoped advisory lock. Either way the checks and
+    inserts of one save see every save committed before it.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({STORE_LOCK_KEY})")
+
+
+STORE_LOCK_KEY = 7_316_525  # the advisory lock id of the article store
+
+
+# Table-level statements, built once: the ORM's bulk-insert machinery costs more than the
+# inserts themselves at one article per transaction.
+_INSERT_STORY = insert(Story.__table__).returning(Story.__table__.c.id)
+_INSERT_ARTICLE = insert(Article.__table__).returning(Article.__table__.c.id)
+_INSERT_URL = insert(ArticleUrl.__table__)
+_SAME_TEXT = (
+    select(Article.id, Article.source_id, Article.story_id)
+    .where(Article.content_hash == bindparam("content_hash"))
+    .order_by(Article.id)
+    .limit(50)
+)
+
+
 def _refresh_index(session: Session, index: stories.SimhashIndex, now: datetime) -> None:
-    """Bring the in-memory SimHash index up to date with rows written since (by anyone)."""
+    """Bring the in-memory SimHash index up to date with rows written since its last refresh
+    (by any process): an indexed range scan, usually returning nothing."""
     cutoff = now - NEAR_DUPLICATE_WINDOW
     rows = session.execute(
         select(Article.id, Article.simhash, Article.story_id)
@@ -180,23 +222,31 @@ def _refresh_index(session: Session, index: stories.SimhashIndex, now: datetime)
         .order_by(Article.id)
     )
     index.add_many(rows)
-    if index.last_article_id == 0:
-        index.last_article_id = session.scalar(select(func.max(Article.id))) or 0
 
 
-def _near_duplicate_story(
-    session: Session, index: stories.SimhashIndex, page: ProcessedPage
-) -> tuple[int | None, int | None]:
-    """Return (story_id, article_id) of a confirmed near duplicate, or (None, None)."""
+def _near_duplicate_story(session: Session, index: stories.SimhashIndex, page: ProcessedPage) -> int | None:
+    """Return the story of a confirmed near duplicate among recent articles, or None."""
     if page.simhash is None:
-        return None, None
+        return None
     for candidate in index.candidates(page.simhash):
         row = session.execute(
             select(Article.text, Article.story_id).where(Article.id == candidate.article_id)
         ).first()
-        if row is not None and stories.is_near_duplicate(page.article.text, row.text):
-            return row.story_id, candidate.article_id
-    return None, None
+        if (
+            row is not None
+            and row.story_id is not None
+            and stories.is_near_duplicate(page.article.text, row.text)
+        ):
+            return row.story_id
+    return None
+
+
+def _duplicate(
+    session: Session, article_id: int, all_urls: list[str], known: Iterable[str], title: str
+) -> SaveResult:
+    remember_urls(session, article_id, all_urls, known)
+    story_id = session.scalar(select(Article.story_id).where(Article.id == article_id))
+    return SaveResult("duplicate", article_id, story_id, title)
 
 
 def save_article(
@@ -213,88 +263,73 @@ def save_article(
     backfill: timedelta,
     poll_started_at: datetime,
 ) -> SaveResult:
-    """Store the processed page as an article (or recognise it as already stored)."""
+    """Store the processed page as an article (or recognise it as already stored).
+
+    A handful of statements per article (this runs for every page, on the database thread):
+    one lookup of the URLs, one of the content hash, then three inserts."""
     canonical = page.canonical_url
     if len(canonical) > URL_LENGTH:
         raise ValueError(f"canonical URL longer than {URL_LENGTH} characters")
-    all_urls = list(dict.fromkeys([*variants, canonical]))
+    all_urls = [u for u in dict.fromkeys([*variants, canonical]) if len(u) <= URL_LENGTH]
     article = page.article
     title = (article.title or (feed_entry.title if feed_entry else "") or "").strip()
 
-    existing = session.scalar(select(Article.id).where(Article.canonical_url == canonical))
-    if existing is None:
-        known = known_urls(session, all_urls)
-        existing = next(iter(known.values()), None)
-    if existing is None and page.dedupable:
-        # The same text from the same source under another URL is the same article.
-        existing = session.scalar(
-            select(Article.id)
-            .where(Article.content_hash == page.content_hash, Article.source_id == source_id)
-            .order_by(Article.id)
-            .limit(1)
-        )
-    if existing is not None:
-        remember_urls(session, existing, all_urls)
-        story_id = session.scalar(select(Article.story_id).where(Article.id == existing))
-        return SaveResult("duplicate", existing, story_id, title)
-
-    now = utcnow()
-    _refresh_index(session, index, now)
+    # The canonical URL is always among an article's URLs, so one lookup covers both.
+    known = known_urls(session, all_urls)
+    if known:
+        return _duplicate(session, next(iter(known.values())), all_urls, known, title)
     story_id = None
     if page.dedupable:
-        story_id = session.scalar(
-            select(Article.story_id)
-            .where(Article.content_hash == page.content_hash, Article.story_id.is_not(None))
-            .order_by(Article.id)
-            .limit(1)
-        )
+        same_text = session.execute(_SAME_TEXT, {"content_hash": page.content_hash}).all()
+        for row in same_text:  # the same text from the same source under another URL: same article
+            if row.source_id == source_id:
+                return _duplicate(session, row.id, all_urls, (), title)
+        story_id = next((row.story_id for row in same_text if row.story_id is not None), None)
+    now = utcnow()
     if story_id is None:
-        story_id, _ = _near_duplicate_story(session, index, page)
+        _refresh_index(session, index, now)
+        story_id = _near_duplicate_story(session, index, page)
 
     published = article.published or (feed_entry.published if feed_entry else None)
     updated = article.updated or (feed_entry.updated if feed_entry else None)
-    alertable = True
-    if first_crawl and (published is None or published < poll_started_at - backfill):
-        alertable = False
-
+    alertable = not (first_crawl and (published is None or published < poll_started_at - backfill))
+    language = article.language or (feed_entry.language if feed_entry else None)
     outcome = "joined" if story_id is not None else "new"
     try:
-        with session.begin_nested():
-            if story_id is None:
-                story = Story(title=title or None, created_at=now)
-                session.add(story)
-                session.flush()
-                story_id = story.id
-            language = article.language or (feed_entry.language if feed_entry else None)
-            row = Article(
-                source_id=source_id,
-                story_id=story_id,
-                canonical_url=canonical,
-                url=url[:URL_LENGTH],
-                title=title,
-                text=article.text or "",
-                description=article.description or (feed_entry.summary if feed_entry else None),
-                authors=list(article.authors or (feed_entry.authors if feed_entry else []) or []),
-                language=language[:16] if language else None,
-                site_name=(article.site_name or "")[:200] or None,
-                published_at=published,
-                updated_at=updated,
-                fetched_at=now,
-                content_hash=page.content_hash,
-                simhash=page.simhash,
-                alertable=alertable,
-                matched_at=None,
-                raw_html=raw_html,
-            )
-            session.add(row)
-            session.flush()
+        if story_id is None:
+            story_id = session.execute(
+                _INSERT_STORY, {"title": title or None, "created_at": now}
+            ).scalar_one()
+        article_id = session.execute(
+            _INSERT_ARTICLE,
+            {
+                "source_id": source_id,
+                "story_id": story_id,
+                "canonical_url": canonical,
+                "url": url[:URL_LENGTH],
+                "title": title,
+                "text": article.text or "",
+                "description": article.description or (feed_entry.summary if feed_entry else None),
+                "authors": list(article.authors or (feed_entry.authors if feed_entry else []) or []),
+                "language": language[:16] if language else None,
+                "site_name": (article.site_name or "")[:200] or None,
+                "published_at": published,
+                "updated_at": updated,
+                "fetched_at": now,
+                "content_hash": page.content_hash,
+                "simhash": page.simhash,
+                "alertable": alertable,
+                "matched_at": None,
+                "raw_html": raw_html,
+            },
+        ).scalar_one()
+        session.execute(_INSERT_URL, [{"url": u, "article_id": article_id, "seen_at": now} for u in all_urls])
     except IntegrityError:
-        # Another process stored the same canonical URL a moment ago: that is our article.
-        existing = session.scalar(select(Article.id).where(Article.canonical_url == canonical))
-        if existing is None:
+        # Another process stored this article (or one of its URLs) a moment ago.
+        session.rollback()
+        known = known_urls(session, all_urls)
+        if not known:
             raise
-        remember_urls(session, existing, all_urls)
-        return SaveResult("duplicate", existing, None, title)
-    remember_urls(session, row.id, all_urls)
-    index.add(row.id, page.simhash, story_id)
-    return SaveResult(outcome, row.id, story_id, title)
+        return _duplicate(session, next(iter(known.values())), all_urls, known, title)
+    index.add(article_id, page.simhash, story_id)
+    return SaveResult(outcome, article_id, story_id, title)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -61,19 +62,34 @@ def shingles(tokens: list[str], size: int = SHINGLE_WORDS) -> set[str]:
     return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
 
 
+# SimHash bit counting with big integers as 64 counters side by side ("lanes" of LANE_BITS
+# bits): _LANES[j][v] has a 1 in the lane of every set bit of byte value v at byte position j
+# of a hash. Adding one table entry per byte counts eight bits at once, in C.
+LANE_BITS = 32
+_LANE_MASK = (1 << LANE_BITS) - 1
+_BYTE_LANES = [sum(1 << (LANE_BITS * k) for k in range(8) if value >> k & 1) for value in range(256)]
+_LANES = [[lanes << (LANE_BITS * 8 * position) for lanes in _BYTE_LANES] for position in range(8)]
+
+
 def simhash(text: str) -> int | None:
-    """Return the unsigned 64-bit SimHash of `text`'s word shingles, or None for short texts."""
+    """Return the unsigned 64-bit SimHash of `text`'s word shingles, or None for short texts.
+
+    Bit k is set when more than half of the shingles' 64-bit hashes have bit k set."""
     tokens = words(text)
     if len(tokens) < MIN_WORDS:
         return None
-    counts = [0] * 64
-    for shingle in shingles(tokens):
-        value = _hash64(shingle)
-        for bit in range(64):
-            counts[bit] += 1 if value >> bit & 1 else -1
+    hashed = b"".join(
+        hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest() for shingle in shingles(tokens)
+    )
+    count = len(hashed) // 8
+    totals = 0
+    for position in range(8):  # little-endian: byte 0 of the digest is bits 56-63 of the int
+        table = _LANES[7 - position]
+        for value, times in Counter(hashed[position::8]).items():
+            totals += table[value] * times
     result = 0
-    for bit, count in enumerate(counts):
-        if count > 0:
+    for bit in range(64):
+        if ((totals >> (LANE_BITS * bit)) & _LANE_MASK) * 2 > count:
             result |= 1 << bit
     return result
 

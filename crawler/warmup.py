@@ -1,6 +1,11 @@
-"""Imported by the extraction pool's forkserver: run one tiny extraction so that every module
-the extractor loads lazily is already imported when workers are forked from it."""
+"""Imported by the worker pool's forkserver: load everything the workers run (and run one
+tiny extraction, so the modules the extractor loads lazily are imported too) before workers
+are forked from it."""
 
+import crawler.feeds  # noqa: F401
+import crawler.ingest  # noqa: F401
+import crawler.sitemaps  # noqa: F401
+import crawler.store  # noqa: F401
 from crawler.work import warm_up
 
 warm_up()

@@ -17,8 +17,8 @@ class FeedSpider(SourceSpider):
         if not self.seen_discovery(response):
             return
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
-        try:
-            feed = parse_feed(response.body, response.url, content_type)
+        try:  # in the worker pool: a big feed is CPU work the event loop should not do
+            feed = await self.context.pool.run(parse_feed, response.body, response.url, content_type)
         except HostileDocument as exc:
             self.discovery_problem(f"{exc}: {response.url}")
             return

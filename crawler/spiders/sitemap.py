@@ -45,7 +45,7 @@ class SitemapSpider(SourceSpider):
         depth = response.meta.get("sitemap_depth", 0)
         children: list[str] = []
         if self.seen_discovery(response):
-            children = self._read(response, depth)
+            children = await self._read(response, depth)
         for url in children:
             self.pending_sitemaps += 1
             yield self._sitemap_request(url, depth + 1)
@@ -57,10 +57,10 @@ class SitemapSpider(SourceSpider):
         for request in await self._sitemap_done():
             yield request
 
-    def _read(self, response, depth: int) -> list[str]:
+    async def _read(self, response, depth: int) -> list[str]:
         """Collect the sitemap's article entries; return the child sitemaps to fetch."""
-        try:
-            sitemap = parse_sitemap(response.body, response.url)
+        try:  # in the worker pool: a sitemap can hold 50,000 URLs
+            sitemap = await self.context.pool.run(parse_sitemap, response.body, response.url)
         except (HostileDocument, ValueError) as exc:
             # A broken child sitemap is an error of this poll; a broken top-level one fails it.
             self.discovery_problem(f"{exc}: {response.url}", fails_poll=depth == 0)

@@ -1,0 +1,92 @@
+"""Ingest: one fetched page → extracted, fingerprinted and stored, inside a pool worker.
+
+The store pipeline hands each page to the process pool as an `IngestJob`; the worker runs
+`crawler.work.process_page` (extraction, canonical URL, hashes) and then
+`crawler.store.save_article` on its own database connection, and sends back a small
+`IngestResult`. Doing the storing in the worker too keeps the crawling process to fetching:
+its event loop never waits for SQL, and no busy thread competes with it for the GIL.
+
+Writers are serialised (`crawler.store.serialise_writers`): a save's checks for known URLs,
+identical text and near duplicates and its inserts happen as one unit, so two workers (or two
+processes) storing the same story at the same moment still put it in one story.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from crawler.extract import FeedEntry
+
+_ENGINES: dict[str, object] = {}
+_INDEXES: dict[str, object] = {}
+
+
+@dataclass
+class IngestJob:
+    """Everything a worker needs to store one page (picklable, no open resources)."""
+
+    database_url: str
+    source_id: int
+    url: str
+    html: str
+    variants: list[str]
+    feed_entry: FeedEntry | None
+    first_crawl: bool
+    backfill: timedelta
+    poll_started_at: datetime
+    keep_html: bool = True
+
+
+@dataclass
+class IngestResult:
+    outcome: str  # "new" | "joined" | "duplicate"
+    article_id: int
+    story_id: int | None
+    canonical_url: str
+    title: str
+    extract_ms: float
+
+
+def _sessions(database_url: str):
+    """Return this process's session factory and SimHash index for the database."""
+    if database_url not in _ENGINES:
+        from crawler.stories import SimhashIndex
+        from newswatch.db import make_engine, session_factory
+
+        _ENGINES[database_url] = session_factory(make_engine(database_url, pool_size=1, max_overflow=1))
+        _INDEXES[database_url] = SimhashIndex()
+    return _ENGINES[database_url], _INDEXES[database_url]
+
+
+def ingest(job: IngestJob) -> IngestResult:
+    """Extract and store one page; exceptions travel back to the pipeline as errors of the page."""
+    from crawler import store
+    from crawler.work import process_page
+    from newswatch.db import session_scope
+
+    page = process_page(job.html, job.url, job.feed_entry)
+    sessions, index = _sessions(job.database_url)
+    with session_scope(sessions) as session:
+        store.serialise_writers(session)
+        result = store.save_article(
+            session,
+            index,
+            source_id=job.source_id,
+            page=page,
+            url=job.url,
+            variants=job.variants,
+            feed_entry=job.feed_entry,
+            raw_html=job.html if job.keep_html else None,
+            first_crawl=job.first_crawl,
+            backfill=job.backfill,
+            poll_started_at=job.poll_started_at,
+        )
+    return IngestResult(
+        outcome=result.outcome,
+        article_id=result.article_id,
+        story_id=result.story_id,
+        canonical_url=page.canonical_url,
+        title=result.title,
+        extract_ms=page.extract_ms,
+    )

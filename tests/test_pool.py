@@ -1,0 +1,93 @@
+"""The worker pool (crawler/pool.py): recycled without deadlock, rebuilt after a crash, and
+never outliving a crawling process that was killed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from crawler.pool import ExtractionPool, PoolFailed
+
+pytestmark = pytest.mark.timeout(120)
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_recycled_pool_keeps_answering() -> None:
+    pool = ExtractionPool(1, recycle_after=3)
+
+    async def run() -> list[int]:
+        return list(await asyncio.gather(*(pool.run(abs, -i) for i in range(20))))
+
+    try:
+        assert asyncio.run(asyncio.wait_for(run(), 60)) == list(range(20))
+    finally:
+        pool.close()
+
+
+def test_a_crashed_worker_fails_one_task_and_the_pool_recovers() -> None:
+    pool = ExtractionPool(1)
+
+    async def run():
+        with pytest.raises(PoolFailed):
+            await pool.run(os._exit, 3)
+        return await pool.run(abs, -5)
+
+    try:
+        assert asyncio.run(asyncio.wait_for(run(), 60)) == 5
+    finally:
+        pool.close()
+
+
+def _children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.add(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_workers_exit_when_the_crawling_process_is_killed(tmp_path) -> None:
+    script = tmp_path / "crawler_process.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import asyncio, os, sys
+            from crawler.pool import ExtractionPool
+
+            async def main():
+                pool = ExtractionPool(2)
+                pids = await asyncio.gather(*(pool.run(os.getpid) for _ in range(4)))
+                print(" ".join(str(p) for p in sorted(set(pids))), flush=True)
+                await asyncio.sleep(600)
+
+            if __name__ == "__main__":
+                asyncio.run(main())
+            """
+        )
+    )
+    process = subprocess.Popen([sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(p) for p in process.stdout.readline().split()]
+        assert workers
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+            time.sleep(0.2)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "workers outlived their crawler"
+    finally:
+        if process.poll() is None:
+            process.kill()
