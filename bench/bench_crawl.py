@@ -155,20 +155,6 @@ def _cpu(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _workers_cpu(manager) -> float:
-    """CPU seconds used so far by the live extraction workers (from /proc)."""
-    total = 0.0
-    executor = manager.context.pool._executor
-    ticks = os.sysconf("SC_CLK_TCK")
-    for process in list(getattr(executor, "_processes", {}).values()):
-        try:
-            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
 def _worker_peak_rss_mb(manager) -> float:
     peaks = []
     executor = manager.context.pool._executor
@@ -204,10 +190,12 @@ def main() -> None:
     )
 
     extract_ms: list[float] = []
+    worker_ms: list[float] = []
 
     def progress(event: str, data: dict) -> None:
         if event == "article" and "extract_ms" in data:
             extract_ms.append(data["extract_ms"])
+            worker_ms.append(data["cpu_ms"])
 
     manager = CrawlManager(config, database_url, progress=progress, scrapy_settings=BENCH_SETTINGS)
     try:
@@ -219,7 +207,6 @@ def main() -> None:
         parent.send("cpu")
         server_cpu = parent.recv()
         main_cpu = _cpu(resource.RUSAGE_SELF)
-        workers_cpu = _workers_cpu(manager)
         started = time.perf_counter()
         summaries = loop.run_until_complete(asyncio.gather(*(manager.poll(s.name) for s in config.sources)))
         elapsed = time.perf_counter() - started
@@ -230,15 +217,18 @@ def main() -> None:
         parent.send("cpu")
         server_cpu = parent.recv() - server_cpu
         main_cpu = _cpu(resource.RUSAGE_SELF) - main_cpu
-        workers_cpu = _workers_cpu(manager) - workers_cpu
+        workers_cpu = sum(worker_ms) / 1000
         worker_peak = _worker_peak_rss_mb(manager)
         print(
             f"end to end (fetch + extract + store): {new} new articles in {elapsed:.1f}s = {new / elapsed:.1f} articles/s"
             f"  (errors {errors}, load average before {load_before:.1f})"
         )
+        per_article = 1000 * (main_cpu + workers_cpu + server_cpu) / max(new, 1)
         print(
-            f"CPU seconds during that crawl: crawler process {main_cpu:.1f}, extraction workers {workers_cpu:.1f}, "
-            f"fixture sites {server_cpu:.1f} (wall {elapsed:.1f}s x {os.cpu_count()} cores)"
+            f"CPU per article: crawling process {1000 * main_cpu / max(new, 1):.1f} ms, workers (extract + store) "
+            f"{1000 * workers_cpu / max(new, 1):.1f} ms, fixture sites {1000 * server_cpu / max(new, 1):.1f} ms "
+            f"= {per_article:.1f} ms -> at most {1000 * (os.cpu_count() or 1) / per_article:.0f} articles/s "
+            f"on {os.cpu_count()} idle cores (used {(main_cpu + workers_cpu + server_cpu) / elapsed:.2f} cores)"
         )
         print(
             f"fetches per new article: {hits['articles'] / max(new, 1):.3f} ({hits['articles']} article requests)"

@@ -13,6 +13,7 @@ processes) storing the same story at the same moment still put it in one story.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,6 +47,7 @@ class IngestResult:
     canonical_url: str
     title: str
     extract_ms: float
+    cpu_ms: float  # the worker's CPU time for this page (extraction + storage)
 
 
 def _sessions(database_url: str):
@@ -65,6 +67,7 @@ def ingest(job: IngestJob) -> IngestResult:
     from crawler.work import process_page
     from newswatch.db import session_scope
 
+    started = time.process_time()
     page = process_page(job.html, job.url, job.feed_entry)
     sessions, index = _sessions(job.database_url)
     with session_scope(sessions) as session:
@@ -89,4 +92,5 @@ def ingest(job: IngestJob) -> IngestResult:
         canonical_url=page.canonical_url,
         title=result.title,
         extract_ms=page.extract_ms,
+        cpu_ms=(time.process_time() - started) * 1000,
     )

@@ -79,6 +79,7 @@ class StorePipeline:
             title=result.title,
             article_id=result.article_id,
             extract_ms=result.extract_ms,
+            cpu_ms=result.cpu_ms,
         )
         return {"url": result.canonical_url, "outcome": result.outcome, "article_id": result.article_id}
 
