@@ -114,8 +114,12 @@ def crawl(
         out.print("no enabled sources to crawl")
         return
     app.engine  # noqa: B018 - applies pending migrations before crawling
-    with CrawlProgress(names, Console(stderr=True)) as display:
-        summaries = crawl_once(config, app.database_url, names, progress=display.update)
+    try:
+        with CrawlProgress(names, Console(stderr=True)) as display:
+            summaries = crawl_once(config, app.database_url, names, progress=display.update)
+    except KeyboardInterrupt:
+        out.print("interrupted: what was stored so far stays stored")
+        raise typer.Exit(130) from None
     out.print(summary_table(summaries))
     if not all(s.ok for s in summaries):
         raise typer.Exit(1)
