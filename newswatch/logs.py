@@ -70,7 +70,6 @@ def setup_logging(level: str = "INFO", fmt: str = "text", stream=None) -> None:
     # Libraries that are chatty at INFO.
     for noisy in (
         "scrapy",
-        "apscheduler",
         "trafilatura",
         "htmldate",
         "courlan",
@@ -80,3 +79,5 @@ def setup_logging(level: str = "INFO", fmt: str = "text", stream=None) -> None:
         "asyncio",
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # APScheduler warns on every skipped overlapping run: for us that is the intended behaviour.
+    logging.getLogger("apscheduler").setLevel(max(logging.ERROR, root.level))

@@ -27,6 +27,7 @@ import logging
 import os
 import random
 import signal
+import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -73,6 +74,7 @@ class Service:
         self._in_flight: set[asyncio.Task] = set()
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newswatch-worker")
         self._stopping = False
+        self._index_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -258,6 +260,15 @@ class Service:
         task.add_done_callback(self._in_flight.discard)
         return task
 
+    async def _shielded(self, work: Coroutine) -> Any:
+        """Run `work` as a tracked task that the scheduler's shutdown cannot cancel; a job
+        cancelled at shutdown returns None quietly while the work itself may finish."""
+        task = self._track(work)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            return None
+
     async def _in_thread(self, func: Callable, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._threads, func, *args)
 
@@ -269,7 +280,7 @@ class Service:
         if self._stopping:
             return
         # Shielded: stopping the scheduler cancels its jobs, but a poll under way may finish.
-        await asyncio.shield(self._track(self._poll(name)))
+        await self._shielded(self._poll(name))
 
     async def _poll(self, name: str) -> None:
         summary = await self.crawls.poll(name)
@@ -296,9 +307,11 @@ class Service:
         if self._stopping:
             return
         async with self._match_lock:
-            matched = await asyncio.shield(self._track(self._in_thread(self._match_batch)))
+            matched = await self._shielded(self._in_thread(self._match_batch))
         if matched:
             self._dispatch_kick.set()
+            # After the dispatcher is woken: indexing for search must not delay alerts.
+            await self._shielded(self._in_thread(self._index_for_search))
 
     def _match_batch(self) -> int:
         from alerts.outbox import process_new_articles
@@ -308,10 +321,24 @@ class Service:
         self._count("articles_matched", done)
         return done
 
+    def _index_for_search(self) -> None:
+        """Keep `newswatch articles` / `rules test` fast: index new articles now, not at the next search."""
+        from alerts.archive import refresh_search_index
+
+        if not self._index_lock.acquire(blocking=False):
+            return  # another refresh is under way and will pick these articles up
+        try:
+            with session_scope(self.sessions) as session:
+                refresh_search_index(session)
+        except Exception:  # noqa: BLE001 - the search index is a convenience; alerts must go on
+            log.exception("search index refresh failed")
+        finally:
+            self._index_lock.release()
+
     async def close_digests(self) -> None:
         if self._stopping:
             return
-        closed = await asyncio.shield(self._track(self._in_thread(self._close_digests)))
+        closed = await self._shielded(self._in_thread(self._close_digests))
         if closed:
             self._dispatch_kick.set()
 
@@ -343,7 +370,7 @@ class Service:
     async def check_health(self) -> None:
         if self._stopping:
             return
-        raised = await asyncio.shield(self._track(self._in_thread(self._check_health)))
+        raised = await self._shielded(self._in_thread(self._check_health))
         if raised:
             self._dispatch_kick.set()
 
@@ -354,7 +381,7 @@ class Service:
             return raise_source_alarms(session, self.config, utcnow())
 
     async def drop_old_html(self) -> None:
-        await asyncio.shield(self._track(self._in_thread(self._drop_old_html)))
+        await self._shielded(self._in_thread(self._drop_old_html))
 
     def _drop_old_html(self) -> int:
         cutoff = utcnow() - parse_duration(self.config.settings.retention.raw_html)
