@@ -188,7 +188,10 @@ class NewsSite:
         self._internal = ThreadingHTTPServer((self._host, 0), internal)
         self._internal.daemon_threads = True
         for server in (self._server, self._internal):
-            threading.Thread(target=server.serve_forever, name="news-site", daemon=True).start()
+            # A short poll interval: stop() waits for the serving loop to notice.
+            threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="news-site", daemon=True
+            ).start()
         return self
 
     def stop(self) -> None:
