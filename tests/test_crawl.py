@@ -332,3 +332,18 @@ def test_real_pages_are_crawled_and_stored(tmp_path, crawls, sessions, shared_di
         expected = set(truth[key]["articleBody"].lower().split())
         found = set(text.lower().split())
         assert len(expected & found) / len(expected) > 0.5, f"{key}: stored text misses the article"
+
+
+def test_bundled_legacy_encodings_decode(tmp_path, site, crawls, sessions) -> None:
+    # The demo site serves one article as windows-1251 (declared only in <meta>) and one as
+    # ISO-8859-1 (declared only in the HTTP header).
+    crawls(feed_config(tmp_path, site)).poll("desk")
+    with sessions() as session:
+        rows = {a.canonical_url.rsplit("/", 1)[-1]: a for a in stored(session)}
+    assert (
+        rows["baikonur-soyuz-podgotovka.html"].title == "На Байконуре завершили подготовку ракеты «Союз-2.1а»"
+    )
+    assert "Специалисты космодрома Байконур" in rows["baikonur-soyuz-podgotovka.html"].text
+    assert (
+        rows["esa-lunar-cargo-study.html"].title == "ESA selects two companies for lunar cargo lander study"
+    )

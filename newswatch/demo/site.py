@@ -105,6 +105,8 @@ def bundled_articles(now: datetime | None = None) -> list[DemoArticle]:
                 section=item.get("section", "Space"),
                 language=item.get("language", "en"),
                 related=list(item.get("related") or []),
+                charset=item.get("charset", "utf-8"),
+                declare_charset=item.get("declare_charset", "both"),
             )
         )
     return articles
