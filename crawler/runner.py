@@ -14,6 +14,11 @@ runs one Scrapy crawl through `CrawlerRunner`, awaited as a future. Polls of sou
 same host run one after another, so per-domain politeness holds across sources; polls of
 different hosts run concurrently. Site and network failures end up in the summary, never as
 exceptions.
+
+Each manager owns a pool of worker processes (crawler.pool) that parse, extract and store;
+`close()` stops them (they also exit by themselves if this process dies). As with any
+multiprocessing code, a script that uses the manager must guard its entry point with
+`if __name__ == "__main__":`.
 """
 
 from __future__ import annotations

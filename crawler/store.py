@@ -1,7 +1,9 @@
 """The store: what the crawler writes to the database, one small transaction at a time.
 
-Every function takes an open `Session` first and is run on the crawl's database thread
-(`CrawlContext.db`), never on the event loop.
+Every function takes an open `Session` first and never runs on the event loop: the poll
+records, known-URL lookups and validators run on the crawling process's database thread
+(`CrawlContext.db`), `save_article` in a pool worker (crawler.ingest), after
+`serialise_writers`.
 
 Articles are written once, under their canonical URL; every URL that led to an article (as
 discovered, normalised, after redirects, canonical) is kept in `article_urls`, so no variant
@@ -265,7 +267,7 @@ def save_article(
 ) -> SaveResult:
     """Store the processed page as an article (or recognise it as already stored).
 
-    A handful of statements per article (this runs for every page, on the database thread):
+    A handful of statements per article (this runs for every page, in a pool worker):
     one lookup of the URLs, one of the content hash, then three inserts."""
     canonical = page.canonical_url
     if len(canonical) > URL_LENGTH:

@@ -1,4 +1,4 @@
-"""The CPU-heavy part of storing an article, run in the extraction process pool.
+"""The CPU-heavy part of storing an article, run in the worker pool (crawler.ingest).
 
 `process_page(html, url, feed_entry)` extracts the article (crawler.extract), decides its
 canonical URL and computes the fingerprints the store needs (content hash, SimHash). It is a
