@@ -58,6 +58,7 @@ class PollStart:
 
 def begin_poll(session: Session, config: SourceConfig, started_at: datetime) -> PollStart:
     """Record the start of a poll (a `crawl_runs` row) and return what the poll needs to know."""
+    serialise_writers(session)
     source = ensure_source(session, config)
     run = CrawlRun(source_id=source.id, started_at=started_at, status="running")
     session.add(run)
@@ -70,6 +71,7 @@ def finish_poll(session: Session, record: PollRecord, finished_at: datetime) -> 
     """Close the poll's `crawl_runs` row, update the source's health, keep validators."""
     if record.run_id is None or record.source_id is None:
         return
+    serialise_writers(session)
     run = session.get(CrawlRun, record.run_id)
     source = session.get(Source, record.source_id)
     if run is None or source is None:
@@ -169,6 +171,7 @@ def remember_urls(session: Session, article_id: int, urls: Iterable[str], known:
 
 def remember_known(session: Session, variants_by_article: dict[int, list[str]]) -> None:
     """Record newly seen variants (e.g. with tracking parameters) of already-stored articles."""
+    serialise_writers(session)
     for article_id, urls in variants_by_article.items():
         remember_urls(session, article_id, urls)
 
@@ -189,7 +192,8 @@ def serialise_writers(session: Session) -> None:
 
     SQLite: BEGIN IMMEDIATE (the database's one writer slot, waited for up to the busy
     timeout). PostgreSQL: a transaction-scoped advisory lock. Either way the checks and
-    inserts of one save see every save committed before it.
+    inserts of one save see every save committed before it, and on SQLite a transaction that
+    reads and then writes cannot fail because another process wrote in between.
     """
     connection = session.connection()
     if connection.dialect.name == "sqlite":
