@@ -23,7 +23,7 @@ demo: install
 	$(BIN)/newswatch demo
 
 test: install
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench

@@ -50,7 +50,9 @@ def source_health(session: Session, config: Config, now: datetime | None = None)
     )
     total_by_source = dict(
         session.execute(
-            select(Source.name, func.count(Article.id)).join(Article, Article.source_id == Source.id).group_by(Source.name)
+            select(Source.name, func.count(Article.id))
+            .join(Article, Article.source_id == Source.id)
+            .group_by(Source.name)
         ).all()
     )
     out = []
@@ -74,7 +76,9 @@ def source_health(session: Session, config: Config, now: datetime | None = None)
     return out
 
 
-def source_problem(health: SourceHealth, config: Config, silent_after: str | None, now: datetime) -> str | None:
+def source_problem(
+    health: SourceHealth, config: Config, silent_after: str | None, now: datetime
+) -> str | None:
     """Return why a source needs attention, or None."""
     if not health.enabled:
         return None
@@ -92,7 +96,9 @@ def source_problem(health: SourceHealth, config: Config, silent_after: str | Non
 
 def delivery_counts(session: Session) -> dict[str, int]:
     """Return the number of deliveries per status (pending, sent, failed)."""
-    counts = dict(session.execute(select(Delivery.status, func.count(Delivery.id)).group_by(Delivery.status)).all())
+    counts = dict(
+        session.execute(select(Delivery.status, func.count(Delivery.id)).group_by(Delivery.status)).all()
+    )
     return {status: counts.get(status, 0) for status in ("pending", "sent", "failed")}
 
 

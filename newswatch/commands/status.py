@@ -33,21 +33,33 @@ def status(
         sources = source_health(session, config, now)
         deliveries = delivery_counts(session)
     if as_json:
-        print(json.dumps({
-            "sources": [
-                {**{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(s).items()}}
-                for s in sources
-            ],
-            "deliveries": deliveries,
-        }, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "sources": [
+                        {**{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in vars(s).items()}}
+                        for s in sources
+                    ],
+                    "deliveries": deliveries,
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     table = Table(title="sources", title_justify="left")
     for column in ("source", "last poll", "last success", "failures", "new 24h", "articles", "state"):
         table.add_column(column, justify="right" if column in ("failures", "new 24h", "articles") else "left")
     for s in sources:
         state = "disabled" if not s.enabled else (s.problem or "ok")
-        table.add_row(s.name, _when(s.last_poll_at, now), _when(s.last_success_at, now), str(s.consecutive_failures),
-                      str(s.new_24h), str(s.total_articles), state)
+        table.add_row(
+            s.name,
+            _when(s.last_poll_at, now),
+            _when(s.last_success_at, now),
+            str(s.consecutive_failures),
+            str(s.new_24h),
+            str(s.total_articles),
+            state,
+        )
     console = Console()
     console.print(table)
     console.print(
