@@ -45,7 +45,7 @@ def alert_item(session: Session, alert_id: int) -> AlertItem:
         source=article.source.name,
         published_at=article.published_at,
         rules=list(alert.rules or []),
-        snippet=" … ".join(snippets[:2]),
+        snippet=join_snippets(snippets[:2]),
         hits={rule: dict(m.hits or {}) for rule, m in matches.items()},
         also_reported_by=[
             Sighting(a.source.name, " ".join((a.title or "").split()), a.url) for a in sightings
@@ -58,30 +58,46 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
 def merge_snippets(snippets: list[str]) -> list[str]:
-    """Return the distinct snippets of an alert's rules; snippets of the same passage become one
-    with every rule's hits in bold."""
-    merged: list[tuple[str, set[str]]] = []  # (plain text, bold words)
+    """Return the distinct passages of an alert's rules' snippets, every rule's hits in bold.
+
+    Snippets of different rules often show the same passage in slightly different windows;
+    a snippet sharing a run of OVERLAP_WORDS words with an earlier one is the same passage
+    and is dropped (its hits are still highlighted in the one kept)."""
+    kept: list[str] = []
+    bold: set[str] = set()
     for snippet in snippets:
         if not snippet:
             continue
-        plain, bold = _BOLD.sub(r"\1", snippet), set(_BOLD.findall(snippet))
-        for index, (text, words) in enumerate(merged):
-            if text == plain:
-                merged[index] = (text, words | bold)
-                break
-        else:
-            merged.append((plain, bold))
-    out = []
-    for text, words in merged:
-        if words:
-            pattern = re.compile(
-                r"(?<!\w)("
-                + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-                + r")(?!\w)"
-            )
-            text = pattern.sub(r"**\1**", text)
-        out.append(text)
-    return out
+        plain = _BOLD.sub(r"\1", snippet)
+        bold |= set(_BOLD.findall(snippet))
+        if not any(_same_passage(plain, other) for other in kept):
+            kept.append(plain)
+    if not bold:
+        return kept
+    pattern = re.compile(
+        r"(?<!\w)(" + "|".join(re.escape(w) for w in sorted(bold, key=len, reverse=True)) + r")(?!\w)"
+    )
+    return [pattern.sub(r"**\1**", text) for text in kept]
+
+
+OVERLAP_WORDS = 6
+
+
+def _same_passage(a: str, b: str) -> bool:
+    words_a, words_b = a.split(), b.split()
+    if len(words_a) < OVERLAP_WORDS or len(words_b) < OVERLAP_WORDS:
+        return a == b
+    runs = {tuple(words_a[i : i + OVERLAP_WORDS]) for i in range(len(words_a) - OVERLAP_WORDS + 1)}
+    return any(tuple(words_b[i : i + OVERLAP_WORDS]) in runs for i in range(len(words_b) - OVERLAP_WORDS + 1))
+
+
+def join_snippets(snippets: list[str]) -> str:
+    """Return the passages as one snippet, one ellipsis between them (not two)."""
+    parts = [s.strip() for s in snippets if s.strip()]
+    for i in range(len(parts) - 1):
+        parts[i] = parts[i].removesuffix("…").rstrip()
+        parts[i + 1] = parts[i + 1].removeprefix("…").lstrip()
+    return " … ".join(parts)
 
 
 @dataclass

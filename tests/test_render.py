@@ -176,6 +176,18 @@ def test_snippets_of_the_same_passage_merge_with_every_hit_in_bold() -> None:
     assert merged == ["**Roscosmos** said the **ISS** will **deorbit**.", "Other **passage**."]
 
 
+def test_overlapping_windows_of_one_passage_show_once_with_one_ellipsis() -> None:
+    from alerts.ledger import join_snippets, merge_snippets
+
+    first = "… the spacecraft that will guide the **International Space Station** to a controlled reentry …"
+    second = "… that will guide the International **Space Station** to a controlled reentry has passed its review …"
+    merged = merge_snippets([first, second, "… an unrelated **deorbit** passage here …"])
+    assert len(merged) == 2
+    assert "**International Space Station**" in merged[0] and "**deorbit**" in merged[1]
+    joined = join_snippets(merged)
+    assert "… …" not in joined and joined.count("…") == 3
+
+
 def test_errors_keep_the_cause_not_the_whole_exception_chain() -> None:
     from alerts.dispatcher import condense_cause
 
