@@ -19,6 +19,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -59,7 +60,9 @@ def _process_alive(pid: int) -> bool:
 
 def watch_parent(pid: int, interval: float = 1.0) -> None:
     """Worker initializer: exit as soon as the crawling process `pid` is gone (else a killed
-    service would leave its workers — and their forkserver — waiting for work forever)."""
+    service would leave its workers — and their forkserver — waiting for work forever).
+    Ctrl-C reaches the whole process group: workers ignore SIGINT and let the parent decide."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while _process_alive(pid):

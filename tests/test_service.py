@@ -20,12 +20,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _start(args: list[str], log_path: Path) -> subprocess.Popen:
+    # A session of its own, like a terminal's foreground job: Ctrl-C goes to the whole group.
     return subprocess.Popen(
         [sys.executable, "-m", "newswatch", *args],
         stdout=open(log_path, "w"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
         cwd=REPO,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
     )
 
 
@@ -181,7 +183,7 @@ def test_demo_shows_alerts_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     try:
         _wait_for(lambda: "Rules:" in log_path.read_text(), 60, log_path, "an alert printed by the demo")
     finally:
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the service and its workers
         code = proc.wait(30)
     output = log_path.read_text()
     assert code == 0, output[-3000:]
