@@ -14,10 +14,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import operator
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -48,7 +49,12 @@ def is_dedupable(text: str) -> bool:
 
 def content_hash(text: str, *, salt: str = "") -> str:
     """Return the hex SHA-256 of the normalised text (`salt` makes short texts unique per URL)."""
-    return hashlib.sha256((salt + normalise_text(text)).encode("utf-8")).hexdigest()
+    return words_hash(words(text), salt=salt)
+
+
+def words_hash(tokens: list[str], *, salt: str = "") -> str:
+    """`content_hash` of a text whose `words()` are already known."""
+    return hashlib.sha256((salt + " ".join(tokens)).encode("utf-8")).hexdigest()
 
 
 def _hash64(token: str) -> int:
@@ -59,37 +65,39 @@ def shingles(tokens: list[str], size: int = SHINGLE_WORDS) -> set[str]:
     """Return the set of `size`-word shingles of `tokens` (the whole text if shorter)."""
     if len(tokens) < size:
         return {" ".join(tokens)} if tokens else set()
+    if size == SHINGLE_WORDS:  # the common case, joined at C speed
+        return set(map(" ".join, zip(tokens, tokens[1:], tokens[2:], strict=False)))
     return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
 
 
-# SimHash bit counting with big integers as 64 counters side by side ("lanes" of LANE_BITS
-# bits): _LANES[j][v] has a 1 in the lane of every set bit of byte value v at byte position j
-# of a hash. Adding one table entry per byte counts eight bits at once, in C.
-LANE_BITS = 32
-_LANE_MASK = (1 << LANE_BITS) - 1
-_BYTE_LANES = [sum(1 << (LANE_BITS * k) for k in range(8) if value >> k & 1) for value in range(256)]
-_LANES = [[lanes << (LANE_BITS * 8 * position) for lanes in _BYTE_LANES] for position in range(8)]
+# The 8-byte BLAKE2b digest of every shingle, computed by map() chains (no Python-level loop).
+_BLAKE2B_64 = functools.partial(hashlib.blake2b, digest_size=8)
+_DIGEST = operator.methodcaller("digest")
+_LOW_BIT_OF_EACH_WORD = (1).to_bytes(8, "big")
 
 
 def simhash(text: str) -> int | None:
     """Return the unsigned 64-bit SimHash of `text`'s word shingles, or None for short texts.
 
     Bit k is set when more than half of the shingles' 64-bit hashes have bit k set."""
-    tokens = words(text)
+    return simhash_words(words(text))
+
+
+def simhash_words(tokens: list[str]) -> int | None:
+    """`simhash` of a text whose `words()` are already known.
+
+    The digests are concatenated into one big integer (digest i, read big-endian, is 64-bit
+    word i); the hashes with bit k set are then counted for all words at once: the popcount
+    of that integer ANDed with a mask holding bit k of every word."""
     if len(tokens) < MIN_WORDS:
         return None
-    hashed = b"".join(
-        hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest() for shingle in shingles(tokens)
-    )
-    count = len(hashed) // 8
-    totals = 0
-    for position in range(8):  # little-endian: byte 0 of the digest is bits 56-63 of the int
-        table = _LANES[7 - position]
-        for value, times in Counter(hashed[position::8]).items():
-            totals += table[value] * times
+    digests = b"".join(map(_DIGEST, map(_BLAKE2B_64, map(str.encode, shingles(tokens)))))
+    count = len(digests) // 8
+    whole = int.from_bytes(digests, "big")
+    mask = int.from_bytes(_LOW_BIT_OF_EACH_WORD * count, "big")
     result = 0
     for bit in range(64):
-        if ((totals >> (LANE_BITS * bit)) & _LANE_MASK) * 2 > count:
+        if (whole & (mask << bit)).bit_count() * 2 > count:
             result |= 1 << bit
     return result
 

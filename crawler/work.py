@@ -64,15 +64,13 @@ def process_page(html: str, url: str, feed_entry: FeedEntry | None = None) -> Pr
     article = extract_article(html, url=url, feed_entry=feed_entry)
     extract_ms = (time.perf_counter() - started) * 1000
     canonical = choose_canonical(html, url, article.canonical_url)
-    text = article.text or ""
-    dedupable = stories.is_dedupable(text)
-    value = stories.simhash(text) if dedupable else None
+    tokens = stories.words(article.text or "")  # once for all three fingerprints
+    dedupable = len(tokens) >= stories.MIN_WORDS
+    value = stories.simhash_words(tokens) if dedupable else None
     return ProcessedPage(
         article=article,
         canonical_url=canonical,
-        content_hash=stories.content_hash(text)
-        if dedupable
-        else stories.content_hash(text, salt=canonical + "\n"),
+        content_hash=stories.words_hash(tokens, salt="" if dedupable else canonical + "\n"),
         simhash=stories.to_signed(value) if value is not None else None,
         dedupable=dedupable,
         extract_ms=extract_ms,

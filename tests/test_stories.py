@@ -60,6 +60,17 @@ def test_short_texts_are_never_deduplicated() -> None:
     assert stories.simhash("Read more on our website.") is None
 
 
+def test_simhash_keeps_its_definition_so_stored_hashes_stay_comparable() -> None:
+    # Articles stored before an upgrade are compared with new ones: the value must not change.
+    # Definition: bit k is set when more than half of the shingles' 64-bit BLAKE2b hashes have it.
+    for item in BUNDLED.values():
+        hashes = [stories._hash64(s) for s in stories.shingles(stories.words(item.text))]
+        expected = sum(1 << k for k in range(64) if 2 * sum(h >> k & 1 for h in hashes) > len(hashes))
+        assert stories.simhash(item.text) == expected, item.slug
+        tokens = stories.words(item.text)
+        assert stories.words_hash(tokens) == stories.content_hash(item.text)
+
+
 def test_signed_storage_round_trips() -> None:
     for value in (0, 1, 2**63 - 1, 2**63, 2**64 - 1):
         signed = stories.to_signed(value)
