@@ -50,13 +50,13 @@ class IngestResult:
     cpu_ms: float  # the worker's CPU time for this page (extraction + storage)
 
 
-def _sessions(database_url: str):
-    """Return this process's session factory and SimHash index for the database."""
+def _engine(database_url: str):
+    """Return this process's engine and SimHash index for the database."""
     if database_url not in _ENGINES:
         from crawler.stories import SimhashIndex
-        from newswatch.db import make_engine, session_factory
+        from newswatch.db import make_engine
 
-        _ENGINES[database_url] = session_factory(make_engine(database_url, pool_size=1, max_overflow=1))
+        _ENGINES[database_url] = make_engine(database_url, pool_size=1, max_overflow=1)
         _INDEXES[database_url] = SimhashIndex()
     return _ENGINES[database_url], _INDEXES[database_url]
 
@@ -65,26 +65,30 @@ def ingest(job: IngestJob) -> IngestResult:
     """Extract and store one page; exceptions travel back to the pipeline as errors of the page."""
     from crawler import store
     from crawler.work import process_page
-    from newswatch.db import session_scope
 
     started = time.process_time()
     page = process_page(job.html, job.url, job.feed_entry)
-    sessions, index = _sessions(job.database_url)
-    with session_scope(sessions) as session:
-        store.serialise_writers(session)
-        result = store.save_article(
-            session,
-            index,
-            source_id=job.source_id,
-            page=page,
-            url=job.url,
-            variants=job.variants,
-            feed_entry=job.feed_entry,
-            raw_html=job.html if job.keep_html else None,
-            first_crawl=job.first_crawl,
-            backfill=job.backfill,
-            poll_started_at=job.poll_started_at,
-        )
+    engine, index = _engine(job.database_url)
+    with engine.connect() as connection:  # a Core connection: the store needs no ORM session
+        try:
+            store.serialise_writers(connection)
+            result = store.save_article(
+                connection,
+                index,
+                source_id=job.source_id,
+                page=page,
+                url=job.url,
+                variants=job.variants,
+                feed_entry=job.feed_entry,
+                raw_html=job.html if job.keep_html else None,
+                first_crawl=job.first_crawl,
+                backfill=job.backfill,
+                poll_started_at=job.poll_started_at,
+            )
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
     return IngestResult(
         outcome=result.outcome,
         article_id=result.article_id,

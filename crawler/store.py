@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -132,7 +132,7 @@ _KNOWN_URLS = select(ArticleUrl.url, ArticleUrl.article_id).where(
 )
 
 
-def known_urls(session: Session, urls: Iterable[str]) -> dict[str, int]:
+def known_urls(session: Session | Connection, urls: Iterable[str]) -> dict[str, int]:
     """Return {url: article_id} for the given URLs that lead to a stored article."""
     wanted = sorted({u for u in urls if u and len(u) <= URL_LENGTH})
     found: dict[str, int] = {}
@@ -142,7 +142,9 @@ def known_urls(session: Session, urls: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def remember_urls(session: Session, article_id: int, urls: Iterable[str], known: Iterable[str] = ()) -> int:
+def remember_urls(
+    session: Session | Connection, article_id: int, urls: Iterable[str], known: Iterable[str] = ()
+) -> int:
     """Record URL variants of an article (those not yet known); return how many were added.
 
     `known`: URLs the caller already found in `article_urls` (saves a query)."""
@@ -187,7 +189,7 @@ class SaveResult:
     title: str = ""
 
 
-def serialise_writers(session: Session) -> None:
+def serialise_writers(session: Session | Connection) -> None:
     """Take the store's write lock for the rest of this transaction (call it first).
 
     SQLite: BEGIN IMMEDIATE (the database's one writer slot, waited for up to the busy
@@ -195,7 +197,7 @@ def serialise_writers(session: Session) -> None:
     inserts of one save see every save committed before it, and on SQLite a transaction that
     reads and then writes cannot fail because another process wrote in between.
     """
-    connection = session.connection()
+    connection = session.connection() if isinstance(session, Session) else session
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     elif connection.dialect.name == "postgresql":
@@ -218,26 +220,36 @@ _SAME_TEXT = (
 )
 
 
-def _refresh_index(session: Session, index: stories.SimhashIndex, now: datetime) -> None:
+_RECENT_SIMHASHES = (
+    select(Article.id, Article.simhash, Article.story_id)
+    .where(
+        Article.id > bindparam("after"),
+        Article.simhash.is_not(None),
+        Article.fetched_at >= bindparam("cutoff"),
+    )
+    .order_by(Article.id)
+)
+_TEXT_AND_STORY = select(Article.text, Article.story_id).where(Article.id == bindparam("id"))
+_STORY_OF = select(Article.story_id).where(Article.id == bindparam("id"))
+
+
+def _refresh_index(connection: Connection, index: stories.SimhashIndex, now: datetime) -> None:
     """Bring the in-memory SimHash index up to date with rows written since its last refresh
     (by any process): an indexed range scan, usually returning nothing."""
-    cutoff = now - NEAR_DUPLICATE_WINDOW
-    rows = session.execute(
-        select(Article.id, Article.simhash, Article.story_id)
-        .where(Article.id > index.last_article_id, Article.simhash.is_not(None), Article.fetched_at >= cutoff)
-        .order_by(Article.id)
+    rows = connection.execute(
+        _RECENT_SIMHASHES, {"after": index.last_article_id, "cutoff": now - NEAR_DUPLICATE_WINDOW}
     )
     index.add_many(rows)
 
 
-def _near_duplicate_story(session: Session, index: stories.SimhashIndex, page: ProcessedPage) -> int | None:
+def _near_duplicate_story(
+    connection: Connection, index: stories.SimhashIndex, page: ProcessedPage
+) -> int | None:
     """Return the story of a confirmed near duplicate among recent articles, or None."""
     if page.simhash is None:
         return None
     for candidate in index.candidates(page.simhash):
-        row = session.execute(
-            select(Article.text, Article.story_id).where(Article.id == candidate.article_id)
-        ).first()
+        row = connection.execute(_TEXT_AND_STORY, {"id": candidate.article_id}).first()
         if (
             row is not None
             and row.story_id is not None
@@ -248,15 +260,15 @@ def _near_duplicate_story(session: Session, index: stories.SimhashIndex, page: P
 
 
 def _duplicate(
-    session: Session, article_id: int, all_urls: list[str], known: Iterable[str], title: str
+    connection: Connection, article_id: int, all_urls: list[str], known: Iterable[str], title: str
 ) -> SaveResult:
-    remember_urls(session, article_id, all_urls, known)
-    story_id = session.scalar(select(Article.story_id).where(Article.id == article_id))
+    remember_urls(connection, article_id, all_urls, known)
+    story_id = connection.scalar(_STORY_OF, {"id": article_id})
     return SaveResult("duplicate", article_id, story_id, title)
 
 
 def save_article(
-    session: Session,
+    connection: Connection,
     index: stories.SimhashIndex,
     *,
     source_id: int,
@@ -272,7 +284,11 @@ def save_article(
     """Store the processed page as an article (or recognise it as already stored).
 
     A handful of statements per article (this runs for every page, in a pool worker):
-    one lookup of the URLs, one of the content hash, then three inserts."""
+    one lookup of the URLs, one of the content hash, then three inserts — Core statements
+    built once, run on the transaction's `connection` (the ORM's per-statement work would
+    cost more than the statements). On an IntegrityError (another process stored the
+    article meanwhile) the transaction is rolled back and a new one records the URLs on
+    the stored article."""
     canonical = page.canonical_url
     if len(canonical) > URL_LENGTH:
         raise ValueError(f"canonical URL longer than {URL_LENGTH} characters")
@@ -281,20 +297,20 @@ def save_article(
     title = (article.title or (feed_entry.title if feed_entry else "") or "").strip()
 
     # The canonical URL is always among an article's URLs, so one lookup covers both.
-    known = known_urls(session, all_urls)
+    known = known_urls(connection, all_urls)
     if known:
-        return _duplicate(session, next(iter(known.values())), all_urls, known, title)
+        return _duplicate(connection, next(iter(known.values())), all_urls, known, title)
     story_id = None
     if page.dedupable:
-        same_text = session.execute(_SAME_TEXT, {"content_hash": page.content_hash}).all()
+        same_text = connection.execute(_SAME_TEXT, {"content_hash": page.content_hash}).all()
         for row in same_text:  # the same text from the same source under another URL: same article
             if row.source_id == source_id:
-                return _duplicate(session, row.id, all_urls, (), title)
+                return _duplicate(connection, row.id, all_urls, (), title)
         story_id = next((row.story_id for row in same_text if row.story_id is not None), None)
     now = utcnow()
     if story_id is None:
-        _refresh_index(session, index, now)
-        story_id = _near_duplicate_story(session, index, page)
+        _refresh_index(connection, index, now)
+        story_id = _near_duplicate_story(connection, index, page)
 
     published = article.published or (feed_entry.published if feed_entry else None)
     updated = article.updated or (feed_entry.updated if feed_entry else None)
@@ -303,10 +319,10 @@ def save_article(
     outcome = "joined" if story_id is not None else "new"
     try:
         if story_id is None:
-            story_id = session.execute(
+            story_id = connection.execute(
                 _INSERT_STORY, {"title": title or None, "created_at": now}
             ).scalar_one()
-        article_id = session.execute(
+        article_id = connection.execute(
             _INSERT_ARTICLE,
             {
                 "source_id": source_id,
@@ -329,13 +345,16 @@ def save_article(
                 "raw_html": raw_html,
             },
         ).scalar_one()
-        session.execute(_INSERT_URL, [{"url": u, "article_id": article_id, "seen_at": now} for u in all_urls])
+        connection.execute(
+            _INSERT_URL, [{"url": u, "article_id": article_id, "seen_at": now} for u in all_urls]
+        )
     except IntegrityError:
         # Another process stored this article (or one of its URLs) a moment ago.
-        session.rollback()
-        known = known_urls(session, all_urls)
+        connection.rollback()
+        serialise_writers(connection)
+        known = known_urls(connection, all_urls)
         if not known:
             raise
-        return _duplicate(session, next(iter(known.values())), all_urls, known, title)
+        return _duplicate(connection, next(iter(known.values())), all_urls, known, title)
     index.add(article_id, page.simhash, story_id)
     return SaveResult(outcome, article_id, story_id, title)

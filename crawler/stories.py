@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import operator
 import re
 import unicodedata
@@ -143,12 +144,14 @@ class IndexedArticle:
 class SimhashIndex:
     """Recent articles' SimHashes in memory, for candidate lookup by Hamming distance.
 
-    A linear scan: a few thousand recent articles cost well under a millisecond per lookup,
-    and the store keeps the window bounded (articles fetched within its look-back period).
+    A linear scan, at C speed (map() over a plain list of ints, ~40 ns per indexed article):
+    tens of thousands of recent articles cost about a millisecond per lookup, and the store
+    keeps the window bounded (articles fetched within its look-back period).
     """
 
     def __init__(self) -> None:
         self._entries: list[IndexedArticle] = []
+        self._hashes: list[int] = []  # _entries[i].simhash, for the scan
         self.last_article_id = 0
 
     def __len__(self) -> int:
@@ -157,7 +160,9 @@ class SimhashIndex:
     def add(self, article_id: int, simhash_value: int | None, story_id: int | None) -> None:
         if simhash_value is None:
             return
-        self._entries.append(IndexedArticle(article_id, to_unsigned(simhash_value), story_id))
+        value = to_unsigned(simhash_value)
+        self._entries.append(IndexedArticle(article_id, value, story_id))
+        self._hashes.append(value)
         self.last_article_id = max(self.last_article_id, article_id)
 
     def add_many(self, rows: Iterable[tuple[int, int | None, int | None]]) -> None:
@@ -169,11 +174,13 @@ class SimhashIndex:
     ) -> list[IndexedArticle]:
         """Return up to `limit` indexed articles within `max_bits`, nearest first."""
         target = to_unsigned(simhash_value)
-        near = [(((e.simhash ^ target).bit_count()), e) for e in self._entries]
-        near = [(d, e) for d, e in near if d <= max_bits]
+        distances = list(map(int.bit_count, map(target.__xor__, self._hashes)))
+        within = itertools.compress(range(len(distances)), map(max_bits.__ge__, distances))
+        near = [(distances[i], self._entries[i]) for i in within]
         near.sort(key=lambda pair: (pair[0], pair[1].article_id))
         return [e for _, e in near[:limit]]
 
     def forget_before(self, article_id: int) -> None:
         """Drop entries older than `article_id` (keeps the scan bounded in a long-running service)."""
         self._entries = [e for e in self._entries if e.article_id >= article_id]
+        self._hashes = [e.simhash for e in self._entries]

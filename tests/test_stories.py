@@ -71,6 +71,27 @@ def test_simhash_keeps_its_definition_so_stored_hashes_stay_comparable() -> None
         assert stories.words_hash(tokens) == stories.content_hash(item.text)
 
 
+def test_simhash_index_finds_the_nearest_recent_articles_first() -> None:
+    index = stories.SimhashIndex()
+    base = 0b1011 << 40
+    index.add_many(
+        [
+            (1, stories.to_signed(base ^ 0b111), 10),  # 3 bits away
+            (2, stories.to_signed(~base & (2**64 - 1)), 20),  # 64 bits away
+            (3, stories.to_signed(base ^ 0b1), 30),  # 1 bit away
+            (4, None, 40),  # no SimHash (a short text): never a candidate
+            (5, stories.to_signed(base ^ ((1 << 15) - 1)), 50),  # 15 bits away: beyond the default 14
+            (6, stories.to_signed(base ^ 0b1000), 60),  # 1 bit away, newer than 3
+        ]
+    )
+    assert len(index) == 5 and index.last_article_id == 6
+    assert [c.article_id for c in index.candidates(stories.to_signed(base))] == [3, 6, 1]
+    assert [c.article_id for c in index.candidates(base, limit=2)] == [3, 6]
+    assert [c.story_id for c in index.candidates(base, max_bits=15)] == [30, 60, 10, 50]
+    index.forget_before(4)
+    assert [c.article_id for c in index.candidates(base, max_bits=64)] == [6, 5]
+
+
 def test_signed_storage_round_trips() -> None:
     for value in (0, 1, 2**63 - 1, 2**63, 2**64 - 1):
         signed = stories.to_signed(value)
