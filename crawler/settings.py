@@ -36,6 +36,9 @@ CONCURRENT_REQUESTS = 32
 # item, and Scrapy's default (100) costs ~200 task creations per page for nothing.
 CONCURRENT_ITEMS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
+# Requests of one priority leave in the order the spider made them: article requests are made
+# newest first (Scrapy's default memory queue is LIFO).
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 DOWNLOAD_DELAY = 0
 AUTOTHROTTLE_ENABLED = True
 # Each poll is a new crawl that starts at this delay between requests to one host, then adapts

@@ -50,6 +50,15 @@ def test_feed_poll_takes_the_newest_articles_first(tmp_path, site, crawls, sessi
         assert {a.canonical_url for a in stored(session)} == newest(site, 4)
 
 
+def test_articles_are_fetched_newest_first(tmp_path, site, crawls) -> None:
+    # The newest article is the one an alert is waiting for: it must not queue behind older ones.
+    config = write_config(tmp_path / "config", [source("desk", "feed", f"{site.url}/feed.xml")])
+    summary = crawls(config, CONCURRENT_REQUESTS_PER_DOMAIN=1).poll("desk")
+    assert summary.new == len(site.articles) == 15
+    fetched = [r.path for r in site.requests if r.path.startswith("/articles/")]
+    assert fetched == [a.path for a in site.articles]
+
+
 def test_news_sitemap_yields_articles_with_their_titles(tmp_path, site, crawls, sessions) -> None:
     config = write_config(tmp_path / "config", [source("map", "sitemap", f"{site.url}/news-sitemap.xml")])
     summary = crawls(config).poll("map")

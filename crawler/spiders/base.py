@@ -121,7 +121,11 @@ class SourceSpider(scrapy.Spider):
     # ------------------------------------------------------------------ articles
 
     async def article_requests(self, entries: list[FeedEntry], base_url: str) -> list[Request]:
-        """Return requests for the entries' articles not yet stored, newest first."""
+        """Return requests for the entries' articles not yet stored, newest first.
+
+        They are fetched in this order: all at one priority, and the scheduler's queues are
+        FIFO (crawler.settings). One priority per position would cost Scrapy's priority queue
+        a scan of every level on each request."""
         candidates: list[tuple[str, FeedEntry]] = []
         for entry in entries:
             if len(candidates) >= self.source.max_articles:
@@ -143,7 +147,7 @@ class SourceSpider(scrapy.Spider):
         known = await self.context.db(store.known_urls, lookup) if lookup else {}
         requests: list[Request] = []
         remember: dict[int, list[str]] = {}
-        for position, (normal, entry) in enumerate(candidates):
+        for normal, entry in candidates:
             variants = self.scheduled[normal]
             article_id = next((known[u] for u in variants if u in known), None)
             if article_id is not None:
@@ -157,7 +161,6 @@ class SourceSpider(scrapy.Spider):
                     normal,
                     callback=self.parse_article,
                     errback=self.article_failed,
-                    priority=len(candidates) - position,
                     meta={"feed_entry": entry, "variants": variants},
                 )
             )
