@@ -15,10 +15,18 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from newswatch.errors import ConfigError
 from newswatch.schedules import (
@@ -160,45 +168,41 @@ class Subscriber(_Strict):
         return parse_digest(self.digest)
 
 
+def _valid_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+def _valid_size(value: str) -> str:
+    parse_size(value)
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_valid_duration)]  # "30s", "10m", "1h30m", "7d"
+Size = Annotated[str, AfterValidator(_valid_size)]  # "5MB", "512KB"
+
+
 class DeliverySettings(_Strict):
     """How the dispatcher retries: exponential backoff with jitter, capped, then gives up."""
 
     max_attempts: int = Field(default=8, ge=1)
-    backoff_initial: str = "30s"
-    backoff_max: str = "1h"
-    lease: str = "2m"
-    timeout: str = "30s"
-
-    @field_validator("backoff_initial", "backoff_max", "lease", "timeout")
-    @classmethod
-    def _check_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
+    backoff_initial: Duration = "30s"
+    backoff_max: Duration = "1h"
+    lease: Duration = "2m"
+    timeout: Duration = "30s"
 
 
 class HealthSettings(_Strict):
     """When a source's trouble becomes an alarm for admin subscribers."""
 
     failures_alarm: int = Field(default=3, ge=1)
-    silent_after: str = "48h"
-
-    @field_validator("silent_after")
-    @classmethod
-    def _check_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
+    silent_after: Duration = "48h"
 
 
 class RetentionSettings(_Strict):
     """What is kept how long: article text forever, the raw HTML for `raw_html`."""
 
-    raw_html: str = "7d"
-
-    @field_validator("raw_html")
-    @classmethod
-    def _check_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
+    raw_html: Duration = "7d"
 
 
 class CrawlSettings(_Strict):
@@ -206,21 +210,9 @@ class CrawlSettings(_Strict):
 
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch; self-hosted news monitor)"
     concurrent_per_domain: int = Field(default=2, ge=1, le=16)
-    download_timeout: str = "30s"
-    max_page_size: str = "5MB"
+    download_timeout: Duration = "30s"
+    max_page_size: Size = "5MB"
     obey_robots: bool = True
-
-    @field_validator("download_timeout")
-    @classmethod
-    def _check_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
-
-    @field_validator("max_page_size")
-    @classmethod
-    def _check_size(cls, value: str) -> str:
-        parse_size(value)
-        return value
 
 
 class Settings(_Strict):

@@ -176,6 +176,21 @@ def test_secret_in_valid_url_is_not_printed_by_check(config_dir: Path) -> None:
     assert "mailto://" in result.stdout
 
 
+@pytest.mark.parametrize(
+    "settings,expected",
+    [
+        ("delivery:\n  lease: forever\n", "field 'delivery.lease': cannot parse 'forever' as a duration"),
+        ("crawl:\n  max_page_size: lots\n", "field 'crawl.max_page_size': cannot parse 'lots' as a size"),
+        ("health:\n  silent: 1h\n", "field 'health.silent': unknown key"),
+    ],
+)
+def test_bad_settings_name_the_field(config_dir: Path, settings: str, expected: str) -> None:
+    (config_dir / "settings.yaml").write_text(settings)
+    result = run_cli("--config", str(config_dir), "check")
+    assert result.returncode == 2
+    assert "settings.yaml" in result.stderr and expected in result.stderr, result.stderr
+
+
 def test_listing_needs_links_selector(config_dir: Path) -> None:
     _edit(config_dir, "sources.yaml", "    links: \"a.news-item, .newslist a[href*='/']\"\n", "")
     with pytest.raises(ConfigError, match="needs 'links'"):
