@@ -321,3 +321,50 @@ def test_real_pages_meet_the_quality_target(shared_dir: Path) -> None:
     recall = sum(r for _, r in scores) / len(scores)
     f1 = 2 * precision * recall / (precision + recall)
     assert f1 >= 0.97 and precision >= 0.96, f"F1={f1:.3f} precision={precision:.3f} recall={recall:.3f}"
+
+
+# --- fast paths select what their definitions select ------------------------------------------
+
+BYLINES = """<html><body>
+<div itemprop="author"><span itemprop="name">Ana Lima</span></div>
+<span itemprop="name">Not in an author block</span>
+<a rel="author" href="/a">Ben Okoro</a><a rel="nofollow author">Not exactly rel=author</a>
+<p itemprop="author">Chen Wu</p><section itemprop="author">Not one of the tags</section>
+<address class="Article-Author">Dee Park</address><div class="BYLINE x">Eve Moss</div>
+<span class="c-author__name">Fay Ng</span><span class="authors">Not a byline class</span>
+<div class="comment"><span class="byline">A commenter</span></div>
+</body></html>"""
+
+
+def _parsed(html: str):
+    from crawler.extract import _parse
+
+    return _parse(html)
+
+
+def test_byline_walk_selects_what_the_xpath_definition_selects() -> None:
+    from crawler.extraction.metadata import _byline_xpath, byline_authors, byline_elements
+
+    tree = _parsed(BYLINES)
+    walked = list(byline_elements(tree))
+    assert walked == _byline_xpath()(tree)
+    assert [e.text_content() for e in walked] == [
+        "Ana Lima",  # the author block (a div with itemprop=author)
+        "Ana Lima",  # its itemprop=name
+        "Ben Okoro",
+        "Chen Wu",
+        "Dee Park",
+        "Eve Moss",
+        "Fay Ng",
+        "A commenter",
+    ]
+    assert byline_authors(tree) == ["Ana Lima"]
+
+
+def test_byline_walk_matches_the_definition_on_real_pages(shared_dir: Path) -> None:
+    from crawler.extraction.metadata import _byline_xpath, byline_elements
+
+    root = shared_dir / "realworld" / "articles"
+    for page in sorted((root / "html").glob("*.html.gz")):
+        tree = _parsed(decode_html(gzip.decompress(page.read_bytes())))
+        assert list(byline_elements(tree)) == _byline_xpath()(tree), page.name
