@@ -368,3 +368,21 @@ def test_byline_walk_matches_the_definition_on_real_pages(shared_dir: Path) -> N
     for page in sorted((root / "html").glob("*.html.gz")):
         tree = _parsed(decode_html(gzip.decompress(page.read_bytes())))
         assert list(byline_elements(tree)) == _byline_xpath()(tree), page.name
+
+
+def test_reused_trafilatura_options_extract_what_the_keyword_call_extracts(shared_dir: Path) -> None:
+    import copy
+
+    import trafilatura
+
+    from crawler.extraction.body import trafilatura_options
+
+    root = shared_dir / "realworld" / "articles"
+    truth = json.loads((root / "ground-truth.json").read_text())
+    for key in sorted(truth)[:25]:
+        url = truth[key].get("url")
+        tree = _parsed(decode_html(gzip.decompress((root / "html" / f"{key}.html.gz").read_bytes())))
+        by_keywords = trafilatura.extract(
+            copy.deepcopy(tree), url=url, include_comments=False, fast=True, with_metadata=False
+        )
+        assert trafilatura.extract(tree, options=trafilatura_options(url)) == by_keywords, key
