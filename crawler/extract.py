@@ -82,10 +82,10 @@ def _bounded(text: str) -> str:
 
 def _parse(text: str):
     """Return the lxml tree of a page, or None when it is not HTML at all."""
-    from trafilatura import load_html
+    from crawler.extraction.parse import parse_html
 
     try:
-        return load_html(text)
+        return parse_html(text)
     except Exception:  # noqa: BLE001 - lxml raises many kinds on hostile input
         LOGGER.debug("unparseable page", exc_info=True)
         return None

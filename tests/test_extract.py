@@ -386,3 +386,42 @@ def test_reused_trafilatura_options_extract_what_the_keyword_call_extracts(share
             copy.deepcopy(tree), url=url, include_comments=False, fast=True, with_metadata=False
         )
         assert trafilatura.extract(tree, options=trafilatura_options(url)) == by_keywords, key
+
+
+TRICKY_PAGES = [
+    "<!DOCTYPE html>\n<html><body><p>Plain page.</p></body></html>",
+    '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN" "http://www.w3.org/TR/xhtml1/DTD/x.dtd"/>\n'
+    "<html><body><p>Doctype closed like XML.</p></body></html>",
+    '<html lang="en"/>\n<head><title>T</title></head><body><p>Self-closing html tag.</p></body>',
+    "<html><body><p>Bell\x07 and form feed\x0c and NUL\x00 inside.</p></body></html>",
+    "<html><body><p>Noncharacters \ufffe and \uffff and a curly \u2019 quote.</p></body></html>",
+    '<?xml version="1.0" encoding="utf-8"?><html><body><p>XML declaration.</p></body></html>',
+    "<p>A fragment without an html tag</p>",
+    "just some text, not HTML at all",
+    "<html><body><p>Кириллица и \U0001f680.</p></body></html>",
+]
+
+
+@pytest.mark.parametrize("page", TRICKY_PAGES)
+def test_page_tree_is_the_one_trafilatura_would_build(page: str) -> None:
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    from crawler.extraction.parse import holds_invalid_xml_chars, parse_html
+
+    ours, theirs = parse_html(page), load_html(page)
+    assert (ours is None) == (theirs is None)
+    if ours is not None:
+        assert etree.tostring(ours) == etree.tostring(theirs)
+    assert holds_invalid_xml_chars(page) == any(c in page for c in "\x00\x07\x0c\ufffe\uffff")
+
+
+def test_page_trees_of_real_pages_are_the_ones_trafilatura_would_build(shared_dir: Path) -> None:
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    from crawler.extraction.parse import parse_html
+
+    for page in sorted((shared_dir / "realworld" / "articles" / "html").glob("*.html.gz")):
+        text = decode_html(gzip.decompress(page.read_bytes()))
+        assert etree.tostring(parse_html(text)) == etree.tostring(load_html(text)), page.name
