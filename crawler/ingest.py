@@ -13,6 +13,7 @@ processes) storing the same story at the same moment still put it in one story.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,6 +49,8 @@ class IngestResult:
     title: str
     extract_ms: float
     cpu_ms: float  # the worker's CPU time for this page (extraction + storage)
+    worker_pid: int = 0
+    worker_cpu_s: float = 0.0  # the worker process's CPU time so far (for whole-process accounting)
 
 
 def _engine(database_url: str):
@@ -97,4 +100,6 @@ def ingest(job: IngestJob) -> IngestResult:
         title=result.title,
         extract_ms=page.extract_ms,
         cpu_ms=(time.process_time() - started) * 1000,
+        worker_pid=os.getpid(),
+        worker_cpu_s=time.process_time(),
     )

@@ -80,6 +80,7 @@ class StorePipeline:
             article_id=result.article_id,
             extract_ms=result.extract_ms,
             cpu_ms=result.cpu_ms,
+            worker=(result.worker_pid, result.worker_cpu_s),
         )
         return {"url": result.canonical_url, "outcome": result.outcome, "article_id": result.article_id}
 
