@@ -28,14 +28,13 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import filterfalse
 from operator import itemgetter
 from typing import Any
 
-import ahocorasick
-
 from alerts import reference
 from alerts.query import FIELDS, And, Near, Node, Not, Or, Phrase, Query, QuerySyntaxError, Word, parse_query
-from alerts.text import ScannedText, encode, fold, is_plain_word
+from alerts.text import ScannedText, chunk_words, encode, fold
 from newswatch.errors import UserError
 
 SNIPPET_BEFORE = 12  # words shown before the first hit
@@ -78,20 +77,52 @@ class _Compiled:
 # ---------------------------------------------------------------------------- atoms
 
 
+# Any character but an ASCII letter or digit: what may stand next to a word that is a chunk
+# of its own in the raw text.
+_NOT_SEPARATOR = r"[^\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]"
+
+
+def _standalone(pattern: re.Pattern[str], text: str) -> bool:
+    """True when `pattern` matches `text` right after an ASCII separator (or at the start)."""
+    found = pattern.search(text)
+    while found is not None:
+        start = found.start()
+        if start == 0 or (text[start - 1] < "\x80" and not text[start - 1].isalnum()):
+            return True
+        found = pattern.search(text, start + 1)
+    return False
+
+
 class _WordSpec:
     """A word as the lazy checks see it: folded (or exact) key, maybe a prefix."""
 
-    __slots__ = ("key", "prefix", "exact", "mask")
+    __slots__ = ("key", "folded", "prefix", "exact", "mask", "_pattern")
 
     def __init__(self, word: Word) -> None:
         self.key = encode(word.key)
+        self.folded = _key(word)
         self.prefix = word.prefix
         self.exact = word.exact
         self.mask = _MASK[word.field]
+        self._pattern: re.Pattern[str] | None = None
+
+    def pattern(self) -> re.Pattern[str] | None:
+        """An exact ASCII word as a regex over the raw text (None for a non-ASCII word)."""
+        if self._pattern is None and self.key.isascii():
+            key = re.escape(self.key.decode())
+            self._pattern = re.compile(key if self.prefix else f"{key}(?!{_NOT_SEPARATOR})")
+        return self._pattern
 
     def present(self, article: _Article, f: int) -> bool:
         if not self.exact:
-            return (self.key + b"*" if self.prefix else self.key) in article.words[f]
+            return self.folded in article.words[f]
+        if self.folded not in article.words[f]:
+            return False  # the exact form folds to the folded one
+        pattern = self.pattern()
+        if pattern is not None and self.folded not in article.dirty_keys(f):
+            # Every word that folds like this one is then an ASCII chunk of its own in the
+            # raw text, so the exact form is there as it is, between separators.
+            return _standalone(pattern, article.scans[f].text)
         words = article.exact_words(f)
         if not self.prefix:
             return self.key in words
@@ -111,17 +142,26 @@ class _WordSpec:
         joined = article.joined(f)
         needle = b" " + self.key if self.prefix else b" " + self.key + b" "
         out = []
+        count = joined.count
+        index = last = 0
         at = joined.find(needle)
         while at >= 0:
-            out.append(joined.count(b" ", 0, at))
+            index += count(b" ", last, at)
+            out.append(index)
+            last = at
             at = joined.find(needle, at + 1)
         return out
 
 
-class _PhraseSpec:
-    """A phrase: a substring test on b" w1 w2 … " when it can be, else word by word."""
+# Between two words of a phrase in an article's split bytes: spaces, and maybe chunks of
+# non-ASCII bytes only (a dash, quotes), which must then turn out to have no words.
+_GAP = rb"(?: +[\x80-\xff]+)* +"
 
-    __slots__ = ("words", "needle", "mask", "keys")
+
+class _PhraseSpec:
+    """A phrase: found in the split bytes when it can be, else on b" w1 w2 … " or word by word."""
+
+    __slots__ = ("words", "needle", "mask", "keys", "_pattern")
 
     def __init__(self, phrase: Phrase) -> None:
         self.words = [_WordSpec(w) for w in phrase.words]
@@ -129,18 +169,52 @@ class _PhraseSpec:
         # Every word must be among the article's words (prefixes as b"key*", exact ones folded).
         self.keys = sorted({_key(w) for w in phrase.words}, key=len, reverse=True)
         self.needle: bytes | None = None
+        self._pattern: re.Pattern[bytes] | None = None
         if not any(w.exact for w in phrase.words) and not any(w.prefix for w in phrase.words[:-1]):
             body = b" " + b" ".join(w.key for w in self.words)
             self.needle = body if phrase.words[-1].prefix else body + b" "
+
+    def pattern(self) -> re.Pattern[bytes]:
+        """The phrase as a regex over the split bytes, from its first word on."""
+        if self._pattern is None:
+            body = b" " + _GAP.join(re.escape(w.key) for w in self.words)
+            self._pattern = re.compile(body[1:] if self.words[-1].prefix else body[1:] + b" ")
+        return self._pattern
 
     def present(self, article: _Article, f: int) -> bool:
         words = article.words[f]
         for key in self.keys:
             if key not in words:
                 return False
-        if self.needle is not None:
-            return self.needle in article.joined(f)
-        return bool(self.starts(article, f))
+        needle = self.needle
+        if needle is None:
+            return bool(self.starts(article, f))
+        joined = article.built[f]
+        if joined is not None:
+            return needle in joined
+        searches = article.searches
+        searches[f] += 1
+        if searches[f] <= PHRASE_SEARCHES and article.dirty_keys(f).isdisjoint(self.keys):
+            # Each of the phrase's words occurs only as a chunk of its own (ASCII letters and
+            # digits between separators), so the phrase can only be such chunks in a row with
+            # nothing but separators and word-less chunks between them: look at each place
+            # where its first word stands (a fast substring search) for the rest. (Past a few
+            # phrases per field, building the folded text once is the cheaper way.)
+            padded = article.padded(f)
+            first = needle[: needle.index(b" ", 1) + 1]
+            match = self.pattern().match
+            at = padded.find(first)
+            while at >= 0:
+                found = match(padded, at + 1)
+                if found is not None:
+                    span = found.group()
+                    if span.isascii() or not any(map(chunk_words, filterfalse(bytes.isascii, span.split()))):
+                        return True
+                    break  # a chunk between has words after all: decide on the folded text
+                at = padded.find(first, at + len(first) - 1)
+            else:
+                return False
+        return needle in article.joined(f)
 
     def starts(self, article: _Article, f: int) -> list[int]:
         first, rest = self.words[0], self.words[1:]
@@ -220,14 +294,48 @@ class _Article:
 
     It is also the `a` of the generated rule functions: `a.phrase(id, mask)` and friends."""
 
-    __slots__ = ("scans", "words", "checks", "_exact", "_cache")
+    __slots__ = (
+        "scans",
+        "words",
+        "checks",
+        "hits",
+        "_exact",
+        "_cache",
+        "_dirty_keys",
+        "_padded",
+        "searches",
+        "built",
+    )
 
     def __init__(self, title: str, text: str, checks: list[Any]) -> None:
         self.scans = (ScannedText(title), ScannedText(text))
         self.words: tuple[set[bytes], set[bytes]] = (set(), set())
+        # Per field: the chunks that gave keys, and the lexicon table they came from.
+        self.hits: tuple[tuple[set[bytes], dict[bytes, frozenset[bytes]]], ...] = ()
         self.checks = checks
         self._exact: list[ScannedText | None] = [None, None]
         self._cache: dict[int, bool] = {}
+        self._dirty_keys: list[frozenset[bytes] | None] = [None, None]
+        self._padded: list[bytes | None] = [None, None]
+        self.searches = [0, 0]  # phrases looked for without the folded text, per field
+        self.built: list[bytes | None] = [None, None]  # the folded texts built so far
+
+    def dirty_keys(self, f: int) -> frozenset[bytes]:
+        """The keys that come from chunks with non-ASCII bytes (`Roscosmos’s`, `café`, Cyrillic)."""
+        found = self._dirty_keys[f]
+        if found is None:
+            hits, table = self.hits[f]
+            found = self._dirty_keys[f] = frozenset().union(
+                *map(table.__getitem__, filterfalse(bytes.isascii, hits))
+            )
+        return found
+
+    def padded(self, f: int) -> bytes:
+        """b" " + the field's split bytes + b" "."""
+        found = self._padded[f]
+        if found is None:
+            found = self._padded[f] = b" " + self.scans[f].data + b" "
+        return found
 
     def exact_scan(self, f: int) -> ScannedText:
         found = self._exact[f]
@@ -242,7 +350,10 @@ class _Article:
         return (self.exact_scan(f) if exact else self.scans[f]).sequence()
 
     def joined(self, f: int) -> bytes:
-        return self.scans[f].joined()
+        found = self.built[f]
+        if found is None:
+            found = self.built[f] = self.scans[f].joined()
+        return found
 
     # The calls generated code makes:
 
@@ -375,6 +486,69 @@ class _CodeGen:
         return f"({key!r} in X or {key!r} in T)"
 
 
+# Phrases looked for in a field without its folded text; past that, the folded text is built.
+PHRASE_SEARCHES = 4
+_NO_KEYS: frozenset[bytes] = frozenset()
+LEXICON_LIMIT = 100_000  # distinct chunks remembered per compiled rule set (~10 MiB at most)
+
+
+class _Lexicon:
+    """Chunk (a piece of an article between ASCII separators) -> the rule keys its words are.
+
+    Kept across articles: news repeats its vocabulary, so after a few articles nearly every
+    distinct chunk of an article is known, and its keys come from set operations at C speed.
+    Only new chunks are folded (the non-ASCII ones) and tried against the prefixes, in Python.
+    A full lexicon is replaced, never cleared in place: a scan running in another thread keeps
+    the tables it started with."""
+
+    __slots__ = ("vocabulary", "prefixes", "lengths", "tables", "limit")
+
+    def __init__(self, vocabulary: set[bytes], prefixes: set[bytes], limit: int = LEXICON_LIMIT) -> None:
+        self.vocabulary = frozenset(vocabulary)
+        self.prefixes = frozenset(p[:-1] for p in prefixes)  # stored without the *
+        self.lengths = sorted({len(p) for p in self.prefixes})
+        self.limit = limit
+        # (the chunks seen that have no keys, the chunks that have keys -> their keys, and those
+        # chunks as a set)
+        self.tables: tuple[set[bytes], dict[bytes, frozenset[bytes]], set[bytes]] = (set(), {}, set())
+
+    def keys(self, tokens: set[bytes]) -> tuple[set[bytes], set[bytes], dict[bytes, frozenset[bytes]]]:
+        """Return the keys (words, and b"prefix*") that the distinct chunks' words hit, the
+        chunks that hit and the table of their keys."""
+        boring, keyed, hitting = self.tables
+        # Sets first (one probe each, the hash kept in the table); the dict only for the hits.
+        hits = tokens & hitting
+        new = tokens.difference(hits).difference(boring)
+        if new:
+            if len(boring) + len(hitting) > self.limit:
+                boring, keyed, hitting = self.tables = (set(), {}, set())
+                new = tokens
+                hits = set()
+            learn = self.learn
+            for chunk in new:
+                found = learn(chunk)
+                if found:
+                    keyed[chunk] = found  # before `hitting`: a chunk there has its keys
+                    hitting.add(chunk)
+                    hits.add(chunk)
+                else:
+                    boring.add(chunk)
+        return set().union(*map(keyed.__getitem__, hits)), hits, keyed
+
+    def learn(self, chunk: bytes) -> frozenset[bytes]:
+        """Return the keys of one chunk's folded words (the slow path, once per new chunk)."""
+        words = (chunk,) if chunk.isascii() else chunk_words(chunk)
+        vocabulary, prefixes = self.vocabulary, self.prefixes
+        keys = [w for w in words if w in vocabulary]
+        for word in words:
+            for length in self.lengths:
+                if length > len(word):
+                    break
+                if word[:length] in prefixes:
+                    keys.append(word[:length] + b"*")
+        return frozenset(keys) if keys else _NO_KEYS
+
+
 class CompiledRules:
     """All rules compiled together; `match()` evaluates them all against one article."""
 
@@ -388,8 +562,6 @@ class CompiledRules:
                 key = _key(word)
                 (prefixes if word.prefix else vocabulary).add(key)
         # Plain sets, not frozensets: their intersections come back as mutable sets.
-        self._vocabulary = vocabulary
-        self._plain = {k for k in vocabulary if is_plain_word(k.decode())}
         # Rules decided by one group match as soon as one of its keys occurs.
         self._direct: dict[bytes, list[int]] = {}
         # The others are looked at when a key of their trigger group (the most selective-looking
@@ -406,14 +578,7 @@ class CompiledRules:
                 table.setdefault(key, []).append(index)
         self._direct_keys = frozenset(self._direct)
         self._trigger_keys = frozenset(self._triggers)
-        self._automaton: Any = None
-        self._raw_prefix_scan = all(is_plain_word(p[:-1].decode()) for p in prefixes)
-        if prefixes:
-            automaton = ahocorasick.Automaton()
-            for key in prefixes:
-                automaton.add_word(" " + key[:-1].decode(), key)
-            automaton.make_automaton()
-            self._automaton = automaton
+        self._lexicon = _Lexicon(vocabulary, prefixes)
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -428,18 +593,11 @@ class CompiledRules:
 
     def _matching(self, title: str, text: str, source: str | None) -> list[_Compiled]:
         article = _Article(title or "", text or "", self._checks)
-        plain, vocabulary = self._plain, self._vocabulary
-        words = (
-            article.scans[0].words_among(plain, vocabulary),
-            article.scans[1].words_among(plain, vocabulary),
-        )
-        article.words = words
-        if self._automaton is not None:
-            for f in (0, 1):
-                scan = article.scans[f]
-                if scan.chunks:
-                    haystack = scan.scan_text() if self._raw_prefix_scan else scan.words_text()
-                    words[f].update(map(_second, self._automaton.iter(haystack)))
+        keys = self._lexicon.keys
+        title_keys, title_hits, title_table = keys(article.scans[0].tokens)
+        text_keys, text_hits, text_table = keys(article.scans[1].tokens)
+        words = article.words = (title_keys, text_keys)
+        article.hits = ((title_hits, title_table), (text_hits, text_table))
         present = words[0] | words[1]
         matched: set[int] = set().union(*map(self._direct.__getitem__, present & self._direct_keys))
         candidates = set().union(*map(self._triggers.__getitem__, present & self._trigger_keys))

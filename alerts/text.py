@@ -119,8 +119,8 @@ class _ChunkCache:
         for chunk in chunks.difference(self.words):
             text = chunk.decode("utf-8", "surrogatepass")
             found = tuple(convert(m.group()).encode() for m in TOKEN_RE.finditer(text))
+            self.joined[chunk] = b" ".join(found)  # before `words`: a chunk in `words` is complete
             self.words[chunk] = found
-            self.joined[chunk] = b" ".join(found)
 
 
 # [folded, exact]. A full cache is replaced, never cleared: a text being scanned (in another
@@ -131,6 +131,8 @@ _caches = [_ChunkCache(False), _ChunkCache(True)]
 def chunk_words(chunk: bytes, exact: bool = False) -> tuple[bytes, ...]:
     """Return the folded (or exact) words of one chunk that has non-ASCII bytes (cached)."""
     cache = _caches[exact]
+    if len(cache.words) > _CACHE_LIMIT:
+        cache = _caches[exact] = _ChunkCache(exact)
     cache.add({chunk})
     return cache.words[chunk]
 
@@ -139,90 +141,79 @@ class ScannedText:
     """One text split at ASCII separators: the matcher's fast view of a title or body.
 
     Most chunks are plain ASCII letters and digits, already the folded word; only chunks with
-    non-ASCII bytes (accents, Cyrillic, curly quotes, dashes…) go through `chunk_words`."""
+    non-ASCII bytes (accents, Cyrillic, curly quotes, dashes…) go through `chunk_words`.
+    Everything past the split is computed only when asked for."""
 
-    __slots__ = (
-        "text",
-        "data",
-        "chunks",
-        "dirty",
-        "exact",
-        "_cache",
-        "_expanded",
-        "_sequence",
-        "_joined",
-        "_words",
-    )
+    __slots__ = ("text", "data", "chunks", "exact", "_tokens", "_changes", "_sequence", "_joined", "_words")
 
     def __init__(self, text: str, exact: bool = False) -> None:
-        if len(_caches[exact].words) > _CACHE_LIMIT:
-            _caches[exact] = _ChunkCache(exact)
-        self._cache = _caches[exact]
         self.text = text
         data = text.encode("utf-8", "surrogatepass").translate(_EXACT_TABLE if exact else _FOLD_TABLE)
         self.data = data
         self.chunks = data.split()
         self.exact = exact
-        self.dirty: set[bytes] = set() if data.isascii() else set(filterfalse(bytes.isascii, self.chunks))
-        self._expanded: set[bytes] | None = None
+        self._tokens: set[bytes] | None = None
+        self._changes: dict[bytes, bytes] | None = None
         self._sequence: list[bytes] | None = None
         self._joined: bytes | None = None
         self._words: set[bytes] | None = None
 
-    def expanded(self) -> set[bytes]:
-        """Return the words of the non-ASCII chunks."""
-        if self._expanded is None:
-            self._cache.add(self.dirty)
-            self._expanded = set().union(*map(self._cache.words.__getitem__, self.dirty))
-        return self._expanded
+    @property
+    def tokens(self) -> set[bytes]:
+        """The distinct chunks."""
+        if self._tokens is None:
+            self._tokens = set(self.chunks)
+        return self._tokens
+
+    @property
+    def dirty(self) -> set[bytes]:
+        """The distinct chunks with non-ASCII bytes."""
+        if self.data.isascii():
+            return set()
+        return set(filterfalse(bytes.isascii, self.tokens))
+
+    def changes(self) -> dict[bytes, bytes]:
+        """Return {chunk: its words joined by spaces} for the chunks that are not exactly one
+        word equal to themselves (accents, upper-case non-ASCII, curly quotes, dashes…)."""
+        if self._changes is None:
+            dirty = self.dirty
+            if not dirty:
+                self._changes = {}
+            else:
+                cache = _caches[self.exact]
+                if len(cache.words) > _CACHE_LIMIT:
+                    cache = _caches[self.exact] = _ChunkCache(self.exact)
+                cache.add(dirty)
+                joined = cache.joined
+                self._changes = {chunk: joined[chunk] for chunk in dirty if joined[chunk] != chunk}
+        return self._changes
 
     def words(self) -> set[bytes]:
         """Return every distinct word (computed once)."""
         if self._words is None:
-            found = set(self.chunks)
-            if self.dirty:
-                found -= self.dirty
-                found |= self.expanded()
-            self._words = found
+            changes = self.changes()
+            if not changes:
+                self._words = set(self.tokens)
+            else:
+                self._words = (self.tokens - changes.keys()).union(*map(bytes.split, changes.values()))
         return self._words
-
-    def words_among(self, plain: set[bytes], vocabulary: set[bytes]) -> set[bytes]:
-        """Return the words of `vocabulary` that occur. `plain` is the part of the vocabulary
-        whose words are single tokens equal to their own folded form: a chunk equal to one of
-        them is that word even when the chunk is not ASCII."""
-        found = plain.intersection(self.chunks)
-        if self.dirty:
-            found |= vocabulary.intersection(self.expanded())
-        return found
 
     def sequence(self) -> list[bytes]:
         """Return the words in order."""
         if self._sequence is None:
-            self._sequence = self.chunks if not self.dirty else self.joined().split()
+            self._sequence = self.joined()[1:-1].split() if self.changes() else self.chunks
         return self._sequence
 
     def joined(self) -> bytes:
         """Return b" w1 w2 … wn " (phrases are substrings of it)."""
         if self._joined is None:
+            changes = self.changes()
             chunks: Iterable[bytes] = self.chunks
-            if self.dirty:
-                # Each non-ASCII chunk becomes its words (a dash: nothing), all at C speed.
-                self._cache.add(self.dirty)
-                chunks = filter(None, map(self._cache.joined.get, self.chunks, self.chunks))
+            if changes:
+                # Each changing chunk becomes its words (a dash: nothing), all at C speed.
+                chunks = filter(None, map(changes.get, chunks, chunks))
             self._joined = b" " + b" ".join(chunks) + b" "
         return self._joined
-
-    def scan_text(self) -> str:
-        """Return text in which every word starts after a space (for prefix scanning); the
-        non-ASCII chunks are there raw and, after them, as their folded words."""
-        text = " " + self.data.decode("utf-8", "surrogatepass")
-        if self.dirty:
-            text += " " + b" ".join(self.expanded()).decode()
-        return text
-
-    def words_text(self) -> str:
-        """Return " w1 w2 …" over the distinct words (for prefix scanning)."""
-        return " " + b" ".join(self.words()).decode()
 
 
 def is_plain_word(word: str) -> bool:
