@@ -2,18 +2,22 @@
 
 How (the choices were measured with bench/bench_matcher.py):
 
-1. Title and body are split into words once (`alerts.text.ScannedText`: a C-level split of the
-   UTF-8 bytes at ASCII separators; only chunks with non-ASCII bytes go through Unicode
-   folding, cached), and intersected with the rules' vocabulary in one set operation.
-   Prefixes (`deorbit*`) are found by one Aho-Corasick pass (pyahocorasick) over the text.
+1. Title and body are split once at ASCII separators (`alerts.text.ScannedText`: a C-level
+   split of the UTF-8 bytes) into distinct chunks. A lexicon kept across articles maps each
+   chunk to the rule keys its folded words hit (words, and `b"prefix*"` for prefixes); only
+   chunks never seen before are folded and tried against the prefixes, in Python, so an
+   article's keys come from a few set operations at C speed.
 2. Each rule has *requirement groups*: sets of words of which at least one per group must
    occur for the rule to be true (`x AND (y OR z)` → {x}, {y, z}; a phrase needs each of
    its words; NOT adds none). Every present word marks the groups it satisfies; a rule is
    looked at only when all its groups are satisfied.
 3. A rule that is nothing but words and prefixes in ANDs of ORs, in any field, is decided by
    its groups alone. Any other rule (phrases, NEAR, NOT, field scopes, `=Exact`) is then
-   evaluated by a small Python function generated from its tree; phrases, NEAR and exact
-   words are checked lazily on the word sequence, only for the rules that get that far.
+   evaluated by a small Python function generated from its tree. A phrase whose words all
+   stand as chunks of their own is looked for in the split bytes (substring search for its
+   first word, then a regex for the rest); otherwise, or past a few phrases in one field, on
+   the folded text b" w1 w2 … ", built once. An exact ASCII word whose folded form only
+   stands as a chunk of its own is looked for in the raw text. NEAR uses word positions.
 
 Explanations (`RuleMatch.hits`, `.snippet`) come from the plain evaluator in
 `alerts.reference`, run only for the rules that matched.
@@ -34,7 +38,7 @@ from typing import Any
 
 from alerts import reference
 from alerts.query import FIELDS, And, Near, Node, Not, Or, Phrase, Query, QuerySyntaxError, Word, parse_query
-from alerts.text import ScannedText, chunk_words, encode, fold
+from alerts.text import ScannedText, chunk_words, encode, fold, is_plain_word
 from newswatch.errors import UserError
 
 SNIPPET_BEFORE = 12  # words shown before the first hit
@@ -161,7 +165,7 @@ _GAP = rb"(?: +[\x80-\xff]+)* +"
 class _PhraseSpec:
     """A phrase: found in the split bytes when it can be, else on b" w1 w2 … " or word by word."""
 
-    __slots__ = ("words", "needle", "mask", "keys", "_pattern")
+    __slots__ = ("words", "needle", "mask", "keys", "plain", "_pattern")
 
     def __init__(self, phrase: Phrase) -> None:
         self.words = [_WordSpec(w) for w in phrase.words]
@@ -170,15 +174,19 @@ class _PhraseSpec:
         self.keys = sorted({_key(w) for w in phrase.words}, key=len, reverse=True)
         self.needle: bytes | None = None
         self._pattern: re.Pattern[bytes] | None = None
+        # Words that are their own folded form can be looked for in the raw split bytes.
+        self.plain = all(is_plain_word(w.key) for w in phrase.words)
         if not any(w.exact for w in phrase.words) and not any(w.prefix for w in phrase.words[:-1]):
             body = b" " + b" ".join(w.key for w in self.words)
             self.needle = body if phrase.words[-1].prefix else body + b" "
 
     def pattern(self) -> re.Pattern[bytes]:
-        """The phrase as a regex over the split bytes, from its first word on."""
+        """The phrase as a regex over the split bytes, from its first word on; group n is the
+        gap after word n."""
         if self._pattern is None:
-            body = b" " + _GAP.join(re.escape(w.key) for w in self.words)
-            self._pattern = re.compile(body[1:] if self.words[-1].prefix else body[1:] + b" ")
+            body = b"(" + _GAP + b")"
+            body = body.join(re.escape(w.key) for w in self.words)
+            self._pattern = re.compile(body if self.words[-1].prefix else body + b" ")
         return self._pattern
 
     def present(self, article: _Article, f: int) -> bool:
@@ -194,12 +202,12 @@ class _PhraseSpec:
             return needle in joined
         searches = article.searches
         searches[f] += 1
-        if searches[f] <= PHRASE_SEARCHES and article.dirty_keys(f).isdisjoint(self.keys):
-            # Each of the phrase's words occurs only as a chunk of its own (ASCII letters and
-            # digits between separators), so the phrase can only be such chunks in a row with
-            # nothing but separators and word-less chunks between them: look at each place
-            # where its first word stands (a fast substring search) for the rest. (Past a few
-            # phrases per field, building the folded text once is the cheaper way.)
+        if searches[f] <= PHRASE_SEARCHES and self.plain and article.dirty_keys(f).isdisjoint(self.keys):
+            # Each of the phrase's words occurs only as a chunk of its own that is exactly that
+            # word, so the phrase can only be such chunks in a row with nothing but separators
+            # and word-less chunks between them: look at each place where its first word stands
+            # (a fast substring search) for the rest. (Past a few phrases per field, building
+            # the folded text once is the cheaper way.)
             padded = article.padded(f)
             first = needle[: needle.index(b" ", 1) + 1]
             match = self.pattern().match
@@ -207,10 +215,14 @@ class _PhraseSpec:
             while at >= 0:
                 found = match(padded, at + 1)
                 if found is not None:
-                    span = found.group()
-                    if span.isascii() or not any(map(chunk_words, filterfalse(bytes.isascii, span.split()))):
+                    for gap in found.groups():
+                        if not gap.isascii() and any(
+                            map(chunk_words, filterfalse(bytes.isascii, gap.split()))
+                        ):
+                            break  # a chunk between has words after all: decide on the folded text
+                    else:
                         return True
-                    break  # a chunk between has words after all: decide on the folded text
+                    break
                 at = padded.find(first, at + len(first) - 1)
             else:
                 return False
@@ -310,8 +322,8 @@ class _Article:
     def __init__(self, title: str, text: str, checks: list[Any]) -> None:
         self.scans = (ScannedText(title), ScannedText(text))
         self.words: tuple[set[bytes], set[bytes]] = (set(), set())
-        # Per field: the chunks that gave keys, and the lexicon table they came from.
-        self.hits: tuple[tuple[set[bytes], dict[bytes, frozenset[bytes]]], ...] = ()
+        # Per field: the chunks that gave keys, and the lexicon tables they came from.
+        self.hits: tuple[tuple[set[bytes], _Tables], ...] = ()
         self.checks = checks
         self._exact: list[ScannedText | None] = [None, None]
         self._cache: dict[int, bool] = {}
@@ -321,13 +333,12 @@ class _Article:
         self.built: list[bytes | None] = [None, None]  # the folded texts built so far
 
     def dirty_keys(self, f: int) -> frozenset[bytes]:
-        """The keys that come from chunks with non-ASCII bytes (`Roscosmos’s`, `café`, Cyrillic)."""
+        """The keys that come from chunks that are not exactly their one folded word
+        (`Roscosmos’s`, `café`, `Роскосмос`, `“Hello`), found by looking only at the keyed chunks."""
         found = self._dirty_keys[f]
         if found is None:
-            hits, table = self.hits[f]
-            found = self._dirty_keys[f] = frozenset().union(
-                *map(table.__getitem__, filterfalse(bytes.isascii, hits))
-            )
+            hits, (_, keyed, _, changing) = self.hits[f]
+            found = self._dirty_keys[f] = frozenset().union(*map(keyed.__getitem__, hits & changing))
         return found
 
     def padded(self, f: int) -> bytes:
@@ -383,10 +394,22 @@ class _Article:
 # ---------------------------------------------------------------------------- compiling
 
 
+# One bytes object per distinct key across the compiled rules and the lexicon: set and dict
+# look-ups then find a key by identity, without comparing bytes (a memory access fewer).
+_KEYS: dict[bytes, bytes] = {}
+_KEYS_LIMIT = 1_000_000
+
+
+def _canonical(key: bytes) -> bytes:
+    if len(_KEYS) > _KEYS_LIMIT:
+        return _KEYS.get(key, key)
+    return _KEYS.setdefault(key, key)
+
+
 def _key(word: Word) -> bytes:
     """The folded key a word is found by (exact words: their folded form; prefixes end in *)."""
     key = encode(fold(word.key) if word.exact else word.key)
-    return key + b"*" if word.prefix else key
+    return _canonical(key + b"*" if word.prefix else key)
 
 
 def _words_of(node: Node) -> Iterable[Word]:
@@ -489,7 +512,10 @@ class _CodeGen:
 # Phrases looked for in a field without its folded text; past that, the folded text is built.
 PHRASE_SEARCHES = 4
 _NO_KEYS: frozenset[bytes] = frozenset()
-LEXICON_LIMIT = 100_000  # distinct chunks remembered per compiled rule set (~10 MiB at most)
+LEXICON_LIMIT = 100_000  # distinct chunks remembered per compiled rule set (~16 MiB at most)
+
+
+_Tables = tuple[set[bytes], dict[bytes, frozenset[bytes]], set[bytes], set[bytes]]
 
 
 class _Lexicon:
@@ -508,44 +534,49 @@ class _Lexicon:
         self.prefixes = frozenset(p[:-1] for p in prefixes)  # stored without the *
         self.lengths = sorted({len(p) for p in self.prefixes})
         self.limit = limit
-        # (the chunks seen that have no keys, the chunks that have keys -> their keys, and those
-        # chunks as a set)
-        self.tables: tuple[set[bytes], dict[bytes, frozenset[bytes]], set[bytes]] = (set(), {}, set())
+        # The chunks seen that have no keys; those that have -> their keys; the latter as a set;
+        # and those of them that are not exactly their one folded word (`Roscosmos’s`, `Café`).
+        self.tables: _Tables = (set(), {}, set(), set())
 
-    def keys(self, tokens: set[bytes]) -> tuple[set[bytes], set[bytes], dict[bytes, frozenset[bytes]]]:
+    def keys(self, tokens: set[bytes]) -> tuple[set[bytes], set[bytes], _Tables]:
         """Return the keys (words, and b"prefix*") that the distinct chunks' words hit, the
-        chunks that hit and the table of their keys."""
-        boring, keyed, hitting = self.tables
+        chunks that hit and the tables they are in."""
+        tables = self.tables
+        boring, keyed, hitting, changing = tables
         # Sets first (one probe each, the hash kept in the table); the dict only for the hits.
         hits = tokens & hitting
         new = tokens.difference(hits).difference(boring)
         if new:
             if len(boring) + len(hitting) > self.limit:
-                boring, keyed, hitting = self.tables = (set(), {}, set())
+                tables = self.tables = (set(), {}, set(), set())
+                boring, keyed, hitting, changing = tables
                 new = tokens
                 hits = set()
             learn = self.learn
             for chunk in new:
                 found = learn(chunk)
                 if found:
-                    keyed[chunk] = found  # before `hitting`: a chunk there has its keys
+                    # In this order: a chunk in `hitting` is complete.
+                    keyed[chunk] = found
+                    if not chunk.isascii() and chunk_words(chunk) != (chunk,):
+                        changing.add(chunk)
                     hitting.add(chunk)
                     hits.add(chunk)
                 else:
                     boring.add(chunk)
-        return set().union(*map(keyed.__getitem__, hits)), hits, keyed
+        return set().union(*map(keyed.__getitem__, hits)), hits, tables
 
     def learn(self, chunk: bytes) -> frozenset[bytes]:
         """Return the keys of one chunk's folded words (the slow path, once per new chunk)."""
         words = (chunk,) if chunk.isascii() else chunk_words(chunk)
         vocabulary, prefixes = self.vocabulary, self.prefixes
-        keys = [w for w in words if w in vocabulary]
+        keys = [_canonical(w) for w in words if w in vocabulary]
         for word in words:
             for length in self.lengths:
                 if length > len(word):
                     break
                 if word[:length] in prefixes:
-                    keys.append(word[:length] + b"*")
+                    keys.append(_canonical(word[:length] + b"*"))
         return frozenset(keys) if keys else _NO_KEYS
 
 

@@ -12,9 +12,9 @@ The contract (README "Query language"):
   `Роскосмос`, `ё` = `е`, `й` = `и`, `Straße` = `STRASSE`, `ﬁnal` = `final`, `x²` = `x2`.
 - `=Word` compares **exact**: the same decomposition and accent removal, but case kept.
 
-`fold()` / `fold_exact()` define the semantics token by token. `WordIndex` is the fast path
-the matcher uses on whole articles (C-level split of the UTF-8 bytes, with a cache for the
-few chunks that need the full Unicode treatment); a property test checks it gives exactly
+`fold()` / `fold_exact()` define the semantics token by token. `ScannedText` is the fast
+path the matcher uses on whole articles (C-level split of the UTF-8 bytes, with a cache for
+the few chunks that need the full Unicode treatment); a property test checks it gives exactly
 the tokens `tokenize()` + `fold()` give.
 """
 

@@ -206,14 +206,84 @@ def test_bundled_rules_match_what_they_are_for() -> None:
     assert rules.match_names("A missile test", "Mission control") == []
 
 
+@pytest.mark.parametrize(
+    ("query", "text", "expected"),
+    [
+        # a phrase across dashes, quotes and word-less chunks, but not across a word
+        ('"space station"', "the space — station", True),
+        ('"space station"', "“space” station", True),
+        ('"space station"', "space…station", True),
+        ('"space station"', "space \u0301 station", True),
+        ('"space station"', "space и station", False),
+        ('"space station"', "space, the station", False),
+        ('"space station"', "space space station", True),
+        ('"space station"', "space-station’s", True),
+        ('"Crew-1*"', "Crew-11’s flight", True),
+        ('"Crew-1*"', "Crew—2", False),
+        ('"роскосмос заявил"', "роскосмос — заявил", True),
+        ('"роскосмос заявил"', "Роскосмос заявил", True),
+        ('"роскосмос заявил"', "роскосмос и заявил", False),
+        ('"½ cup"', "add ½ cup", True),  # ½ is one word, 1⁄2 in folded form
+        ('"½ cup"', "add 1⁄2 cup", False),  # two words: 1 and 2
+        # exact words next to punctuation, accents and letters
+        ("=NASA", "NASA’s plan", True),
+        ("=NASA", "_NASA_", True),
+        ("=NASA", "NAŚA", True),
+        ("=NASA", "xNASA NASAx", False),
+        ("=NASA", "Nasa’s plan", False),
+        ("=ISS*", "ISSues", True),
+        ("=ISS*", "the iss ISs", False),
+    ],
+)
+def test_phrases_and_exact_words_on_punctuated_text(query: str, text: str, expected: bool) -> None:
+    assert matches(query, "", text) is expected
+    assert matches(query, text, "") is expected
+
+
+def test_many_phrases_in_one_field_agree_with_the_reference() -> None:
+    text = "the old space station — “deorbit plan” for NASA’s crew, then a new space race"
+    phrases = ['"space station"', '"deorbit plan"', '"nasa s crew"', '"new space race"', '"old space"',
+               '"station deorbit"', '"plan for"', '"crew then"', '"space race"', '"race space"']  # fmt: skip
+    rules = [{"name": f"p{i}", "query": q} for i, q in enumerate(phrases)]
+    expected = [r["name"] for r in rules if reference.evaluate(parse_query(r["query"]), "", text)]
+    assert compile_rules(rules).match_names("", text) == expected
+    assert expected == [f"p{i}" for i in range(9)]
+
+
+def test_matching_stays_right_across_articles_when_the_lexicon_fills_up() -> None:
+    rules = [
+        {"name": "prefix", "query": "deorbit*"},
+        {"name": "word", "query": "Roscosmos"},
+        {"name": "phrase", "query": '"space station"'},
+    ]
+    compiled = compile_rules(rules)
+    compiled._lexicon.limit = 5  # replaced every few new words
+    articles = [
+        ("Deorbiting", "Roscosmos’s space station"),
+        ("news", "deorbited — ROSCOSMOS and a space-station"),
+        ("other", "nothing here at all today"),
+        ("Roscosmos", "the DEORBIT of the space station"),
+    ] * 3
+    for title, text in articles:
+        expected = [r["name"] for r in rules if reference.evaluate(parse_query(r["query"]), title, text)]
+        assert compiled.match_names(title, text) == expected
+    seen, keyed, hitting, _ = compiled._lexicon.tables
+    assert len(seen) + len(hitting) <= 5 + 12  # replaced, never grown past the limit by much
+    assert set(keyed) == hitting
+
+
 # ---------------------------------------------------------------------------- properties
 
 VOCABULARY = [
     "iss", "ISS", "Iss", "nasa", "NASA", "Baïkonur", "baikonur", "BAIKONUR", "Роскосмос", "РОСКОСМОС",
     "роскосмоса", "ёлка", "елка", "deorbit", "deorbiting", "DEORBIT", "de", "orbit", "space", "Space",
     "station", "crew", "Crew1", "11", "s", "x²", "x2", "Straße", "strasse", "café", "cafe\u0301",
+    "NAŚA", "1⁄2",
 ]  # fmt: skip
-SEPARATORS = [" ", " ", " ", "\n", ", ", "-", "’", "'", ". ", " — ", "\u00ad", "_", "\t", "«", "»", "**"]
+SEPARATORS = [
+    " ", " ", " ", "\n", ", ", "-", "’", "'", ". ", " — ", "\u00ad", "_", "\t", "«", "»", "**",
+    "“", "” ", " – ", " \u0301", "…", " и ", "½",
+]  # fmt: skip
 
 texts = st.lists(st.tuples(st.sampled_from(VOCABULARY), st.sampled_from(SEPARATORS)), max_size=20).map(
     lambda pairs: "".join(w + s for w, s in pairs)
