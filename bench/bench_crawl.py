@@ -35,6 +35,9 @@ from pathlib import Path
 
 ARTICLES = int(os.environ.get("BENCH_CRAWL_ARTICLES", 2400))
 SITES = int(os.environ.get("BENCH_CRAWL_SITES", 8))
+# BENCH_CRAWL_QUICK=1: the end-to-end poll only (no second poll, no raw Scrapy fetch), for
+# alternating A/B runs on a shared machine.
+QUICK = os.environ.get("BENCH_CRAWL_QUICK", "") not in ("", "0")
 PAGE_PADDING = 24_000  # bytes of inline script per page, for a realistic page weight
 SEED = 20261126
 
@@ -271,6 +274,8 @@ def main() -> None:
                 f"{ordered[int(len(ordered) * 0.95) - 1]:.1f} p95 (in a worker; {manager.context.pool.workers} workers)"
             )
 
+        if QUICK:
+            return
         parent.send("clear")
         parent.recv()
         started = time.perf_counter()

@@ -4,7 +4,8 @@ One `CrawlContext` lives as long as its `CrawlManager` (the service, `newswatch 
 under plain `scrapy crawl`, as long as the spider. The crawling process's own database work
 (poll records, known-URL lookups, validators: a few small statements per poll) runs on one
 dedicated thread (`db()`), so the event loop never waits on SQL; parsing, extraction and
-article storage run in the worker pool (`pool.run()`, crawler.ingest).
+article storage run in the worker pool (`pool.run()`; article pages in batches: `ingest()`,
+crawler.ingest).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from crawler.extract import FeedEntry
+from crawler.ingest import IngestJob, IngestResult, ingest_many
 from crawler.pool import ExtractionPool
 from crawler.work import ProcessedPage
 from newswatch.config import Config
@@ -46,6 +48,7 @@ class CrawlContext:
         self.sessions = session_factory(self.engine)
         self.pool = ExtractionPool(workers)
         self.pool.warm()
+        self._ingest = self.pool.batcher(ingest_many)
         self._db = ThreadPoolExecutor(1, thread_name_prefix="newswatch-db")
         self._closed = False
 
@@ -71,6 +74,11 @@ class CrawlContext:
     def _in_session(self, function: Callable[..., T], args: tuple, kwargs: dict) -> T:
         with session_scope(self.sessions) as session:
             return function(session, *args, **kwargs)
+
+    async def ingest(self, job: IngestJob) -> IngestResult:
+        """Extract and store a fetched page in the worker pool (batched with other pages
+        while the workers are busy)."""
+        return await self._ingest.submit(job)
 
     async def extract(self, html: str, url: str, feed_entry: FeedEntry | None) -> ProcessedPage:
         """Extract and fingerprint a page in the process pool."""

@@ -14,6 +14,7 @@ processes) storing the same story at the same moment still put it in one story.
 from __future__ import annotations
 
 import os
+import pickle
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -62,6 +63,27 @@ def _engine(database_url: str):
         _ENGINES[database_url] = make_engine(database_url, pool_size=1, max_overflow=1)
         _INDEXES[database_url] = SimhashIndex()
     return _ENGINES[database_url], _INDEXES[database_url]
+
+
+def ingest_many(jobs: list[IngestJob]) -> list[IngestResult | Exception]:
+    """`ingest` each job (one pool task for a batch of pages); a job's exception takes its
+    place in the list, so the others still count (crawler.pool.Batcher)."""
+    outcomes: list[IngestResult | Exception] = []
+    for job in jobs:
+        try:
+            outcomes.append(ingest(job))
+        except Exception as exc:  # noqa: BLE001 - reported for its page, by the pipeline
+            outcomes.append(_portable(exc))
+    return outcomes
+
+
+def _portable(exc: Exception) -> Exception:
+    """Return `exc`, or a RuntimeError saying the same if it cannot travel between processes."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any pickling failure
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def ingest(job: IngestJob) -> IngestResult:

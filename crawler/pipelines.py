@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from crawler import store
-from crawler.ingest import IngestJob, ingest
+from crawler.ingest import IngestJob
 from crawler.items import ArticlePage
 from crawler.pool import PoolFailed
 from newswatch.models import utcnow
@@ -52,7 +52,7 @@ class StorePipeline:
             poll_started_at=poll.started_at,
         )
         try:
-            result = await context.pool.run(ingest, job)
+            result = await context.ingest(job)
         except Exception as exc:  # noqa: BLE001 - one page's failure must not end the poll
             log.warning(
                 "processing an article failed: %s: %s",

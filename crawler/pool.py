@@ -11,6 +11,11 @@ it was killed without a chance to stop them. A worker that dies or a task that t
 than `timeout` seconds fails that task only: the pool is rebuilt and the crawl goes on.
 
 `workers=0` runs extraction in a thread instead (for debugging and comparisons).
+
+Pages are many and small, so `batcher()` groups them: while every worker is busy, pages that
+arrive wait and leave together as one task (at most `size`), which pays the inter-process
+round trip — pickling, two helper threads, a wake-up of the event loop — once per batch
+instead of once per page. A page that finds a worker free still leaves at once, alone.
 """
 
 from __future__ import annotations
@@ -25,13 +30,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from crawler.extract import FeedEntry
 from crawler.work import ProcessedPage, process_page, warm_up
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+A = TypeVar("A")
 
 DEFAULT_TIMEOUT = 120.0
 
@@ -85,11 +91,11 @@ class ExtractionPool:
         self._submitted = 0
         self._lock = threading.Lock()
 
-    def _ensure(self) -> Executor:
+    def _ensure(self, cost: int = 1) -> Executor:
         with self._lock:
-            return self._ensure_locked()
+            return self._ensure_locked(cost)
 
-    def _ensure_locked(self) -> Executor:
+    def _ensure_locked(self, cost: int = 1) -> Executor:
         if self._executor is not None and self._submitted >= self.recycle_after:
             retired, self._executor = self._executor, None
             retired.shutdown(wait=False)  # its queued tasks still complete
@@ -105,7 +111,7 @@ class ExtractionPool:
                 self._executor = ProcessPoolExecutor(
                     self.workers, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)
                 )
-        self._submitted += 1
+        self._submitted += cost
         return self._executor
 
     def warm(self) -> None:
@@ -121,12 +127,13 @@ class ExtractionPool:
 
         threading.Thread(target=start, name="newswatch-pool-start", daemon=True).start()
 
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
+    async def run(self, function: Callable[..., T], *args: Any, cost: int = 1) -> T:
         """Return `function(*args)` computed in a worker. Its own exceptions come back as they
-        are; a crashed worker or a timeout raises PoolFailed (and the pool is rebuilt)."""
+        are; a crashed worker or a timeout raises PoolFailed (and the pool is rebuilt).
+        `cost`: how many tasks this call counts as towards recycling (a batch: its size)."""
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
-            executor = self._ensure()
+            executor = self._ensure(cost)
             try:
                 future = loop.run_in_executor(executor, function, *args)
                 return await asyncio.wait_for(future, self.timeout)
@@ -138,6 +145,10 @@ class ExtractionPool:
                 self._discard(executor, kill=True)
                 raise PoolFailed(f"took longer than {self.timeout:.0f}s") from None
         raise PoolFailed("a worker process crashed")  # pragma: no cover
+
+    def batcher(self, many: Callable[[list[A]], list[Any]], size: int = 8) -> Batcher[A]:
+        """Return a Batcher running `many(items)` in this pool (see the module docstring)."""
+        return Batcher(self, many, size)
 
     async def process(self, html: str, url: str, feed_entry: FeedEntry | None) -> ProcessedPage:
         """Return the extracted page (extraction only, nothing stored)."""
@@ -156,3 +167,78 @@ class ExtractionPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+
+class Batcher(Generic[A]):
+    """Submits items one by one; runs them in the pool in batches, `many(items)` per task.
+
+    `many` returns one entry per item, in order: its result, or the exception it raised
+    (which `submit` raises). At most `workers + 1` batches are in flight (one waiting per busy
+    worker, so none idles between batches); the rest wait and form the next batches. A batch
+    that fails as a whole (a crashed worker, the timeout) is retried item by item, so one
+    hostile page fails alone.
+    """
+
+    def __init__(self, pool: ExtractionPool, many: Callable[[list[A]], list[Any]], size: int) -> None:
+        self.pool = pool
+        self.many = many
+        self.size = max(1, size)
+        self._waiting: list[tuple[A, asyncio.Future]] = []
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task] = set()  # the event loop keeps only weak references
+
+    @property
+    def max_in_flight(self) -> int:
+        return max(1, self.pool.workers) + 1
+
+    async def submit(self, item: A) -> Any:
+        """Return the result of `item` (or raise its exception, or PoolFailed)."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        self._dispatch()
+        return await future
+
+    def _dispatch(self) -> None:
+        self._waiting = [(item, future) for item, future in self._waiting if not future.done()]
+        while self._waiting and self._in_flight < self.max_in_flight:
+            batch, self._waiting = self._waiting[: self.size], self._waiting[self.size :]
+            self._in_flight += 1
+            task = asyncio.ensure_future(self._run(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[tuple[A, asyncio.Future]]) -> None:
+        try:
+            try:
+                outcomes = await self.pool.run(self.many, [item for item, _ in batch], cost=len(batch))
+            except PoolFailed as failure:
+                if len(batch) == 1:
+                    outcomes = [failure]
+                else:  # find the culprit: each item on its own, one after the other (a crash
+                    # breaks every task in the pool at that moment)
+                    log.warning("a batch of %d failed (%s): retrying them one by one", len(batch), failure)
+                    outcomes = [await self._alone(item) for item, _ in batch]
+            except Exception as exc:  # noqa: BLE001 - `many` itself failed: every item fails with it
+                outcomes = [exc] * len(batch)
+            except BaseException:  # cancelled (the loop is closing): so are its callers
+                for _, future in batch:
+                    future.cancel()
+                raise
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():  # its caller was cancelled
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+        finally:
+            self._in_flight -= 1
+            self._dispatch()
+
+    async def _alone(self, item: A) -> Any:
+        """Return the outcome of `item` run as a batch of one (PoolFailed as an outcome too)."""
+        try:
+            (outcome,) = await self.pool.run(self.many, [item])
+        except PoolFailed as failure:
+            return failure
+        return outcome

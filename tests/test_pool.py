@@ -91,3 +91,41 @@ def test_workers_exit_when_the_crawling_process_is_killed(tmp_path) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_pages_that_wait_for_busy_workers_leave_together() -> None:
+    from pool_helpers import negate_each
+
+    pool = ExtractionPool(1)
+    batcher = pool.batcher(negate_each, size=4)
+
+    async def run():
+        return await asyncio.gather(*(batcher.submit(i) for i in range(1, 11)), return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(asyncio.wait_for(run(), 60))
+    finally:
+        pool.close()
+    assert [value for value, _ in outcomes] == [-i for i in range(1, 11)]
+    sizes = [size for _, size in outcomes]
+    assert sizes[0] == 1  # the first found the worker free and left at once
+    assert max(sizes) == 4 and sum(1 for s in sizes if s > 1) >= 6
+
+
+def test_a_failing_page_fails_alone_and_a_crash_costs_only_its_page() -> None:
+    from pool_helpers import negate_each
+
+    pool = ExtractionPool(1)
+    batcher = pool.batcher(negate_each, size=8)
+
+    async def run():
+        items = [1, 2, "boom", 3, "crash", 4, 5]
+        return await asyncio.gather(*(batcher.submit(i) for i in items), return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(asyncio.wait_for(run(), 60))
+    finally:
+        pool.close()
+    values = [o if isinstance(o, Exception) else o[0] for o in outcomes]
+    assert values[:2] + values[3:4] + values[5:] == [-1, -2, -3, -4, -5]
+    assert isinstance(values[2], ValueError) and isinstance(values[4], PoolFailed)
