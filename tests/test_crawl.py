@@ -347,3 +347,22 @@ def test_bundled_legacy_encodings_decode(tmp_path, site, crawls, sessions) -> No
     assert (
         rows["esa-lunar-cargo-study.html"].title == "ESA selects two companies for lunar cargo lander study"
     )
+
+
+def test_crawling_process_collects_garbage_less_often_but_never_more(monkeypatch) -> None:
+    import gc
+
+    from crawler import runner
+
+    saved = gc.get_threshold()
+    try:
+        for before, after in (((700, 10, 10), (5000, 20, 20)), ((10_000, 5, 50), (10_000, 20, 50))):
+            gc.set_threshold(*before)
+            monkeypatch.setattr(runner, "_gc_tuned", False)
+            runner.tune_garbage_collector()
+            assert gc.get_threshold() == after
+            gc.set_threshold(700, 10, 10)
+            runner.tune_garbage_collector()  # once per process
+            assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*saved)
