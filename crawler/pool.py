@@ -21,6 +21,7 @@ instead of once per page. A page that finds a worker free still leaves at once, 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import multiprocessing
 import os
@@ -183,7 +184,7 @@ class Batcher(Generic[A]):
         self.pool = pool
         self.many = many
         self.size = max(1, size)
-        self._waiting: list[tuple[A, asyncio.Future]] = []
+        self._waiting: collections.deque[tuple[A, asyncio.Future]] = collections.deque()
         self._in_flight = 0
         self._tasks: set[asyncio.Task] = set()  # the event loop keeps only weak references
 
@@ -199,9 +200,14 @@ class Batcher(Generic[A]):
         return await future
 
     def _dispatch(self) -> None:
-        self._waiting = [(item, future) for item, future in self._waiting if not future.done()]
         while self._waiting and self._in_flight < self.max_in_flight:
-            batch, self._waiting = self._waiting[: self.size], self._waiting[self.size :]
+            batch: list[tuple[A, asyncio.Future]] = []
+            while self._waiting and len(batch) < self.size:
+                item, future = self._waiting.popleft()
+                if not future.done():  # else its caller was cancelled while it waited
+                    batch.append((item, future))
+            if not batch:
+                return
             self._in_flight += 1
             task = asyncio.ensure_future(self._run(batch))
             self._tasks.add(task)
