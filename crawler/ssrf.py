@@ -19,11 +19,16 @@ A refused request raises `IgnoreRequest` with a message saying why; the spider's
 counts it as an error of the poll, and the crawl goes on. The addresses are resolved here and
 again by the downloader, so a DNS answer that changes in between (DNS rebinding) is not
 caught; the resolver is a setting (`SSRF_GUARD_RESOLVER`) for deployments that need more.
+
+Answers are remembered for the whole process (every poll, every crawler) for
+`RESOLVE_CACHE_SECONDS`, a failed lookup for `FAILED_RESOLVE_CACHE_SECONDS` only; the verdict
+on an address is a pure function of it and is memoised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import time
@@ -42,6 +47,16 @@ _PRIVATE_NETWORKS = [
 ]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 RESOLVE_CACHE_SECONDS = 60.0
+FAILED_RESOLVE_CACHE_SECONDS = 5.0
+RESOLVE_CACHE_MAX_HOSTS = 10_000
+
+# (resolver, host, port) -> (expires at, addresses): shared by every guard in this process.
+_RESOLVED: dict[tuple[Resolver, str, int], tuple[float, list[str]]] = {}
+
+
+def clear_resolve_cache() -> None:
+    """Forget every remembered DNS answer (tests, and a config reload)."""
+    _RESOLVED.clear()
 
 
 class RefusedAddress(IgnoreRequest):
@@ -64,10 +79,18 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
 
 def address_problem(address: IPAddress | str, allow_private: bool = False) -> str | None:
     """Return why the crawler must not connect to `address`, or None when it may."""
-    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    return _address_problem(str(address), allow_private)
+
+
+@functools.lru_cache(maxsize=4096)
+def _address_problem(address: str, allow_private: bool) -> str | None:
+    return _judge(ipaddress.ip_address(address), allow_private)
+
+
+def _judge(ip: IPAddress, allow_private: bool) -> str | None:
     inner = _embedded_ipv4(ip)
     if inner is not None:
-        return address_problem(inner, allow_private)
+        return _judge(inner, allow_private)
     if ip.is_unspecified:
         return f"{ip} is an unspecified address"
     if ip.is_multicast:
@@ -103,7 +126,6 @@ class SsrfGuardMiddleware:
     def __init__(self, crawler, resolver: Resolver) -> None:
         self.crawler = crawler
         self.resolver = resolver
-        self._cache: dict[tuple[str, int], tuple[float, list[str]]] = {}
 
     @classmethod
     def from_crawler(cls, crawler) -> SsrfGuardMiddleware:
@@ -148,13 +170,20 @@ class SsrfGuardMiddleware:
         return None
 
     async def _resolve(self, host: str, port: int) -> list[str]:
-        key = (host.lower(), port)
-        cached = self._cache.get(key)
-        if cached and cached[0] > time.monotonic():
+        key = (self.resolver, host.lower(), port)
+        now = time.monotonic()
+        cached = _RESOLVED.get(key)
+        if cached and cached[0] > now:
             return cached[1]
         try:
             addresses = await self.resolver(host, port)
         except (OSError, UnicodeError):
             addresses = []
-        self._cache[key] = (time.monotonic() + RESOLVE_CACHE_SECONDS, addresses)
+        if len(_RESOLVED) >= RESOLVE_CACHE_MAX_HOSTS:  # links to many hosts: drop the stale ones
+            for stale in [k for k, (expires, _) in _RESOLVED.items() if expires <= now]:
+                del _RESOLVED[stale]
+            if len(_RESOLVED) >= RESOLVE_CACHE_MAX_HOSTS:
+                _RESOLVED.clear()
+        ttl = RESOLVE_CACHE_SECONDS if addresses else FAILED_RESOLVE_CACHE_SECONDS
+        _RESOLVED[key] = (time.monotonic() + ttl, addresses)
         return addresses

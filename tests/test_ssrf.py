@@ -159,3 +159,35 @@ def test_redirect_to_a_file_url_is_not_followed(tmp_path, site, crawls, sessions
     assert summary.new == 14
     with sessions() as session:
         assert not any("root:" in a.text for a in stored(session))
+
+
+def test_dns_answers_are_reused_across_polls_until_they_expire(reactor_loop, monkeypatch) -> None:
+    from crawler import ssrf
+
+    monkeypatch.setattr(ssrf, "RESOLVE_CACHE_SECONDS", 0.3)
+    monkeypatch.setattr(ssrf, "FAILED_RESOLVE_CACHE_SECONDS", 0.1)
+    answers = {"news.example.org": ["93.184.216.34"], "gone.example.org": []}
+    lookups: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return answers[host]
+
+    def check(url: str) -> str | None:  # a new guard each time, as each poll has its own crawler
+        guard = SsrfGuardMiddleware(crawler=None, resolver=resolver)
+        return reactor_loop.run_until_complete(guard.check_url(url, allow_private=False))
+
+    ssrf.clear_resolve_cache()
+    assert check("http://news.example.org/a") is None
+    assert check("https://NEWS.example.org:80/b") is None  # same host and port
+    assert lookups == ["news.example.org"]
+    assert "cannot resolve" in check("http://gone.example.org/")
+    answers["gone.example.org"] = ["93.184.216.35"]
+    assert "cannot resolve" in check("http://gone.example.org/")  # the failure is remembered briefly
+    time_to_expire = asyncio.sleep(0.35)
+    reactor_loop.run_until_complete(time_to_expire)
+    answers["news.example.org"] = ["10.0.0.7"]  # the name moved: the new answer counts after the TTL
+    assert "private address" in check("http://news.example.org/c")
+    assert check("http://gone.example.org/") is None
+    assert lookups.count("news.example.org") == 2 and lookups.count("gone.example.org") == 2
+    ssrf.clear_resolve_cache()
