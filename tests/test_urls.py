@@ -30,6 +30,7 @@ from crawler.urls import is_tracking_parameter, normalise_url, same_site, try_no
 )
 def test_spellings_of_one_url_normalise_alike(given: str, normal: str) -> None:
     assert normalise_url(given) == normal
+    assert normalise_url(normal) == normal  # the spider relies on it: a normal URL stays as it is
 
 
 @pytest.mark.parametrize(

@@ -161,7 +161,7 @@ class SourceSpider(scrapy.Spider):
                     normal,
                     callback=self.parse_article,
                     errback=self.article_failed,
-                    meta={"feed_entry": entry, "variants": variants},
+                    meta={"feed_entry": entry, "variants": variants, "normal": normal},
                 )
             )
         if remember:
@@ -183,13 +183,16 @@ class SourceSpider(scrapy.Spider):
             self.poll.error(message)
             self.context.notify("error", source=self.source_name, message=message)
             return []
+        # Requests go out under the normalised URL: unless a redirect (or Scrapy's escaping)
+        # changed it, the response's URL is normal already.
+        normal = response.url if response.url == response.meta.get("normal") else try_normalise(response.url)
         variants = list(
             dict.fromkeys(
                 [
                     *response.meta.get("variants", []),
                     *response.meta.get("redirect_urls", []),
                     response.url,
-                    try_normalise(response.url) or response.url,
+                    normal or response.url,
                 ]
             )
         )
