@@ -32,9 +32,10 @@ LOG_LEVEL = "INFO"
 ROBOTSTXT_OBEY = True
 ROBOTSTXT_CACHE_SECONDS = 3600
 CONCURRENT_REQUESTS = 32
-# Spider output is handled by this many asyncio tasks per response; an article page yields one
-# item, and Scrapy's default (100) costs ~200 task creations per page for nothing.
-CONCURRENT_ITEMS = 8
+# Spider output is handled by this many asyncio tasks per response (plus one that feeds them);
+# an article page yields one item and a feed only requests (scheduled without waiting), so one
+# is enough — Scrapy's default (100) costs ~200 task creations per page for nothing.
+CONCURRENT_ITEMS = 1
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 # Requests of one priority leave in the order the spider made them: article requests are made
 # newest first (Scrapy's default memory queue is LIFO).
