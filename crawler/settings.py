@@ -25,6 +25,10 @@ NEWSPIDER_MODULE = "crawler.spiders"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TELNETCONSOLE_ENABLED = False
+# Scrapy's remote control would start, for every poll, an HTTP server on localhost that runs
+# Python code sent to it (token in a file under the user's profile), and its start and stop
+# cost CPU on every poll. Nobody drives the crawler that way.
+REMOTE_CONTROL_ENABLED = False
 COOKIES_ENABLED = False
 LOG_LEVEL = "INFO"
 

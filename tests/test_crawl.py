@@ -366,3 +366,33 @@ def test_crawling_process_collects_garbage_less_often_but_never_more(monkeypatch
             assert gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*saved)
+
+
+def test_a_poll_opens_no_remote_code_execution_server(tmp_path, site, reactor_loop, db_url) -> None:
+    # Scrapy's remote control (on by default) would serve an "execute Python" endpoint on
+    # localhost during every poll and announce it in a job file.
+    import asyncio
+
+    from crawler.runner import CrawlManager
+
+    jobs = tmp_path / "jobs"
+    seen: list[list[str]] = []
+
+    def progress(event: str, data: dict) -> None:
+        if event == "fetched":
+            seen.append(sorted(p.name for p in jobs.glob("*")) if jobs.exists() else [])
+
+    config = write_config(tmp_path / "config", [source("desk", "feed", f"{site.url}/feed.xml")])
+    manager = CrawlManager(
+        config,
+        db_url,
+        progress=progress,
+        scrapy_settings={"AUTOTHROTTLE_START_DELAY": 0.0, "REMOTE_CONTROL_JOBS_DIR": str(jobs)},
+        workers=1,
+    )
+    try:
+        summary = reactor_loop.run_until_complete(asyncio.wait_for(manager.poll("desk"), 90))
+    finally:
+        reactor_loop.run_until_complete(manager.close())
+    assert summary.new == 15 and len(seen) == 16
+    assert seen == [[]] * 16
