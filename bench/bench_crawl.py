@@ -40,6 +40,7 @@ SITES = int(os.environ.get("BENCH_CRAWL_SITES", 8))
 QUICK = os.environ.get("BENCH_CRAWL_QUICK", "") not in ("", "0")
 PAGE_PADDING = 24_000  # bytes of inline script per page, for a realistic page weight
 SEED = 20261126
+REAL_PAGES = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "articles" / "html"
 
 _WORDS = (
     "orbit station module crew launch engineers review budget contract lander rover probe telescope "
@@ -75,14 +76,40 @@ def _articles(site_index: int, count: int, now: datetime):
     return articles
 
 
-def serve(count: int, conn) -> None:
+def _real_articles(site_index: int, count: int, now: datetime):
+    """Return `count` articles whose pages are the real shared pages, cycled: each copy has its
+    own URL, so it is fetched, extracted and stored (as a new article, or as a duplicate of the
+    earlier copy with the same text)."""
+    import gzip
+
+    from newswatch.demo.site import DemoArticle
+
+    pages = sorted(REAL_PAGES.glob("*.html.gz"))
+    articles = []
+    for i in range(count):
+        page = pages[(site_index * count + i) % len(pages)]
+        articles.append(
+            DemoArticle(
+                slug=f"s{site_index}-real-{i}",
+                title=f"Real page {page.name[:12]}",
+                paragraphs=["(served from the shared real pages)"],
+                published=now - timedelta(minutes=i),
+                raw_html=gzip.decompress(page.read_bytes()),
+                declare_charset="none",
+            )
+        )
+    return articles
+
+
+def serve(count: int, conn, real: bool = False) -> None:
     """The fixture sites' process: start them, report their URLs, report hits when asked."""
     from newswatch.demo.site import NewsSite
 
     now = datetime.now(UTC)
     per_site = count // SITES
+    make = _real_articles if real else _articles
     sites = [
-        NewsSite(_articles(i, per_site, now), host=f"127.0.0.{i + 1}", page_padding=PAGE_PADDING).start()
+        NewsSite(make(i, per_site, now), host=f"127.0.0.{i + 1}", page_padding=PAGE_PADDING).start()
         for i in range(SITES)
     ]
     conn.send([s.url for s in sites])
@@ -189,7 +216,8 @@ def _worker_peak_rss_mb(manager) -> float:
     return max(peaks, default=0.0)
 
 
-def main() -> None:
+def main(real: bool = False) -> None:
+    """Run the benchmark on generated pages, or (`real`) on the shared real pages, end to end only."""
     from crawler.runner import CrawlManager, _ensure_reactor_running, reactor_event_loop
     from newswatch.db import upgrade
 
@@ -197,7 +225,7 @@ def main() -> None:
     _ensure_reactor_running()
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    server = context.Process(target=serve, args=(ARTICLES, child), daemon=True)
+    server = context.Process(target=serve, args=(ARTICLES, child, real), daemon=True)
     server.start()
     urls = parent.recv()
     per_site = ARTICLES // SITES
@@ -205,9 +233,16 @@ def main() -> None:
     config = _write_config(workdir / "config", urls, per_site)
     database_url = f"sqlite:///{workdir / 'bench.db'}"
     upgrade(database_url)
-    print(
-        f"{SITES} fixture sites, {per_site * SITES} articles, pages ~{PAGE_PADDING // 1000 + 6} KB; cores: {os.cpu_count()}"
-    )
+    if real:
+        print(
+            f"{SITES} fixture sites serving the {len(list(REAL_PAGES.glob('*.html.gz')))} shared real pages "
+            f"under {per_site * SITES} URLs; cores: {os.cpu_count()}"
+        )
+    else:
+        print(
+            f"{SITES} fixture sites, {per_site * SITES} articles, pages ~{PAGE_PADDING // 1000 + 6} KB; "
+            f"cores: {os.cpu_count()}"
+        )
 
     extract_ms: list[float] = []
     worker_ms: list[float] = []
@@ -237,6 +272,8 @@ def main() -> None:
         summaries = loop.run_until_complete(asyncio.gather(*(manager.poll(s.name) for s in config.sources)))
         elapsed = time.perf_counter() - started
         new = sum(s.new for s in summaries)
+        if real:  # copies of one page share its text: stored as duplicates, at the same cost
+            new += sum(s.duplicates for s in summaries)
         errors = sum(s.errors for s in summaries)
         parent.send("hits")
         hits = parent.recv()
@@ -253,7 +290,7 @@ def main() -> None:
         in_task_cpu = sum(worker_ms) / 1000
         worker_peak = _worker_peak_rss_mb(manager)
         print(
-            f"end to end (fetch + extract + store): {new} new articles in {elapsed:.1f}s = {new / elapsed:.1f} articles/s"
+            f"end to end (fetch + extract + store): {new} {'pages' if real else 'new articles'} in {elapsed:.1f}s = {new / elapsed:.1f} {'pages' if real else 'articles'}/s"
             f"  (errors {errors}, load average before {load_before:.1f})"
         )
         per_article = 1000 * (main_cpu + workers_cpu + server_cpu) / max(new, 1)
@@ -274,7 +311,7 @@ def main() -> None:
                 f"{ordered[int(len(ordered) * 0.95) - 1]:.1f} p95 (in a worker; {manager.context.pool.workers} workers)"
             )
 
-        if QUICK:
+        if QUICK or real:
             return
         parent.send("clear")
         parent.recv()
