@@ -45,10 +45,15 @@ def check(ctx: typer.Context) -> None:
     if problems:
         raise ConfigError(str(config.directory), problems[0])
     console.print(sources, rules, subscribers)
-    console.print(
-        f"config OK: {config.directory}: {len(config.sources)} sources, {len(config.rules)} rules, "
-        f"{len(config.subscribers)} subscribers"
+    counts = ", ".join(
+        _count(len(items), noun)
+        for items, noun in ((config.sources, "source"), (config.rules, "rule"), (config.subscribers, "subscriber"))
     )
+    console.print(f"config OK: {config.directory}: {counts}")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def register(app: typer.Typer) -> None:
