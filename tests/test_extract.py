@@ -13,10 +13,11 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import lxml.html
 import pytest
 
 from crawler.extract import ExtractedArticle, FeedEntry, extract_article
-from crawler.extraction.body import reconcile_with_article_body
+from crawler.extraction.body import filter_lines, link_texts, reconcile_with_article_body
 from crawler.extraction.charset import decode_html
 from crawler.extraction.dates import parse_date
 
@@ -83,6 +84,31 @@ def test_headline_is_not_repeated_in_the_text() -> None:
     article = extract_article(page("sidebar-names-keyword.html"))
     assert article.title == "NASA awards lunar lander study contracts"
     assert not article.text.startswith("NASA awards lunar lander")
+
+
+def test_lines_that_are_a_short_link_text_are_dropped_whatever_their_length() -> None:
+    # Where the extractor falls back to a page's whole text (a news text that is not in <p>
+    # elements), menu items, categories and tags come out one per line; as links they go.
+    tree = lxml.html.fromstring(
+        '<html><body><ul><li><a href="#">PREFEITURA <b></b></a><ul><li><a href="/d">Diário Oficial</a></li>'
+        '</ul></li></ul><a class="label" href="/tag/deorbit">deorbit</a> '
+        '<a href="/tag/iss">ISS</a><div>The deorbit vehicle arrives in 2029.</div></body></html>'
+    )
+    extracted = "MENU\nPREFEITURA\nDiário Oficial\ndeorbit\nISS\nThe deorbit vehicle arrives in 2029."
+    assert filter_lines(extracted, links=link_texts(tree)) == "MENU\nThe deorbit vehicle arrives in 2029."
+
+
+def test_a_page_of_menus_around_a_bare_text_news_item_keeps_only_the_news(shared_dir: Path) -> None:
+    # A real municipal news page (2018): nested drop-down menus, a category picker, a tag cloud,
+    # and the news as bare text after two images.
+    root = shared_dir / "realworld" / "articles"
+    key = "f6ac15a4d9851139"
+    (path,) = (root / "html").glob(f"{key}*.html.gz")
+    text = extract_article(gzip.decompress(path.read_bytes())).text
+    assert "registrou nesta manhã o arrombamento de dois dos cinco automóveis" in text
+    for menu_item in ("PREFEITURA", "ESTRUTURA ADMINISTRATIVA", "GEOPORTAL", "reciclagem", "schützenfest"):
+        assert menu_item not in text
+    assert len(text) < 1200  # the news is ~500 characters; the page's whole text ~3,000
 
 
 LEAD = "The agency picked a landing site near the lunar south pole for its first crewed landing in decades."

@@ -11,7 +11,7 @@ Method (each step is generic, none knows a site; figures in bench/bench_extract.
 3. Filter the lines: the headline repeated at the top, a standfirst (the meta description shown
    under the headline, not as the lead paragraph), boilerplate sentences ("Sign up for our
    newsletter", "Read more:", "Most read", copyright, reprint and comment prompts), and lines that
-   are the whole text of one of the page's links (teasers of other articles).
+   are the whole text of one of the page's links (menu items, tags, teasers of other articles).
 4. The page's JSON-LD articleBody replaces the result when the page shows that body and the
    extracted text covers less than half of it (the extractor picked a fragment or a wrong block).
 
@@ -178,14 +178,19 @@ def _norm(text: str) -> str:
 
 
 def link_texts(tree: HtmlElement) -> set[str]:
-    """Return the normalised texts of the page's links that are at least three words long."""
+    """Return the normalised texts of the page's links.
+
+    A line of extracted text that is exactly a link's text is navigation (a menu item, a tag, a
+    category) or a teaser of another article, whatever its length: the article's own sentences
+    are not links in their entirety. (Links of one or two words were once kept out of this set;
+    including them removed whole menus on one page and cost no recall on the shared pages.)"""
     texts = set()
     for anchor in tree.iter("a"):
         text = anchor.text_content().strip()
         if text.startswith(("http:", "https:", "www.")):
             continue  # a printed address is content ("the list is at https://…")
         key = _norm(text)
-        if key.count(" ") >= 2:
+        if key:
             texts.add(key)
     return texts
 
