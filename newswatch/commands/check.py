@@ -47,7 +47,11 @@ def check(ctx: typer.Context) -> None:
     console.print(sources, rules, subscribers)
     counts = ", ".join(
         _count(len(items), noun)
-        for items, noun in ((config.sources, "source"), (config.rules, "rule"), (config.subscribers, "subscriber"))
+        for items, noun in (
+            (config.sources, "source"),
+            (config.rules, "rule"),
+            (config.subscribers, "subscriber"),
+        )
     )
     console.print(f"config OK: {config.directory}: {counts}")
 
