@@ -98,6 +98,41 @@ def test_lines_that_are_a_short_link_text_are_dropped_whatever_their_length() ->
     assert filter_lines(extracted, links=link_texts(tree)) == "MENU\nThe deorbit vehicle arrives in 2029."
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "(Reporting by Greg Roumeliotis; Editing by Lisa Shumaker)",
+        "Additional reporting by Joseph Hudak",
+        "Fox News’ Jessica Napoli contributed to this report.",
+        "Updated at 1:23 p.m.",
+        "- Published 18 November 2019",
+        "Email Tariq Malik at tmalik@space.com or follow him @tariqjmalik.",
+        "Filed under: Space | Policy",
+        "5 min read",
+        "Tempo de leitura: 1 minuto",
+        "DON'T MISS",
+        "Popular on IndieWire",
+    ],
+)
+def test_credit_date_and_promo_lines_are_dropped(line: str) -> None:
+    body = "Roscosmos confirmed the deorbit plan on Tuesday."
+    assert filter_lines(f"{body}\n{line}") == body
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Updated Police Identify Man, Woman Found Dead in Plano Apartment",
+        "Posted on social media by the performance analysts, the clip drew wide attention.",
+        "The report was published on Monday after 14 months of review, officials said.",
+        "Editors at the agency said the 2029 date still stands.",
+    ],
+)
+def test_sentences_that_start_like_credit_lines_stay(line: str) -> None:
+    text = f"Roscosmos confirmed the deorbit plan on Tuesday.\n{line}"
+    assert filter_lines(text) == text
+
+
 def test_a_page_of_menus_around_a_bare_text_news_item_keeps_only_the_news(shared_dir: Path) -> None:
     # A real municipal news page (2018): nested drop-down menus, a category picker, a tag cloud,
     # and the news as bare text after two images.

@@ -10,7 +10,8 @@ Method (each step is generic, none knows a site; figures in bench/bench_extract.
    tuning pages, and the fallback doubles the time.
 3. Filter the lines: the headline repeated at the top, a standfirst (the meta description shown
    under the headline, not as the lead paragraph), boilerplate sentences ("Sign up for our
-   newsletter", "Read more:", "Most read", copyright, reprint and comment prompts), and lines that
+   newsletter", "Read more:", "Most read", copyright, reprint and comment prompts, wire credit lines
+   such as "(Reporting by …)", date stamps, reading times), and lines that
    are the whole text of one of the page's links (menu items, tags, teasers of other articles).
 4. The page's JSON-LD articleBody replaces the result when the page shows that body and the
    extracted text covers less than half of it (the extractor picked a fragment or a wrong block).
@@ -160,6 +161,13 @@ _BOILERPLATE_LINE = re.compile(
       | follow\b.{0,80}\b(?:on|at)\b.{0,60}(?:twitter|facebook|instagram|linkedin|youtube|tiktok|https?://)
       | (?:reach|contact|email)\ the\ (?:reporter|author|writer)s?\ (?:on|at|via)\b
       | write\ to\ [^.]{1,60}\ at\ \S+@\S+$
+      | email\ [^.@]{1,60}\ at\ \S+@\S+
+      | \(?(?:additional\ )?(?:reporting|writing|editing)\ by\b
+      | .{0,120}\bcontributed\ (?:reporting\ )?to\ this\ (?:report|story|article)\.?\)?$
+      | [-•]?\ ?(?:published|updated|posted|last\ updated)(?:\ on|\ at|:)?\ .{0,30}\d.{0,30}$
+      | filed\ under\b
+      | (?:don'?t\ miss|popular\ on\ \w+|editors?'?\ picks?)\b[^.!?]{0,40}$
+      | (?:\d+\ min(?:ute)?s?\ read|reading\ time|tempo\ de\ leitura|lesezeit|temps\ de\ lecture)\b.{0,20}$
       | if\ you\ (?:enjoyed|liked|value|appreciate)\ (?:this|our)\ (?:article|story|journalism|reporting)
       | share\ (?:this|on)\b.{0,40}$
       | (?:order\ reprints|print\ article|share\ this\ article)$
