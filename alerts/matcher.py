@@ -6,7 +6,7 @@ How (the choices were measured with bench/bench_matcher.py):
    split of the UTF-8 bytes) into distinct chunks. A lexicon kept across articles maps each
    chunk to the rule keys its folded words hit (words, and `b"prefix*"` for prefixes); only
    chunks never seen before are folded and tried against the prefixes, in Python, so an
-   article's keys come from a few set operations at C speed.
+   article's keys come from one dict look-up per distinct chunk and a union, at C speed.
 2. Each rule has *requirement groups*: sets of words of which at least one per group must
    occur for the rule to be true (`x AND (y OR z)` → {x}, {y, z}; a phrase needs each of
    its words; NOT adds none). Every present word marks the groups it satisfies; a rule is
@@ -32,8 +32,8 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import filterfalse
-from operator import itemgetter
+from itertools import compress, filterfalse, repeat
+from operator import is_, itemgetter
 from typing import Any
 
 from alerts import reference
@@ -310,7 +310,7 @@ class _Article:
         "scans",
         "words",
         "checks",
-        "hits",
+        "found",
         "_exact",
         "_cache",
         "_dirty_keys",
@@ -322,8 +322,8 @@ class _Article:
     def __init__(self, title: str, text: str, checks: list[Any]) -> None:
         self.scans = (ScannedText(title), ScannedText(text))
         self.words: tuple[set[bytes], set[bytes]] = (set(), set())
-        # Per field: the chunks that gave keys, and the lexicon tables they came from.
-        self.hits: tuple[tuple[set[bytes], _Tables], ...] = ()
+        # Per field: each distinct chunk's keys, and the lexicon tables they came from.
+        self.found: tuple[tuple[list[frozenset[bytes]], _Tables], ...] = ()
         self.checks = checks
         self._exact: list[ScannedText | None] = [None, None]
         self._cache: dict[int, bool] = {}
@@ -337,8 +337,9 @@ class _Article:
         (`Roscosmos’s`, `café`, `Роскосмос`, `“Hello`), found by looking only at the keyed chunks."""
         found = self._dirty_keys[f]
         if found is None:
-            hits, (_, keyed, _, changing) = self.hits[f]
-            found = self._dirty_keys[f] = frozenset().union(*map(keyed.__getitem__, hits & changing))
+            keys, (_, changing) = self.found[f]
+            hits = compress(self.scans[f].tokens, keys)  # the chunks that have keys
+            found = self._dirty_keys[f] = frozenset().union(*map(changing.get, hits, repeat(_NO_KEYS)))
         return found
 
     def padded(self, f: int) -> bytes:
@@ -515,17 +516,19 @@ _NO_KEYS: frozenset[bytes] = frozenset()
 LEXICON_LIMIT = 100_000  # distinct chunks remembered per compiled rule set (~16 MiB at most)
 
 
-_Tables = tuple[set[bytes], dict[bytes, frozenset[bytes]], set[bytes], set[bytes]]
+# The lexicon's tables: chunk -> its keys (empty: none), and the same for the keyed chunks that
+# are not exactly their one folded word (`Roscosmos’s`, `Café`).
+_Tables = tuple[dict[bytes, frozenset[bytes]], dict[bytes, frozenset[bytes]]]
 
 
 class _Lexicon:
     """Chunk (a piece of an article between ASCII separators) -> the rule keys its words are.
 
     Kept across articles: news repeats its vocabulary, so after a few articles nearly every
-    distinct chunk of an article is known, and its keys come from set operations at C speed.
-    Only new chunks are folded (the non-ASCII ones) and tried against the prefixes, in Python.
-    A full lexicon is replaced, never cleared in place: a scan running in another thread keeps
-    the tables it started with."""
+    chunk of an article is known, and its keys come from one dict look-up per chunk at C speed
+    (no set of the article's chunks is built). Only new chunks are folded (the non-ASCII ones)
+    and tried against the prefixes, in Python. A full lexicon is replaced, never cleared in
+    place: a scan running in another thread keeps the tables it started with."""
 
     __slots__ = ("vocabulary", "prefixes", "lengths", "tables", "limit")
 
@@ -534,37 +537,28 @@ class _Lexicon:
         self.prefixes = frozenset(p[:-1] for p in prefixes)  # stored without the *
         self.lengths = sorted({len(p) for p in self.prefixes})
         self.limit = limit
-        # The chunks seen that have no keys; those that have -> their keys; the latter as a set;
-        # and those of them that are not exactly their one folded word (`Roscosmos’s`, `Café`).
-        self.tables: _Tables = (set(), {}, set(), set())
+        self.tables: _Tables = ({}, {})
 
-    def keys(self, tokens: set[bytes]) -> tuple[set[bytes], set[bytes], _Tables]:
-        """Return the keys (words, and b"prefix*") that the distinct chunks' words hit, the
-        chunks that hit and the tables they are in."""
+    def keys(self, tokens: set[bytes]) -> tuple[set[bytes], list[frozenset[bytes]], _Tables]:
+        """Return the keys (words, and b"prefix*") that the distinct chunks' words hit, each
+        chunk's keys (in the order `tokens` iterates) and the tables they are in."""
         tables = self.tables
-        boring, keyed, hitting, changing = tables
-        # Sets first (one probe each, the hash kept in the table); the dict only for the hits.
-        hits = tokens & hitting
-        new = tokens.difference(hits).difference(boring)
-        if new:
-            if len(boring) + len(hitting) > self.limit:
-                tables = self.tables = (set(), {}, set(), set())
-                boring, keyed, hitting, changing = tables
-                new = tokens
-                hits = set()
-            learn = self.learn
-            for chunk in new:
-                found = learn(chunk)
-                if found:
-                    # In this order: a chunk in `hitting` is complete.
-                    keyed[chunk] = found
-                    if not chunk.isascii() and chunk_words(chunk) != (chunk,):
-                        changing.add(chunk)
-                    hitting.add(chunk)
-                    hits.add(chunk)
-                else:
-                    boring.add(chunk)
-        return set().union(*map(keyed.__getitem__, hits)), hits, tables
+        found = list(map(tables[0].get, tokens))
+        try:
+            return set().union(*found), found, tables
+        except TypeError:  # a None: some chunks are new
+            pass
+        if len(tables[0]) > self.limit:
+            tables = self.tables = ({}, {})
+        known, changing = tables
+        learn = self.learn
+        for chunk in set(compress(tokens, map(is_, found, repeat(None)))):
+            keys = learn(chunk)
+            if keys and not chunk.isascii() and chunk_words(chunk) != (chunk,):
+                changing[chunk] = keys
+            known[chunk] = keys  # last: a chunk in `known` is complete
+        found = list(map(known.__getitem__, tokens))
+        return set().union(*found), found, tables
 
     def learn(self, chunk: bytes) -> frozenset[bytes]:
         """Return the keys of one chunk's folded words (the slow path, once per new chunk)."""
@@ -625,10 +619,10 @@ class CompiledRules:
     def _matching(self, title: str, text: str, source: str | None) -> list[_Compiled]:
         article = _Article(title or "", text or "", self._checks)
         keys = self._lexicon.keys
-        title_keys, title_hits, title_table = keys(article.scans[0].tokens)
-        text_keys, text_hits, text_table = keys(article.scans[1].tokens)
+        title_keys, title_found, title_tables = keys(article.scans[0].tokens)
+        text_keys, text_found, text_tables = keys(article.scans[1].tokens)
         words = article.words = (title_keys, text_keys)
-        article.hits = ((title_hits, title_table), (text_hits, text_table))
+        article.found = ((title_found, title_tables), (text_found, text_tables))
         present = words[0] | words[1]
         matched: set[int] = set().union(*map(self._direct.__getitem__, present & self._direct_keys))
         candidates = set().union(*map(self._triggers.__getitem__, present & self._trigger_keys))
