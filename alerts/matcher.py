@@ -123,7 +123,7 @@ class _WordSpec:
         if self.folded not in article.words[f]:
             return False  # the exact form folds to the folded one
         pattern = self.pattern()
-        if pattern is not None and self.folded not in article.dirty_keys(f):
+        if pattern is not None and not article.dirty(f, self.folded):
             # Every word that folds like this one is then an ASCII chunk of its own in the
             # raw text, so the exact form is there as it is, between separators.
             return _standalone(pattern, article.scans[f].text)
@@ -202,7 +202,7 @@ class _PhraseSpec:
             return needle in joined
         searches = article.searches
         searches[f] += 1
-        if searches[f] <= PHRASE_SEARCHES and self.plain and article.dirty_keys(f).isdisjoint(self.keys):
+        if searches[f] <= PHRASE_SEARCHES and self.plain and not any(article.dirty(f, k) for k in self.keys):
             # Each of the phrase's words occurs only as a chunk of its own that is exactly that
             # word, so the phrase can only be such chunks in a row with nothing but separators
             # and word-less chunks between them: look at each place where its first word stands
@@ -310,10 +310,9 @@ class _Article:
         "scans",
         "words",
         "checks",
-        "found",
+        "tables",
         "_exact",
         "_cache",
-        "_dirty_keys",
         "_padded",
         "searches",
         "built",
@@ -322,25 +321,21 @@ class _Article:
     def __init__(self, title: str, text: str, checks: list[Any]) -> None:
         self.scans = (ScannedText(title), ScannedText(text))
         self.words: tuple[set[bytes], set[bytes]] = (set(), set())
-        # Per field: each distinct chunk's keys, and the lexicon tables they came from.
-        self.found: tuple[tuple[list[frozenset[bytes]], _Tables], ...] = ()
+        # Per field: the lexicon tables its keys came from.
+        self.tables: tuple[_Tables, ...] = ()
         self.checks = checks
         self._exact: list[ScannedText | None] = [None, None]
         self._cache: dict[int, bool] = {}
-        self._dirty_keys: list[frozenset[bytes] | None] = [None, None]
         self._padded: list[bytes | None] = [None, None]
         self.searches = [0, 0]  # phrases looked for without the folded text, per field
         self.built: list[bytes | None] = [None, None]  # the folded texts built so far
 
-    def dirty_keys(self, f: int) -> frozenset[bytes]:
-        """The keys that come from chunks that are not exactly their one folded word
-        (`Roscosmos’s`, `café`, `Роскосмос`, `“Hello`), found by looking only at the keyed chunks."""
-        found = self._dirty_keys[f]
-        if found is None:
-            keys, (_, changing) = self.found[f]
-            hits = compress(self.scans[f].tokens, keys)  # the chunks that have keys
-            found = self._dirty_keys[f] = frozenset().union(*map(changing.get, hits, repeat(_NO_KEYS)))
-        return found
+    def dirty(self, f: int, key: bytes) -> bool:
+        """True when `key` comes from a chunk of the field that is not exactly its one folded
+        word (`Roscosmos’s`, `café`, `Роскосмос`, `“Hello`): one probe of the few such chunks
+        known for that key."""
+        chunks = self.tables[f][1].get(key)
+        return chunks is not None and not self.scans[f].tokens.isdisjoint(chunks)
 
     def padded(self, f: int) -> bytes:
         """b" " + the field's split bytes + b" "."""
@@ -516,8 +511,9 @@ _NO_KEYS: frozenset[bytes] = frozenset()
 LEXICON_LIMIT = 100_000  # distinct chunks remembered per compiled rule set (~16 MiB at most)
 
 
-# The lexicon's tables: chunk -> its keys (empty: none), and the same for the keyed chunks that
-# are not exactly their one folded word (`Roscosmos’s`, `Café`).
+# The lexicon's tables: chunk -> its keys (empty: none); and key -> the chunks giving it that
+# are not exactly their one folded word (`Roscosmos’s`, `Café`), which phrases and exact words
+# cannot be looked for in the split bytes.
 _Tables = tuple[dict[bytes, frozenset[bytes]], dict[bytes, frozenset[bytes]]]
 
 
@@ -539,13 +535,13 @@ class _Lexicon:
         self.limit = limit
         self.tables: _Tables = ({}, {})
 
-    def keys(self, tokens: set[bytes]) -> tuple[set[bytes], list[frozenset[bytes]], _Tables]:
-        """Return the keys (words, and b"prefix*") that the distinct chunks' words hit, each
-        chunk's keys (in the order `tokens` iterates) and the tables they are in."""
+    def keys(self, tokens: set[bytes]) -> tuple[set[bytes], _Tables]:
+        """Return the keys (words, and b"prefix*") that the distinct chunks' words hit, and the
+        tables they are in."""
         tables = self.tables
         found = list(map(tables[0].get, tokens))
         try:
-            return set().union(*found), found, tables
+            return set().union(*found), tables
         except TypeError:  # a None: some chunks are new
             pass
         if len(tables[0]) > self.limit:
@@ -555,10 +551,10 @@ class _Lexicon:
         for chunk in set(compress(tokens, map(is_, found, repeat(None)))):
             keys = learn(chunk)
             if keys and not chunk.isascii() and chunk_words(chunk) != (chunk,):
-                changing[chunk] = keys
+                for key in keys:  # a new frozenset: readers never see one change
+                    changing[key] = changing.get(key, _NO_KEYS) | {chunk}
             known[chunk] = keys  # last: a chunk in `known` is complete
-        found = list(map(known.__getitem__, tokens))
-        return set().union(*found), found, tables
+        return set().union(*map(known.__getitem__, tokens)), tables
 
     def learn(self, chunk: bytes) -> frozenset[bytes]:
         """Return the keys of one chunk's folded words (the slow path, once per new chunk)."""
@@ -619,10 +615,10 @@ class CompiledRules:
     def _matching(self, title: str, text: str, source: str | None) -> list[_Compiled]:
         article = _Article(title or "", text or "", self._checks)
         keys = self._lexicon.keys
-        title_keys, title_found, title_tables = keys(article.scans[0].tokens)
-        text_keys, text_found, text_tables = keys(article.scans[1].tokens)
+        title_keys, title_tables = keys(article.scans[0].tokens)
+        text_keys, text_tables = keys(article.scans[1].tokens)
         words = article.words = (title_keys, text_keys)
-        article.found = ((title_found, title_tables), (text_found, text_tables))
+        article.tables = (title_tables, text_tables)
         present = words[0] | words[1]
         matched: set[int] = set().union(*map(self._direct.__getitem__, present & self._direct_keys))
         candidates = set().union(*map(self._triggers.__getitem__, present & self._trigger_keys))
