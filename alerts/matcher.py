@@ -544,11 +544,13 @@ class _Lexicon:
             return set().union(*found), tables
         except TypeError:  # a None: some chunks are new
             pass
+        new: Iterable[bytes] = set(compress(tokens, map(is_, found, repeat(None))))
         if len(tables[0]) > self.limit:
             tables = self.tables = ({}, {})
+            new = tokens  # the known ones are not in the new tables either
         known, changing = tables
         learn = self.learn
-        for chunk in set(compress(tokens, map(is_, found, repeat(None)))):
+        for chunk in new:
             keys = learn(chunk)
             if keys and not chunk.isascii() and chunk_words(chunk) != (chunk,):
                 for key in keys:  # a new frozenset: readers never see one change

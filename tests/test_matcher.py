@@ -272,6 +272,13 @@ def test_matching_stays_right_across_articles_when_the_lexicon_fills_up() -> Non
     assert all(key in known[chunk] for key, chunks in changing.items() for chunk in chunks)
 
 
+def test_a_replaced_lexicon_learns_the_known_chunks_of_the_article_too() -> None:
+    compiled = compile_rules([{"name": "word", "query": "Roscosmos"}])
+    compiled._lexicon.limit = 1
+    assert compiled.match_names("a", "Roscosmos x") == ["word"]
+    assert compiled.match_names("a", "Roscosmos y") == ["word"]  # replaced: y is new, Roscosmos known
+
+
 # ---------------------------------------------------------------------------- properties
 
 VOCABULARY = [
