@@ -539,24 +539,27 @@ class _Lexicon:
         """Return the keys (words, and b"prefix*") that the distinct chunks' words hit, and the
         tables they are in."""
         tables = self.tables
-        found = list(map(tables[0].get, tokens))
+        found: list[frozenset[bytes] | None] = list(map(tables[0].get, tokens))
         try:
             return set().union(*found), tables
         except TypeError:  # a None: some chunks are new
             pass
-        new: Iterable[bytes] = set(compress(tokens, map(is_, found, repeat(None))))
+        new: Iterable[bytes] = list(compress(tokens, map(is_, found, repeat(None))))
         if len(tables[0]) > self.limit:
             tables = self.tables = ({}, {})
-            new = tokens  # the known ones are not in the new tables either
+            new, found = tokens, []  # the known ones are not in the new tables either
+        learned = [self.add(chunk, tables) for chunk in new]
+        return set().union(*filter(None, found), *learned), tables
+
+    def add(self, chunk: bytes, tables: _Tables) -> frozenset[bytes]:
+        """Learn a new chunk into `tables` and return its keys."""
         known, changing = tables
-        learn = self.learn
-        for chunk in new:
-            keys = learn(chunk)
-            if keys and not chunk.isascii() and chunk_words(chunk) != (chunk,):
-                for key in keys:  # a new frozenset: readers never see one change
-                    changing[key] = changing.get(key, _NO_KEYS) | {chunk}
-            known[chunk] = keys  # last: a chunk in `known` is complete
-        return set().union(*map(known.__getitem__, tokens)), tables
+        keys = self.learn(chunk)
+        if keys and not chunk.isascii() and chunk_words(chunk) != (chunk,):
+            for key in keys:  # a new frozenset: readers never see one change
+                changing[key] = changing.get(key, _NO_KEYS) | {chunk}
+        known[chunk] = keys  # last: a chunk in `known` is complete
+        return keys
 
     def learn(self, chunk: bytes) -> frozenset[bytes]:
         """Return the keys of one chunk's folded words (the slow path, once per new chunk)."""
