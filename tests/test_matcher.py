@@ -347,6 +347,45 @@ def test_compiled_matcher_agrees_with_the_reference_evaluator(
     assert [m.rule for m in compiled.match(title, text)] == expected
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(queries, min_size=1, max_size=6),
+    st.lists(st.tuples(texts, texts), min_size=2, max_size=6),
+    st.sampled_from([2, 6, 1000]),
+)
+def test_one_compiled_matcher_agrees_with_the_reference_article_after_article(
+    query_list: list[str], articles: list[tuple[str, str]], limit: int
+) -> None:
+    # The lexicon carries what it learned (and which chunks are not their own folded word,
+    # per key) from article to article, and is replaced when full: none of it may show.
+    valid = [q for q in query_list if _valid(q)]
+    assume(valid)
+    rules = [{"name": f"r{i}", "query": q} for i, q in enumerate(valid)]
+    compiled = compile_rules(rules)
+    compiled._lexicon.limit = limit
+    for title, text in articles:
+        expected = [r["name"] for r in rules if reference.evaluate(parse_query(r["query"]), title, text)]
+        assert compiled.match_names(title, text) == expected
+
+
+def test_a_word_in_a_changed_chunk_of_an_earlier_article_does_not_taint_this_one() -> None:
+    rules = [{"name": "phrase", "query": '"space station"'}, {"name": "exact", "query": "=NASA"}]
+    compiled = compile_rules(rules)
+    articles = [
+        ("", "“Space station” and “NASA’s” plan"),  # teaches chunks that change: “space, “nasa
+        ("", "space station NASA"),  # plain chunks only: looked for in the split bytes
+        ("", "space, station nasa"),  # punctuation between words of a phrase is no word
+        ("", "“Space”  station —“NASA”"),
+        ("", "Space Station“ Nasa"),
+    ]
+    for title, text in articles:
+        expected = [r["name"] for r in rules if reference.evaluate(parse_query(r["query"]), title, text)]
+        assert compiled.match_names(title, text) == expected
+    assert [compiled.match_names(t, x) for t, x in articles] == [
+        ["phrase", "exact"], ["phrase", "exact"], ["phrase"], ["phrase", "exact"], ["phrase"],
+    ]  # fmt: skip
+
+
 unicode_text = st.text(
     alphabet=st.one_of(
         st.sampled_from("aZé\u0301ёЁйЙß²½ﬁ’'ʼ-_\u00ad\u200d \n.,*\"«»—İıΣς℃"),
