@@ -62,8 +62,22 @@ def iter_tokens(text: str) -> Iterator[re.Match[str]]:
     return TOKEN_RE.finditer(text)
 
 
+class _DropTable(dict[int, int | None]):
+    """Code point -> itself, or None for a character `fold` drops (filled in as met, so at
+    most one entry per code point; never cleared)."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.category(chr(code)) in _DROP_CATEGORIES else code
+        self[code] = kept  # the same value whichever thread writes it
+        return kept
+
+
+_DROP_TABLE = _DropTable()
+
+
 def _strip(text: str) -> str:
-    return "".join(c for c in text if unicodedata.category(c) not in _DROP_CATEGORIES)
+    """Return `text` without the characters of `_DROP_CATEGORIES` (a C-level translate)."""
+    return text.translate(_DROP_TABLE)
 
 
 def fold_exact(token: str) -> str:
