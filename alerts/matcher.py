@@ -521,8 +521,8 @@ class _Lexicon:
     """Chunk (a piece of an article between ASCII separators) -> the rule keys its words are.
 
     Kept across articles: news repeats its vocabulary, so after a few articles nearly every
-    chunk of an article is known, and its keys come from one dict look-up per chunk at C speed
-    (no set of the article's chunks is built). Only new chunks are folded (the non-ASCII ones)
+    chunk of an article is known, and its keys come from one dict look-up per distinct chunk
+    at C speed. Only new chunks are folded (the non-ASCII ones)
     and tried against the prefixes, in Python. A full lexicon is replaced, never cleared in
     place: a scan running in another thread keeps the tables it started with."""
 

@@ -142,11 +142,17 @@ class _ChunkCache:
 _caches = [_ChunkCache(False), _ChunkCache(True)]
 
 
-def chunk_words(chunk: bytes, exact: bool = False) -> tuple[bytes, ...]:
-    """Return the folded (or exact) words of one chunk that has non-ASCII bytes (cached)."""
+def _chunk_cache(exact: bool) -> _ChunkCache:
+    """Return the folded (or exact) chunk cache, replaced by an empty one when full."""
     cache = _caches[exact]
     if len(cache.words) > _CACHE_LIMIT:
         cache = _caches[exact] = _ChunkCache(exact)
+    return cache
+
+
+def chunk_words(chunk: bytes, exact: bool = False) -> tuple[bytes, ...]:
+    """Return the folded (or exact) words of one chunk that has non-ASCII bytes (cached)."""
+    cache = _chunk_cache(exact)
     cache.add({chunk})
     return cache.words[chunk]
 
@@ -194,9 +200,7 @@ class ScannedText:
             if not dirty:
                 self._changes = {}
             else:
-                cache = _caches[self.exact]
-                if len(cache.words) > _CACHE_LIMIT:
-                    cache = _caches[self.exact] = _ChunkCache(self.exact)
+                cache = _chunk_cache(self.exact)
                 cache.add(dirty)
                 joined = cache.joined
                 self._changes = {chunk: joined[chunk] for chunk in dirty if joined[chunk] != chunk}

@@ -1,9 +1,9 @@
 """The store: what the crawler writes to the database, one small transaction at a time.
 
-Every function takes an open `Session` first and never runs on the event loop: the poll
-records, known-URL lookups and validators run on the crawling process's database thread
-(`CrawlContext.db`), `save_article` in a pool worker (crawler.ingest), after
-`serialise_writers`.
+Every function takes an open `Session` (`save_article`: a Core `Connection`) first and never
+runs on the event loop: the poll records, known-URL lookups and validators run on the crawling
+process's database thread (`CrawlContext.db`), `save_article` in a pool worker
+(crawler.ingest), after `serialise_writers`.
 
 Articles are written once, under their canonical URL; every URL that led to an article (as
 discovered, normalised, after redirects, canonical) is kept in `article_urls`, so no variant
