@@ -28,6 +28,7 @@ gives no source, no rule is limited) and `enabled: false` (the rule is left out)
 
 from __future__ import annotations
 
+import os
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
@@ -40,6 +41,15 @@ from alerts import reference
 from alerts.query import FIELDS, And, Near, Node, Not, Or, Phrase, Query, QuerySyntaxError, Word, parse_query
 from alerts.text import ScannedText, chunk_words, encode, fold, is_plain_word
 from newswatch.errors import UserError
+
+try:  # the optional C chunk table (setup.py); without it the lexicon is a dict
+    from alerts import _scan
+except ImportError:  # pragma: no cover - depends on the machine that installed newswatch
+    _scan = None  # type: ignore[assignment]
+
+# Whether rule sets compiled from now on use the C chunk table (when it was compiled):
+# NEWSWATCH_PURE_PYTHON=1 turns it off, the tests run both.
+USE_C_SCAN = os.environ.get("NEWSWATCH_PURE_PYTHON", "") in ("", "0")
 
 SNIPPET_BEFORE = 12  # words shown before the first hit
 SNIPPET_AFTER = 24  # words shown after it
@@ -181,11 +191,11 @@ class _PhraseSpec:
             self.needle = body if phrase.words[-1].prefix else body + b" "
 
     def pattern(self) -> re.Pattern[bytes]:
-        """The phrase as a regex over the split bytes, from its first word on; group n is the
-        gap after word n."""
+        """The phrase as a regex over the padded split bytes (b" " + data + b" "); group n is
+        the gap after word n."""
         if self._pattern is None:
             body = b"(" + _GAP + b")"
-            body = body.join(re.escape(w.key) for w in self.words)
+            body = b" " + body.join(re.escape(w.key) for w in self.words)
             self._pattern = re.compile(body if self.words[-1].prefix else body + b" ")
         return self._pattern
 
@@ -200,32 +210,24 @@ class _PhraseSpec:
         joined = article.built[f]
         if joined is not None:
             return needle in joined
+        if article.scans[f].cheap_joined():
+            return needle in article.joined(f)
         searches = article.searches
         searches[f] += 1
         if searches[f] <= PHRASE_SEARCHES and self.plain and not any(article.dirty(f, k) for k in self.keys):
             # Each of the phrase's words occurs only as a chunk of its own that is exactly that
             # word, so the phrase can only be such chunks in a row with nothing but separators
-            # and word-less chunks between them: look at each place where its first word stands
-            # (a fast substring search) for the rest. (Past a few phrases per field, building
-            # the folded text once is the cheaper way.)
-            padded = article.padded(f)
-            first = needle[: needle.index(b" ", 1) + 1]
-            match = self.pattern().match
-            at = padded.find(first)
-            while at >= 0:
-                found = match(padded, at + 1)
-                if found is not None:
-                    for gap in found.groups():
-                        if not gap.isascii() and any(
-                            map(chunk_words, filterfalse(bytes.isascii, gap.split()))
-                        ):
-                            break  # a chunk between has words after all: decide on the folded text
-                    else:
-                        return True
-                    break
-                at = padded.find(first, at + len(first) - 1)
-            else:
+            # and word-less chunks between them: one regex search of the split bytes (led by
+            # the literal first word) finds the first such run. (Past a few phrases per field,
+            # building the folded text once is the cheaper way.)
+            found = self.pattern().search(article.padded(f))
+            if found is None:
                 return False
+            for gap in found.groups():
+                if not gap.isascii() and any(map(chunk_words, filterfalse(bytes.isascii, gap.split()))):
+                    break  # a chunk between has words after all: decide on the folded text
+            else:
+                return True
         return needle in article.joined(f)
 
     def starts(self, article: _Article, f: int) -> list[int]:
@@ -310,7 +312,7 @@ class _Article:
         "scans",
         "words",
         "checks",
-        "tables",
+        "changing",
         "_exact",
         "_cache",
         "_padded",
@@ -321,8 +323,8 @@ class _Article:
     def __init__(self, title: str, text: str, checks: list[Any]) -> None:
         self.scans = (ScannedText(title), ScannedText(text))
         self.words: tuple[set[bytes], set[bytes]] = (set(), set())
-        # Per field: the lexicon tables its keys came from.
-        self.tables: tuple[_Tables, ...] = ()
+        # Per field: the lexicon's key -> changing chunks table its keys came from.
+        self.changing: tuple[dict[bytes, frozenset[bytes]], ...] = ()
         self.checks = checks
         self._exact: list[ScannedText | None] = [None, None]
         self._cache: dict[int, bool] = {}
@@ -334,8 +336,8 @@ class _Article:
         """True when `key` comes from a chunk of the field that is not exactly its one folded
         word (`Roscosmos’s`, `café`, `Роскосмос`, `“Hello`): one probe of the few such chunks
         known for that key."""
-        chunks = self.tables[f][1].get(key)
-        return chunks is not None and not self.scans[f].tokens.isdisjoint(chunks)
+        chunks = self.changing[f].get(key)
+        return chunks is not None and not self.scans[f].dirty.isdisjoint(chunks)
 
     def padded(self, f: int) -> bytes:
         """b" " + the field's split bytes + b" "."""
@@ -511,54 +513,109 @@ _NO_KEYS: frozenset[bytes] = frozenset()
 LEXICON_LIMIT = 100_000  # distinct chunks remembered per compiled rule set (~16 MiB at most)
 
 
-# The lexicon's tables: chunk -> its keys (empty: none); and key -> the chunks giving it that
-# are not exactly their one folded word (`Roscosmos’s`, `Café`), which phrases and exact words
-# cannot be looked for in the split bytes.
-_Tables = tuple[dict[bytes, frozenset[bytes]], dict[bytes, frozenset[bytes]]]
+class _LexiconState:
+    """What a lexicon has learned; replaced as a whole when full, never cleared in place (a
+    scan running in another thread keeps the state it started with).
+
+    `changing`: key -> the chunks giving it that are not exactly their one folded word
+    (`Roscosmos’s`, `Café`), which phrases and exact words cannot be looked for in the split
+    bytes. Then either `table` (the C chunk table: chunk -> index into `values`, -1 for no
+    keys) or `known` (a dict: chunk -> its keys, empty for none)."""
+
+    __slots__ = ("known", "changing", "table", "values", "value_index")
+
+    def __init__(self, accelerated: bool) -> None:
+        self.known: dict[bytes, frozenset[bytes]] = {}
+        self.changing: dict[bytes, frozenset[bytes]] = {}
+        self.table = _scan.ChunkTable() if accelerated and _scan is not None else None
+        self.values: list[frozenset[bytes]] = []
+        self.value_index: dict[frozenset[bytes], int] = {}
+
+    def __len__(self) -> int:
+        return len(self.known) if self.table is None else len(self.table)
+
+    def keys_of(self, chunk: bytes) -> frozenset[bytes] | None:
+        """The keys learned for `chunk` (None: not learned)."""
+        if self.table is None:
+            return self.known.get(chunk)
+        index = self.table.get(chunk)
+        return None if index is None else self.values[index] if index >= 0 else _NO_KEYS
+
+    def remember(self, chunk: bytes, keys: frozenset[bytes]) -> None:
+        if self.table is None:
+            self.known[chunk] = keys
+            return
+        index = -1
+        if keys:
+            index = self.value_index.get(keys, -1)
+            if index < 0:
+                index = len(self.values)
+                self.values.append(keys)  # before the table refers to it
+                self.value_index[keys] = index
+        self.table.add(chunk, index)
 
 
 class _Lexicon:
     """Chunk (a piece of an article between ASCII separators) -> the rule keys its words are.
 
     Kept across articles: news repeats its vocabulary, so after a few articles nearly every
-    chunk of an article is known, and its keys come from one dict look-up per distinct chunk
-    at C speed. Only new chunks are folded (the non-ASCII ones)
-    and tried against the prefixes, in Python. A full lexicon is replaced, never cleared in
-    place: a scan running in another thread keeps the tables it started with."""
+    chunk of an article is known, and its keys come from one look-up per distinct chunk.
+    Only new chunks are folded (the non-ASCII ones) and tried against the prefixes, in Python.
+    The look-ups run in the C chunk table of `alerts._scan` (each chunk hashed and probed in
+    place, no Python object per chunk) or, where that module was not compiled, in a dict."""
 
-    __slots__ = ("vocabulary", "prefixes", "lengths", "tables", "limit")
+    __slots__ = ("vocabulary", "prefixes", "lengths", "state", "limit", "accelerated")
 
-    def __init__(self, vocabulary: set[bytes], prefixes: set[bytes], limit: int = LEXICON_LIMIT) -> None:
+    def __init__(
+        self, vocabulary: set[bytes], prefixes: set[bytes], limit: int = LEXICON_LIMIT, accelerated: bool = True
+    ) -> None:
         self.vocabulary = frozenset(vocabulary)
         self.prefixes = frozenset(p[:-1] for p in prefixes)  # stored without the *
         self.lengths = sorted({len(p) for p in self.prefixes})
         self.limit = limit
-        self.tables: _Tables = ({}, {})
+        self.accelerated = accelerated and _scan is not None
+        self.state = _LexiconState(self.accelerated)
 
-    def keys(self, tokens: set[bytes]) -> tuple[set[bytes], _Tables]:
-        """Return the keys (words, and b"prefix*") that the distinct chunks' words hit, and the
-        tables they are in."""
-        tables = self.tables
-        found: list[frozenset[bytes] | None] = list(map(tables[0].get, tokens))
+    def keys(self, scan: ScannedText) -> tuple[set[bytes], dict[bytes, frozenset[bytes]]]:
+        """Return the keys (words, and b"prefix*") that the field's words hit, and the
+        `changing` table of the state they came from."""
+        state = self.state
+        if state.table is None:
+            return self._keys_from_dict(scan.tokens, state)
+        indexes, new, dirty = state.table.scan(scan.data)
+        scan.preset_dirty(dirty)
+        found: Iterable[frozenset[bytes]] = map(state.values.__getitem__, indexes)
+        if not new:
+            return set().union(*found), state.changing
+        if len(state) > self.limit:
+            state = self.state = _LexiconState(self.accelerated)
+            new, found = scan.tokens, ()  # the known ones are not in the new state either
+        learned = [self.add(chunk, state) for chunk in new]
+        return set().union(*found, *learned), state.changing
+
+    def _keys_from_dict(
+        self, tokens: set[bytes], state: _LexiconState
+    ) -> tuple[set[bytes], dict[bytes, frozenset[bytes]]]:
+        found: list[frozenset[bytes] | None] = list(map(state.known.get, tokens))
         try:
-            return set().union(*found), tables
+            return set().union(*found), state.changing
         except TypeError:  # a None: some chunks are new
             pass
         new: Iterable[bytes] = list(compress(tokens, map(is_, found, repeat(None))))
-        if len(tables[0]) > self.limit:
-            tables = self.tables = ({}, {})
-            new, found = tokens, []  # the known ones are not in the new tables either
-        learned = [self.add(chunk, tables) for chunk in new]
-        return set().union(*filter(None, found), *learned), tables
+        if len(state) > self.limit:
+            state = self.state = _LexiconState(self.accelerated)
+            new, found = tokens, []  # the known ones are not in the new state either
+        learned = [self.add(chunk, state) for chunk in new]
+        return set().union(*filter(None, found), *learned), state.changing
 
-    def add(self, chunk: bytes, tables: _Tables) -> frozenset[bytes]:
-        """Learn a new chunk into `tables` and return its keys."""
-        known, changing = tables
+    def add(self, chunk: bytes, state: _LexiconState) -> frozenset[bytes]:
+        """Learn a new chunk into `state` and return its keys."""
         keys = self.learn(chunk)
         if keys and not chunk.isascii() and chunk_words(chunk) != (chunk,):
+            changing = state.changing
             for key in keys:  # a new frozenset: readers never see one change
                 changing[key] = changing.get(key, _NO_KEYS) | {chunk}
-        known[chunk] = keys  # last: a chunk in `known` is complete
+        state.remember(chunk, keys)  # last: a known chunk is complete
         return keys
 
     def learn(self, chunk: bytes) -> frozenset[bytes]:
@@ -604,7 +661,7 @@ class CompiledRules:
                 table.setdefault(key, []).append(index)
         self._direct_keys = frozenset(self._direct)
         self._trigger_keys = frozenset(self._triggers)
-        self._lexicon = _Lexicon(vocabulary, prefixes)
+        self._lexicon = _Lexicon(vocabulary, prefixes, accelerated=USE_C_SCAN)
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -620,10 +677,10 @@ class CompiledRules:
     def _matching(self, title: str, text: str, source: str | None) -> list[_Compiled]:
         article = _Article(title or "", text or "", self._checks)
         keys = self._lexicon.keys
-        title_keys, title_tables = keys(article.scans[0].tokens)
-        text_keys, text_tables = keys(article.scans[1].tokens)
+        title_keys, title_changing = keys(article.scans[0])
+        text_keys, text_changing = keys(article.scans[1])
         words = article.words = (title_keys, text_keys)
-        article.tables = (title_tables, text_tables)
+        article.changing = (title_changing, text_changing)
         present = words[0] | words[1]
         matched: set[int] = set().union(*map(self._direct.__getitem__, present & self._direct_keys))
         candidates = set().union(*map(self._triggers.__getitem__, present & self._trigger_keys))

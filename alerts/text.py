@@ -115,6 +115,12 @@ _FOLD_TABLE = bytes(
 )
 _EXACT_TABLE = bytes(c if (c >= 128 or chr(c).isalnum()) else 32 for c in range(256))
 _CACHE_LIMIT = 200_000
+_FEW_CHANGES = 12  # up to this many distinct changing chunks, `joined()` replaces them one by one
+# The non-ASCII separators news text is full of (curly quotes and apostrophes, dashes, the
+# ellipsis, no-break space): replaced by a space before the split (a C-level replace of one
+# character by another), so that most English articles become plain ASCII bytes and take
+# the fast path throughout. Only separators are listed: replacing one by a space changes no word.
+_COMMON_SEPARATORS = "\u2019\u201c\u201d\u2014\u2013\u2018\u00a0\u2026"
 
 
 class _ChunkCache:
@@ -164,19 +170,39 @@ class ScannedText:
     non-ASCII bytes (accents, Cyrillic, curly quotes, dashes…) go through `chunk_words`.
     Everything past the split is computed only when asked for."""
 
-    __slots__ = ("text", "data", "chunks", "exact", "_tokens", "_changes", "_sequence", "_joined", "_words")
+    __slots__ = (
+        "text", "data", "exact", "_chunks", "_tokens", "_dirty", "_changes", "_sequence", "_joined", "_words",
+    )  # fmt: skip
 
     def __init__(self, text: str, exact: bool = False) -> None:
+        if not text.isascii():
+            for separator in _COMMON_SEPARATORS:
+                if separator in text:
+                    text = text.replace(separator, " ")
         self.text = text
-        data = text.encode("utf-8", "surrogatepass").translate(_EXACT_TABLE if exact else _FOLD_TABLE)
+        if not exact and not text.isascii():
+            # Lower-cased first (C speed), so that a capitalised Cyrillic or Greek word is a chunk
+            # that is already its folded word: fold(lower(w)) == fold(w) for every word
+            # (checked for every code point in tests/test_text.py).
+            data = text.lower().encode("utf-8", "surrogatepass").translate(_FOLD_TABLE)
+        else:
+            data = text.encode("utf-8", "surrogatepass").translate(_EXACT_TABLE if exact else _FOLD_TABLE)
         self.data = data
-        self.chunks = data.split()
+        self._chunks: list[bytes] | None = None
         self.exact = exact
         self._tokens: set[bytes] | None = None
+        self._dirty: set[bytes] | None = None
         self._changes: dict[bytes, bytes] | None = None
         self._sequence: list[bytes] | None = None
         self._joined: bytes | None = None
         self._words: set[bytes] | None = None
+
+    @property
+    def chunks(self) -> list[bytes]:
+        """The chunks in order (split only when asked for: the C scan reads `data` itself)."""
+        if self._chunks is None:
+            self._chunks = self.data.split()
+        return self._chunks
 
     @property
     def tokens(self) -> set[bytes]:
@@ -188,9 +214,13 @@ class ScannedText:
     @property
     def dirty(self) -> set[bytes]:
         """The distinct chunks with non-ASCII bytes."""
-        if self.data.isascii():
-            return set()
-        return set(filterfalse(bytes.isascii, self.tokens))
+        if self._dirty is None:
+            self._dirty = set(filterfalse(bytes.isascii, self.tokens)) if not self.data.isascii() else set()
+        return self._dirty
+
+    def preset_dirty(self, dirty: set[bytes]) -> None:
+        """Take the distinct non-ASCII chunks from a scan that found them already."""
+        self._dirty = dirty
 
     def changes(self) -> dict[bytes, bytes]:
         """Return {chunk: its words joined by spaces} for the chunks that are not exactly one
@@ -222,15 +252,30 @@ class ScannedText:
             self._sequence = self.joined()[1:-1].split() if self.changes() else self.chunks
         return self._sequence
 
+    def cheap_joined(self) -> bool:
+        """True when `joined()` costs little more than joining the chunks (few changing chunks)."""
+        return self._joined is not None or len(self.changes()) <= _FEW_CHANGES
+
     def joined(self) -> bytes:
         """Return b" w1 w2 … wn " (phrases are substrings of it)."""
         if self._joined is None:
             changes = self.changes()
             chunks: Iterable[bytes] = self.chunks
-            if changes:
+            if len(changes) <= _FEW_CHANGES:
+                # The chunks joined, then each changing one replaced by its words (a dash: by
+                # nothing). A chunk right after a copy of itself shares a space with it and is
+                # left by one pass: hence the loop.
+                joined = b" " + b" ".join(chunks) + b" "
+                for chunk, replacement in changes.items():
+                    old = b" " + chunk + b" "
+                    new = b" " + replacement + b" " if replacement else b" "
+                    while old in joined:
+                        joined = joined.replace(old, new)
+                self._joined = joined
+            else:
                 # Each changing chunk becomes its words (a dash: nothing), all at C speed.
                 chunks = filter(None, map(changes.get, chunks, chunks))
-            self._joined = b" " + b" ".join(chunks) + b" "
+                self._joined = b" " + b" ".join(chunks) + b" "
         return self._joined
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,13 +14,28 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from alerts import reference
+from alerts import matcher, reference
 from alerts.matcher import RuleError, compile_rules
 from alerts.query import QuerySyntaxError, parse_query
 from alerts.text import ScannedText, exact_words, words
 from newswatch.config import Rule, load_rules
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True, params=["C chunk table", "pure Python"])
+def lexicon_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with the C chunk table (alerts._scan) and with the Python dict."""
+    monkeypatch.setattr(matcher, "USE_C_SCAN", request.param == "C chunk table")
+    return str(request.param)
+
+
+def test_the_c_chunk_table_is_built_where_a_compiler_is() -> None:
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler here: newswatch runs on the pure-Python lexicon")
+    assert matcher._scan is not None, "alerts._scan was not compiled: run `make install` again"
+    compiled = compile_rules([{"name": "q", "query": "deorbit*"}])
+    assert compiled._lexicon.state.table is not None or not matcher.USE_C_SCAN
 
 
 def matches(query: str, title: str = "", text: str = "") -> bool:
@@ -267,9 +283,9 @@ def test_matching_stays_right_across_articles_when_the_lexicon_fills_up() -> Non
     for title, text in articles:
         expected = [r["name"] for r in rules if reference.evaluate(parse_query(r["query"]), title, text)]
         assert compiled.match_names(title, text) == expected
-    known, changing = compiled._lexicon.tables
-    assert len(known) <= 5 + 12  # replaced, never grown past the limit by much
-    assert all(key in known[chunk] for key, chunks in changing.items() for chunk in chunks)
+    state = compiled._lexicon.state
+    assert len(state) <= 5 + 12  # replaced, never grown past the limit by much
+    assert all(key in state.keys_of(chunk) for key, chunks in state.changing.items() for chunk in chunks)
 
 
 def test_a_replaced_lexicon_learns_the_known_chunks_of_the_article_too() -> None:
