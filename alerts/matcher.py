@@ -410,40 +410,68 @@ def _key(word: Word) -> bytes:
     return _canonical(key + b"*" if word.prefix else key)
 
 
-def _words_of(node: Node) -> Iterable[Word]:
+def _indexed_key(phrase: Phrase) -> bytes | None:
+    """The key of a phrase the C chunk table finds by itself (two or more plain words:
+    no prefix, no exact case), e.g. b"international space station"; None for other phrases."""
+    if len(phrase.words) < 2 or any(w.prefix or w.exact for w in phrase.words):
+        return None
+    return _canonical(b" ".join(encode(w.key) for w in phrase.words))
+
+
+def _words_of(node: Node, indexed: bool = False) -> Iterable[Word]:
+    """The words of `node` the lexicon must know (with `indexed`: not those of the phrases the
+    chunk table finds by itself, outside NEAR, which looks at word positions)."""
     if isinstance(node, Word):
         yield node
     elif isinstance(node, Phrase):
-        yield from node.words
+        if not (indexed and _indexed_key(node)):
+            yield from node.words
     elif isinstance(node, Near):
         yield from _words_of(node.left)
         yield from _words_of(node.right)
     elif isinstance(node, Not):
-        yield from _words_of(node.child)
+        yield from _words_of(node.child, indexed)
     else:
         for child in node.children:
-            yield from _words_of(child)
+            yield from _words_of(child, indexed)
 
 
-def _groups(node: Node, negated: bool = False) -> list[frozenset[bytes]]:
-    """Return sets of keys, at least one of each must occur for `node` to be true."""
+def _phrases_of(node: Node) -> Iterable[Phrase]:
+    if isinstance(node, Phrase):
+        yield node
+    elif isinstance(node, Near):
+        yield from _phrases_of(node.left)
+        yield from _phrases_of(node.right)
+    elif isinstance(node, Not):
+        yield from _phrases_of(node.child)
+    elif not isinstance(node, Word):
+        for child in node.children:
+            yield from _phrases_of(child)
+
+
+def _groups(node: Node, negated: bool = False, indexed: bool = False) -> list[frozenset[bytes]]:
+    """Return sets of keys, at least one of each must occur for `node` to be true (with
+    `indexed`, a phrase the chunk table finds is one key of its own)."""
     if isinstance(node, Word):
         return [] if negated else [frozenset({_key(node)})]
     if isinstance(node, Phrase):
-        return [] if negated else [frozenset({_key(w)}) for w in node.words]
+        if negated:
+            return []
+        key = _indexed_key(node) if indexed else None
+        return [frozenset({key})] if key else [frozenset({_key(w)}) for w in node.words]
     if isinstance(node, Near):
         return [] if negated else _groups(node.left) + _groups(node.right)
     if isinstance(node, Not):
-        return _groups(node.child, not negated)
+        return _groups(node.child, not negated, indexed)
     if isinstance(node, Or) != negated:  # any one child may be the true one
         union: set[bytes] = set()
         for child in node.children:
-            options = _groups(child, negated)
+            options = _groups(child, negated, indexed)
             if not options:
                 return []
             union |= max(options, key=_selectivity)
         return [frozenset(union)]
-    return [g for child in node.children for g in _groups(child, negated)]
+    return [g for child in node.children for g in _groups(child, negated, indexed)]
 
 
 def _minimal(groups: list[frozenset[bytes]]) -> list[frozenset[bytes]]:
@@ -460,10 +488,13 @@ def _selectivity(group: frozenset[bytes]) -> tuple[int, int]:
     return (-len(group), min(len(k) - (4 if k.endswith(b"*") else 0) for k in group))
 
 
-def _decided_by_groups(node: Node) -> bool:
-    """True for ANDs of ORs of plain words/prefixes in both fields: the groups are the rule."""
+def _decided_by_groups(node: Node, indexed: bool = False) -> bool:
+    """True for ANDs of ORs of plain words/prefixes (and, with `indexed`, of the phrases the
+    chunk table finds) in both fields: the groups are the rule."""
 
     def plain(n: Node) -> bool:
+        if isinstance(n, Phrase):
+            return indexed and n.field is None and _indexed_key(n) is not None
         return isinstance(n, Word) and not n.exact and n.field is None
 
     def disjunction(n: Node) -> bool:
@@ -475,8 +506,9 @@ def _decided_by_groups(node: Node) -> bool:
 class _CodeGen:
     """Turns a rule's tree into one Python expression over T, X (word sets) and a (_Article)."""
 
-    def __init__(self) -> None:
+    def __init__(self, indexed: bool = False) -> None:
         self.checks: list[Any] = []
+        self.indexed = indexed  # phrases the chunk table finds are keys like words
 
     def _add(self, check: Any) -> int:
         self.checks.append(check)
@@ -486,6 +518,9 @@ class _CodeGen:
         if isinstance(node, Word):
             return self.word(node)
         if isinstance(node, Phrase):
+            key = _indexed_key(node) if self.indexed else None
+            if key is not None:
+                return self._in_fields(key, node.field)
             return f"a.phrase({self._add(_PhraseSpec(node))}, {_MASK[node.field]})"
         if isinstance(node, Near):
             return f"a.near({self._add(_Positional(node))})"
@@ -499,10 +534,13 @@ class _CodeGen:
     def word(self, node: Word) -> str:
         if node.exact:
             return f"a.exact({self._add(_WordSpec(node))}, {_MASK[node.field]})"
-        key = _key(node)
-        if node.field == "title":
+        return self._in_fields(_key(node), node.field)
+
+    @staticmethod
+    def _in_fields(key: bytes, field: str | None) -> str:
+        if field == "title":
             return f"{key!r} in T"
-        if node.field == "text":
+        if field == "text":
             return f"{key!r} in X"
         return f"({key!r} in X or {key!r} in T)"
 
@@ -520,39 +558,48 @@ class _LexiconState:
     `changing`: key -> the chunks giving it that are not exactly their one folded word
     (`Roscosmos’s`, `Café`), which phrases and exact words cannot be looked for in the split
     bytes. Then either `table` (the C chunk table: chunk -> index into `values`, -1 for no
-    keys) or `known` (a dict: chunk -> its keys, empty for none)."""
+    keys, and its words as phrase-word ids; and the trie of the phrases) or `known` (a dict:
+    chunk -> its keys, empty for none)."""
 
     __slots__ = ("known", "changing", "table", "values", "value_index")
 
-    def __init__(self, accelerated: bool) -> None:
+    def __init__(self, phrases: dict[tuple[int, ...], bytes] | None) -> None:
         self.known: dict[bytes, frozenset[bytes]] = {}
         self.changing: dict[bytes, frozenset[bytes]] = {}
-        self.table = _scan.ChunkTable() if accelerated and _scan is not None else None
-        self.values: list[frozenset[bytes]] = []
+        self.values: list[bytes | frozenset[bytes]] = []
         self.value_index: dict[frozenset[bytes], int] = {}
+        self.table = None if phrases is None else _scan.ChunkTable(self.values)
+        for ids, key in (phrases or {}).items():
+            self.table.add_phrase(ids, self._index(frozenset({key})))
 
     def __len__(self) -> int:
         return len(self.known) if self.table is None else len(self.table)
+
+    def _index(self, keys: frozenset[bytes]) -> int:
+        """The index of `keys` in `values`, where one key is kept as itself (the C scan adds
+        it to the article's keys without a set union)."""
+        index = self.value_index.get(keys, -1)
+        if index < 0:
+            index = len(self.values)
+            self.values.append(next(iter(keys)) if len(keys) == 1 else keys)  # before the table refers to it
+            self.value_index[keys] = index
+        return index
 
     def keys_of(self, chunk: bytes) -> frozenset[bytes] | None:
         """The keys learned for `chunk` (None: not learned)."""
         if self.table is None:
             return self.known.get(chunk)
         index = self.table.get(chunk)
-        return None if index is None else self.values[index] if index >= 0 else _NO_KEYS
+        if index is None:
+            return None
+        value = self.values[index] if index >= 0 else _NO_KEYS
+        return frozenset({value}) if isinstance(value, bytes) else value
 
-    def remember(self, chunk: bytes, keys: frozenset[bytes]) -> None:
+    def remember(self, chunk: bytes, keys: frozenset[bytes], word_ids: Sequence[int]) -> None:
         if self.table is None:
             self.known[chunk] = keys
-            return
-        index = -1
-        if keys:
-            index = self.value_index.get(keys, -1)
-            if index < 0:
-                index = len(self.values)
-                self.values.append(keys)  # before the table refers to it
-                self.value_index[keys] = index
-        self.table.add(chunk, index)
+        else:
+            self.table.add(chunk, self._index(keys) if keys else -1, word_ids)
 
 
 class _Lexicon:
@@ -562,36 +609,60 @@ class _Lexicon:
     chunk of an article is known, and its keys come from one look-up per distinct chunk.
     Only new chunks are folded (the non-ASCII ones) and tried against the prefixes, in Python.
     The look-ups run in the C chunk table of `alerts._scan` (each chunk hashed and probed in
-    place, no Python object per chunk) or, where that module was not compiled, in a dict."""
+    place, no Python object per chunk; the phrases of two or more plain words found in the same
+    pass) or, where that module was not compiled, in a dict."""
 
-    __slots__ = ("vocabulary", "prefixes", "lengths", "state", "limit", "accelerated")
+    __slots__ = ("vocabulary", "prefixes", "lengths", "state", "limit", "phrases", "phrase_words")
 
     def __init__(
-        self, vocabulary: set[bytes], prefixes: set[bytes], limit: int = LEXICON_LIMIT, accelerated: bool = True
+        self,
+        vocabulary: set[bytes],
+        prefixes: set[bytes],
+        limit: int = LEXICON_LIMIT,
+        phrases: Iterable[bytes] | None = None,
     ) -> None:
         self.vocabulary = frozenset(vocabulary)
         self.prefixes = frozenset(p[:-1] for p in prefixes)  # stored without the *
         self.lengths = sorted({len(p) for p in self.prefixes})
         self.limit = limit
-        self.accelerated = accelerated and _scan is not None
-        self.state = _LexiconState(self.accelerated)
+        # Phrase word -> its id (from 1), and each phrase as ids -> its key; None: no C table.
+        self.phrase_words: dict[bytes, int] = {}
+        self.phrases: dict[tuple[int, ...], bytes] | None = None
+        if phrases is not None and _scan is not None:
+            self.phrases = {}
+            for key in sorted(phrases):
+                ids = tuple(self.phrase_words.setdefault(w, len(self.phrase_words) + 1) for w in key.split())
+                self.phrases[ids] = key
+        self.state = self._new_state()
+
+    def _new_state(self) -> _LexiconState:
+        state = _LexiconState(self.phrases)
+        if state.table is not None:
+            # Every phrase word that is ASCII is in the table from the start: a new ASCII chunk
+            # is then a word of no phrase, and the C scan looks for phrases all the same.
+            for word in self.phrase_words:
+                if word.isascii():
+                    self.add(word, state)
+        return state
 
     def keys(self, scan: ScannedText) -> tuple[set[bytes], dict[bytes, frozenset[bytes]]]:
-        """Return the keys (words, and b"prefix*") that the field's words hit, and the
-        `changing` table of the state they came from."""
+        """Return the keys (words, b"prefix*" and, with the C table, phrases) that the field's
+        words hit, and the `changing` table of the state they came from."""
         state = self.state
         if state.table is None:
             return self._keys_from_dict(scan.tokens, state)
-        indexes, new, dirty = state.table.scan(scan.data)
+        keys, new, dirty, complete = state.table.scan(scan.data)
         scan.preset_dirty(dirty)
-        found: Iterable[frozenset[bytes]] = map(state.values.__getitem__, indexes)
         if not new:
-            return set().union(*found), state.changing
+            return keys, state.changing
         if len(state) > self.limit:
-            state = self.state = _LexiconState(self.accelerated)
-            new, found = scan.tokens, ()  # the known ones are not in the new state either
+            state = self.state = self._new_state()
+            new, complete = scan.tokens, False  # the known ones are not in the new state either
         learned = [self.add(chunk, state) for chunk in new]
-        return set().union(*found, *learned), state.changing
+        if complete:  # the new chunks were words of no phrase
+            return keys.union(*learned), state.changing
+        keys, new, dirty, complete = state.table.scan(scan.data)  # every chunk known now
+        return keys, state.changing
 
     def _keys_from_dict(
         self, tokens: set[bytes], state: _LexiconState
@@ -603,24 +674,25 @@ class _Lexicon:
             pass
         new: Iterable[bytes] = list(compress(tokens, map(is_, found, repeat(None))))
         if len(state) > self.limit:
-            state = self.state = _LexiconState(self.accelerated)
+            state = self.state = self._new_state()
             new, found = tokens, []  # the known ones are not in the new state either
         learned = [self.add(chunk, state) for chunk in new]
         return set().union(*filter(None, found), *learned), state.changing
 
     def add(self, chunk: bytes, state: _LexiconState) -> frozenset[bytes]:
         """Learn a new chunk into `state` and return its keys."""
-        keys = self.learn(chunk)
-        if keys and not chunk.isascii() and chunk_words(chunk) != (chunk,):
+        words = (chunk,) if chunk.isascii() else chunk_words(chunk)
+        keys = self.learn(words)
+        if keys and words != (chunk,):
             changing = state.changing
             for key in keys:  # a new frozenset: readers never see one change
                 changing[key] = changing.get(key, _NO_KEYS) | {chunk}
-        state.remember(chunk, keys)  # last: a known chunk is complete
+        get = self.phrase_words.get
+        state.remember(chunk, keys, [get(w, 0) for w in words])  # last: a known chunk is complete
         return keys
 
-    def learn(self, chunk: bytes) -> frozenset[bytes]:
+    def learn(self, words: tuple[bytes, ...]) -> frozenset[bytes]:
         """Return the keys of one chunk's folded words (the slow path, once per new chunk)."""
-        words = (chunk,) if chunk.isascii() else chunk_words(chunk)
         vocabulary, prefixes = self.vocabulary, self.prefixes
         keys = [_canonical(w) for w in words if w in vocabulary]
         for word in words:
@@ -635,15 +707,18 @@ class _Lexicon:
 class CompiledRules:
     """All rules compiled together; `match()` evaluates them all against one article."""
 
-    def __init__(self, compiled: list[_Compiled], checks: list[Any]) -> None:
+    def __init__(self, compiled: list[_Compiled], checks: list[Any], indexed: bool = False) -> None:
         self._rules = compiled
         self._checks = checks
         vocabulary: set[bytes] = set()
         prefixes: set[bytes] = set()
+        phrases: set[bytes] = set()
         for rule in compiled:
-            for word in _words_of(rule.query.root):
+            for word in _words_of(rule.query.root, indexed):
                 key = _key(word)
                 (prefixes if word.prefix else vocabulary).add(key)
+            if indexed:
+                phrases.update(filter(None, map(_indexed_key, _phrases_of(rule.query.root))))
         # Plain sets, not frozensets: their intersections come back as mutable sets.
         # Rules decided by one group match as soon as one of its keys occurs.
         self._direct: dict[bytes, list[int]] = {}
@@ -661,7 +736,7 @@ class CompiledRules:
                 table.setdefault(key, []).append(index)
         self._direct_keys = frozenset(self._direct)
         self._trigger_keys = frozenset(self._triggers)
-        self._lexicon = _Lexicon(vocabulary, prefixes, accelerated=USE_C_SCAN)
+        self._lexicon = _Lexicon(vocabulary, prefixes, phrases=phrases if indexed else None)
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -789,7 +864,8 @@ def _rule_fields(rule: Any) -> tuple[str, str, Iterable[str] | None, bool]:
 
 def compile_rules(rules: Sequence[Any]) -> CompiledRules:
     """Return the enabled rules compiled together; raise RuleError naming a malformed rule."""
-    codegen = _CodeGen()
+    indexed = USE_C_SCAN and _scan is not None
+    codegen = _CodeGen(indexed)
     compiled: list[_Compiled] = []
     generated: list[tuple[_Compiled, str]] = []
     for rule in rules:
@@ -801,16 +877,16 @@ def compile_rules(rules: Sequence[Any]) -> CompiledRules:
         except QuerySyntaxError as exc:
             raise RuleError(name, exc.message, exc.column) from None
         source_set = frozenset(sources) if sources is not None else None
-        entry = _Compiled(name, query, source_set, _minimal(_groups(query.root)))
+        entry = _Compiled(name, query, source_set, _minimal(_groups(query.root, indexed=indexed)))
         compiled.append(entry)
-        if not _decided_by_groups(query.root):
+        if not _decided_by_groups(query.root, indexed):
             generated.append((entry, f"lambda T, X, a: {codegen.expr(query.root)}"))
     if generated:
         source = "(" + ",\n".join(code for _, code in generated) + ",)"
         functions = eval(compile(source, "<rules>", "eval"), {})  # noqa: S307 - code we generated
         for (entry, _), function in zip(generated, functions, strict=True):
             entry.evaluate = function
-    return CompiledRules(compiled, codegen.checks)
+    return CompiledRules(compiled, codegen.checks, indexed)
 
 
 def compile_query(query: str, name: str = "query") -> CompiledRules:
