@@ -23,13 +23,15 @@
 
 typedef struct {
     uint64_t hash;   /* 0: empty slot */
-    int64_t offset;  /* of the chunk's bytes in `blob` */
+    uint64_t head;   /* the chunk's first 8 bytes (zero-padded): most chunks are compared here */
+    uint32_t offset; /* of the chunk's bytes in `blob` */
     int32_t length;
     int32_t value;   /* index into `values`; -1: a known chunk without keys */
     uint32_t stamp;  /* the scan that last reported this chunk */
     int32_t nwords;  /* how many words the chunk is */
     int32_t word;    /* nwords == 1: the word's id; nwords > 1: offset of the ids in `sequences` */
-    int32_t unused;
+    uint32_t folded_offset; /* of the chunk's words, joined by spaces, in `blob` */
+    int32_t folded_length;  /* -1: the chunk is its one folded word */
 } Slot;
 
 typedef struct {
@@ -55,32 +57,65 @@ typedef struct {
     int32_t *node_value;
     uint32_t *node_stamp;
     Py_ssize_t nodes, nodes_capacity;
+    int32_t *root_child; /* word id -> the root's child for it (0: none), so the first step of
+                            every walk is one array read */
+    Py_ssize_t root_capacity;
+    char *marked; /* word id -> 1 when `positions()` reports it */
+    Py_ssize_t marked_capacity;
 } ChunkTable;
 
-#define FNV_OFFSET 1469598103934665603ULL
-#define FNV_PRIME 1099511628211ULL
+#define HIGH_BITS 0x8080808080808080ULL
 
-static uint64_t
-chunk_hash(const unsigned char *p, Py_ssize_t n)
+/* Up to 8 bytes as one little-endian word, zero-padded (byte loads: no library call). */
+static inline uint64_t
+load_word(const unsigned char *p, Py_ssize_t n)
 {
-    uint64_t h = FNV_OFFSET;
+    if (n >= 8) {
+        uint64_t word;
+        memcpy(&word, p, 8); /* a constant size: one load */
+        return word;
+    }
+    uint64_t word = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        word |= (uint64_t)p[i] << (8 * i);
+    return word;
+}
+
+typedef struct {
+    uint64_t hash; /* never 0 */
+    uint64_t head; /* the first 8 bytes, zero-padded: most chunks are compared by it alone */
+    int high;      /* a byte >= 0x80 */
+} ChunkKey;
+
+/* Hash a chunk (FNV-1a). */
+static inline ChunkKey
+chunk_key(const unsigned char *p, Py_ssize_t n)
+{
+    ChunkKey key;
+    uint64_t h = 1469598103934665603ULL;
+    unsigned char bits = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         h ^= p[i];
-        h *= FNV_PRIME;
+        h *= 1099511628211ULL;
+        bits |= p[i];
     }
-    return h ? h : 1;
+    key.head = load_word(p, n);
+    key.hash = h ? h : 1;
+    key.high = (bits & 0x80) != 0;
+    return key;
 }
 
 static Slot *
-find_slot(ChunkTable *self, const char *p, Py_ssize_t n, uint64_t h)
+find_slot(ChunkTable *self, const char *p, Py_ssize_t n, ChunkKey key)
 {
     Py_ssize_t mask = self->capacity - 1;
-    Py_ssize_t i = (Py_ssize_t)(h & (uint64_t)mask);
+    Py_ssize_t i = (Py_ssize_t)(key.hash & (uint64_t)mask);
     for (;;) {
         Slot *slot = &self->slots[i];
         if (slot->hash == 0)
             return slot;
-        if (slot->hash == h && slot->length == n && memcmp(self->blob + slot->offset, p, (size_t)n) == 0)
+        if (slot->hash == key.hash && slot->head == key.head && slot->length == n &&
+            (n <= 8 || memcmp(self->blob + slot->offset + 8, p + 8, (size_t)(n - 8)) == 0))
             return slot;
         i = (i + 1) & mask;
     }
@@ -225,6 +260,8 @@ table_dealloc(ChunkTable *self)
     PyMem_Free(self->edges);
     PyMem_Free(self->node_value);
     PyMem_Free(self->node_stamp);
+    PyMem_Free(self->root_child);
+    PyMem_Free(self->marked);
     Py_XDECREF(self->values);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -270,17 +307,18 @@ read_ids(PyObject *sequence, int32_t **out)
 }
 
 PyDoc_STRVAR(table_add_doc,
-"add(chunk, value, words)\n--\n\n"
+"add(chunk, value, words, folded=None)\n--\n\n"
 "Remember `chunk` (bytes without spaces): `value` indexes the key set in `values` (-1: no\n"
-"keys); `words` are the ids of its words in order (0: a word of no phrase).");
+"keys); `words` are the ids of its words in order (0: a word of no phrase); `folded` is its\n"
+"folded words joined by spaces when that is not the chunk itself.");
 
 static PyObject *
 table_add(ChunkTable *self, PyObject *args)
 {
-    Py_buffer chunk;
+    Py_buffer chunk, folded = {0};
     int value;
     PyObject *words;
-    if (!PyArg_ParseTuple(args, "y*iO:add", &chunk, &value, &words))
+    if (!PyArg_ParseTuple(args, "y*iO|z*:add", &chunk, &value, &words, &folded))
         return NULL;
     const char *p = chunk.buf;
     Py_ssize_t n = chunk.len;
@@ -299,17 +337,35 @@ table_add(ChunkTable *self, PyObject *args)
         goto fail;
     if ((self->used + 1) * 2 > self->capacity && grow_slots(self) < 0)
         goto fail;
-    uint64_t h = chunk_hash((const unsigned char *)p, n);
-    Slot *slot = find_slot(self, p, n, h);
+    ChunkKey key = chunk_key((const unsigned char *)p, n);
+    Slot *slot = find_slot(self, p, n, key);
     if (slot->hash == 0) {
+        if (self->blob_used + n + folded.len > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "the chunk table is full");
+            goto fail;
+        }
         if (reserve((void **)&self->blob, &self->blob_capacity, self->blob_used, n, 1) < 0)
             goto fail;
         memcpy(self->blob + self->blob_used, p, (size_t)n);
-        slot->offset = self->blob_used;
+        slot->head = key.head;
+        slot->offset = (uint32_t)self->blob_used;
         slot->length = (int32_t)n;
         slot->stamp = 0;
         self->blob_used += n;
         self->used++;
+    }
+    slot->folded_length = -1;
+    if (folded.buf != NULL) {
+        if (folded.len > INT32_MAX || self->blob_used + folded.len > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "the chunk table is full");
+            goto fail;
+        }
+        if (reserve((void **)&self->blob, &self->blob_capacity, self->blob_used, folded.len, 1) < 0)
+            goto fail;
+        memcpy(self->blob + self->blob_used, folded.buf, (size_t)folded.len);
+        slot->folded_offset = (uint32_t)self->blob_used;
+        slot->folded_length = (int32_t)folded.len;
+        self->blob_used += folded.len;
     }
     if (nwords == 1) {
         slot->word = ids[0];
@@ -323,13 +379,17 @@ table_add(ChunkTable *self, PyObject *args)
     }
     slot->nwords = (int32_t)nwords;
     slot->value = value;
-    slot->hash = h;
+    slot->hash = key.hash;
     PyMem_Free(ids);
     PyBuffer_Release(&chunk);
+    if (folded.buf != NULL)
+        PyBuffer_Release(&folded);
     Py_RETURN_NONE;
 fail:
     PyMem_Free(ids);
     PyBuffer_Release(&chunk);
+    if (folded.buf != NULL)
+        PyBuffer_Release(&folded);
     return NULL;
 }
 
@@ -374,6 +434,18 @@ table_add_phrase(ChunkTable *self, PyObject *args)
             edge->child = child;
             self->edges_used++;
         }
+        if (node == 0) {
+            Py_ssize_t used = self->root_capacity;
+            if (ids[k] >= used) {
+                if (reserve((void **)&self->root_child, &self->root_capacity, used, ids[k] + 1 - used,
+                            sizeof(int32_t)) < 0) {
+                    PyMem_Free(ids);
+                    return NULL;
+                }
+                memset(self->root_child + used, 0, (size_t)(self->root_capacity - used) * sizeof(int32_t));
+            }
+            self->root_child[ids[k]] = edge->child;
+        }
         node = edge->child;
     }
     PyMem_Free(ids);
@@ -395,7 +467,7 @@ table_get(ChunkTable *self, PyObject *arg)
     Py_buffer chunk;
     if (PyObject_GetBuffer(arg, &chunk, PyBUF_SIMPLE) < 0)
         return NULL;
-    Slot *slot = find_slot(self, chunk.buf, chunk.len, chunk_hash(chunk.buf, chunk.len));
+    Slot *slot = find_slot(self, chunk.buf, chunk.len, chunk_key(chunk.buf, chunk.len));
     PyBuffer_Release(&chunk);
     if (slot->hash == 0)
         Py_RETURN_NONE;
@@ -459,21 +531,16 @@ table_scan(ChunkTable *self, PyObject *arg)
             continue;
         }
         const unsigned char *start = p;
-        uint64_t h = FNV_OFFSET;
-        unsigned char high = 0;
-        while (p < end && *p != ' ') {
-            h ^= *p;
-            h *= FNV_PRIME;
-            high |= *p;
+        while (p < end && *p != ' ')
             p++;
-        }
-        if (h == 0)
-            h = 1;
         Py_ssize_t n = p - start;
-        Slot *slot = find_slot(self, (const char *)start, n, h);
+        ChunkKey key = chunk_key(start, n);
+        int high = key.high;
+        Slot *slot = find_slot(self, (const char *)start, n, key);
         if (slot->hash != 0) {
             if (stream != NULL) {
-                if (reserve((void **)&stream, &stream_capacity, streamed, slot->nwords, sizeof(int32_t)) < 0)
+                if (streamed + slot->nwords > stream_capacity &&
+                    reserve((void **)&stream, &stream_capacity, streamed, slot->nwords, sizeof(int32_t)) < 0)
                     goto done;
                 if (slot->nwords == 1)
                     stream[streamed++] = slot->word;
@@ -486,10 +553,10 @@ table_scan(ChunkTable *self, PyObject *arg)
             slot->stamp = epoch;
             if (slot->value >= 0 && add_keys(self, keys, slot->value) < 0)
                 goto done;
-            if (!(high & 0x80))
+            if (!high)
                 continue;
         } else if (stream != NULL) {
-            if (high & 0x80) {
+            if (high) {
                 PyMem_Free(stream); /* its words are not known yet: the phrases wait for the next scan */
                 stream = NULL;
                 complete = 0;
@@ -502,26 +569,32 @@ table_scan(ChunkTable *self, PyObject *arg)
         PyObject *chunk = PyBytes_FromStringAndSize((const char *)start, n);
         if (chunk == NULL)
             goto done;
-        if ((slot->hash == 0 && PySet_Add(unknown, chunk) < 0) || ((high & 0x80) && PySet_Add(dirty, chunk) < 0)) {
+        if ((slot->hash == 0 && PySet_Add(unknown, chunk) < 0) || (high && PySet_Add(dirty, chunk) < 0)) {
             Py_DECREF(chunk);
             goto done;
         }
         Py_DECREF(chunk);
     }
     if (stream != NULL) {
-        /* Follow the trie from every word of a phrase. */
+        /* Follow the trie from every word that starts a phrase. */
+        Py_ssize_t roots = self->root_capacity;
         for (Py_ssize_t i = 0; i < streamed; i++) {
-            int32_t node = 0;
-            for (Py_ssize_t j = i; j < streamed && stream[j] > 0; j++) {
-                Edge *edge = find_edge(self, edge_key(node, stream[j]));
-                if (edge->key == 0)
-                    break;
-                node = edge->child;
+            int32_t word = stream[i];
+            if (word <= 0 || word >= roots || self->root_child[word] == 0)
+                continue;
+            int32_t node = self->root_child[word];
+            for (Py_ssize_t j = i + 1;; j++) {
                 if (self->node_value[node] >= 0 && self->node_stamp[node] != epoch) {
                     self->node_stamp[node] = epoch;
                     if (add_keys(self, keys, self->node_value[node]) < 0)
                         goto done;
                 }
+                if (j >= streamed || stream[j] <= 0)
+                    break;
+                Edge *edge = find_edge(self, edge_key(node, stream[j]));
+                if (edge->key == 0)
+                    break;
+                node = edge->child;
             }
         }
     }
@@ -535,7 +608,152 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(table_mark_doc,
+"mark(word)\n--\n\n"
+"Have `positions()` report the word with id `word` (> 0).");
+
+static PyObject *
+table_mark(ChunkTable *self, PyObject *arg)
+{
+    long word = PyLong_AsLong(arg);
+    if (word == -1 && PyErr_Occurred())
+        return NULL;
+    if (word <= 0 || word > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "a word id is an int > 0");
+        return NULL;
+    }
+    Py_ssize_t used = self->marked_capacity;
+    if (word >= used) {
+        if (reserve((void **)&self->marked, &self->marked_capacity, used, word + 1 - used, 1) < 0)
+            return NULL;
+        memset(self->marked + used, 0, (size_t)(self->marked_capacity - used));
+    }
+    self->marked[word] = 1;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(table_positions_doc,
+"positions(data)\n--\n\n"
+"Return {word id: [positions]} for the marked words of `data` (positions are word indexes),\n"
+"or None when a chunk of `data` is not in the table.");
+
+static PyObject *
+table_positions(ChunkTable *self, PyObject *arg)
+{
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
+        return NULL;
+    PyObject *found = PyDict_New();
+    if (found == NULL) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    Py_ssize_t position = 0, marks = self->marked_capacity;
+    const unsigned char *p = data.buf;
+    const unsigned char *end = p + data.len;
+    while (p < end) {
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        const unsigned char *start = p;
+        while (p < end && *p != ' ')
+            p++;
+        Py_ssize_t n = p - start;
+        Slot *slot = find_slot(self, (const char *)start, n, chunk_key(start, n));
+        if (slot->hash == 0) {
+            Py_DECREF(found);
+            PyBuffer_Release(&data);
+            Py_RETURN_NONE;
+        }
+        const int32_t *ids = slot->nwords == 1 ? &slot->word : self->sequences + slot->word;
+        for (int32_t k = 0; k < slot->nwords; k++, position++) {
+            int32_t word = ids[k];
+            if (word <= 0 || word >= marks || !self->marked[word])
+                continue;
+            PyObject *key = PyLong_FromLong(word);
+            PyObject *index = PyLong_FromSsize_t(position);
+            PyObject *list = key == NULL ? NULL : PyDict_GetItemWithError(found, key);
+            int failed = key == NULL || index == NULL || PyErr_Occurred();
+            if (!failed && list == NULL) {
+                list = PyList_New(0);
+                failed = list == NULL || PyDict_SetItem(found, key, list) < 0;
+                Py_XDECREF(list); /* the dict holds it */
+            }
+            failed = failed || PyList_Append(list, index) < 0;
+            Py_XDECREF(key);
+            Py_XDECREF(index);
+            if (failed) {
+                Py_DECREF(found);
+                PyBuffer_Release(&data);
+                return NULL;
+            }
+        }
+    }
+    PyBuffer_Release(&data);
+    return found;
+}
+
+PyDoc_STRVAR(table_joined_doc,
+"joined(data)\n--\n\n"
+"Return b\" w1 w2 ... wn \": the folded words of `data` (each chunk replaced by its folded words),\n"
+"or None when a chunk of `data` is not in the table.");
+
+static PyObject *
+table_joined(ChunkTable *self, PyObject *arg)
+{
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
+        return NULL;
+    char *out = NULL;
+    Py_ssize_t used = 0, capacity = 0;
+    PyObject *result = NULL;
+    if (reserve((void **)&out, &capacity, 0, data.len + 3, 1) < 0)
+        goto done;
+    out[used++] = ' ';
+    const unsigned char *p = data.buf;
+    const unsigned char *end = p + data.len;
+    while (p < end) {
+        if (*p == ' ') {
+            p++;
+            continue;
+        }
+        const unsigned char *start = p;
+        while (p < end && *p != ' ')
+            p++;
+        Py_ssize_t n = p - start;
+        Slot *slot = find_slot(self, (const char *)start, n, chunk_key(start, n));
+        if (slot->hash == 0) {
+            result = Py_None;
+            Py_INCREF(result);
+            goto done;
+        }
+        const char *piece = (const char *)start;
+        if (slot->folded_length >= 0) {
+            piece = self->blob + slot->folded_offset;
+            n = slot->folded_length;
+        }
+        if (n == 0)
+            continue; /* a chunk without words (a dash) */
+        if (reserve((void **)&out, &capacity, used, n + 1, 1) < 0)
+            goto done;
+        memcpy(out + used, piece, (size_t)n);
+        used += n;
+        out[used++] = ' ';
+    }
+    if (used == 1)
+        out[used++] = ' '; /* no words: b"  ", as b" " + b" ".join([]) + b" " */
+    result = PyBytes_FromStringAndSize(out, used);
+done:
+    PyMem_Free(out);
+    PyBuffer_Release(&data);
+    return result;
+}
+
 static PyMethodDef table_methods[] = {
+    {"joined", (PyCFunction)table_joined, METH_O, table_joined_doc},
+    {"positions", (PyCFunction)table_positions, METH_O, table_positions_doc},
+    {"mark", (PyCFunction)table_mark, METH_O, table_mark_doc},
     {"add", (PyCFunction)table_add, METH_VARARGS, table_add_doc},
     {"add_phrase", (PyCFunction)table_add_phrase, METH_VARARGS, table_add_phrase_doc},
     {"scan", (PyCFunction)table_scan, METH_O, table_scan_doc},

@@ -146,6 +146,10 @@ class _WordSpec:
     def positions(self, article: _Article, f: int) -> list[int]:
         if not self.present(article, f):
             return []
+        if not self.exact and not self.prefix:
+            found = article.word_positions(f, self.key)
+            if found is not None:
+                return found
         if self.exact:
             seq = article.sequence(f, True)
             key = self.key
@@ -175,10 +179,11 @@ _GAP = rb"(?: +[\x80-\xff]+)* +"
 class _PhraseSpec:
     """A phrase: found in the split bytes when it can be, else on b" w1 w2 … " or word by word."""
 
-    __slots__ = ("words", "needle", "mask", "keys", "plain", "_pattern")
+    __slots__ = ("words", "needle", "mask", "keys", "plain", "_pattern", "indexed")
 
     def __init__(self, phrase: Phrase) -> None:
         self.words = [_WordSpec(w) for w in phrase.words]
+        self.indexed = _indexed_key(phrase)  # found by the C chunk table, when there is one
         self.mask = _MASK[phrase.field]
         # Every word must be among the article's words (prefixes as b"key*", exact ones folded).
         self.keys = sorted({_key(w) for w in phrase.words}, key=len, reverse=True)
@@ -201,6 +206,8 @@ class _PhraseSpec:
 
     def present(self, article: _Article, f: int) -> bool:
         words = article.words[f]
+        if self.indexed is not None and article.tables[f] is not None:
+            return self.indexed in words
         for key in self.keys:
             if key not in words:
                 return False
@@ -210,7 +217,7 @@ class _PhraseSpec:
         joined = article.built[f]
         if joined is not None:
             return needle in joined
-        if article.scans[f].cheap_joined():
+        if article.tables[f] is not None or article.scans[f].cheap_joined():
             return needle in article.joined(f)
         searches = article.searches
         searches[f] += 1
@@ -231,6 +238,17 @@ class _PhraseSpec:
         return needle in article.joined(f)
 
     def starts(self, article: _Article, f: int) -> list[int]:
+        if self.indexed is not None and article.tables[f] is not None:
+            # Word k of the phrase at position p + k, for each k: from the C table's positions.
+            found: set[int] | None = None
+            for k, word in enumerate(self.words):
+                positions = article.word_positions(f, word.key)
+                if positions is None:
+                    break
+                shifted = {p - k for p in positions}
+                found = shifted if found is None else found & shifted
+            else:
+                return sorted(found or ())
         first, rest = self.words[0], self.words[1:]
         sequences = [article.sequence(f, w.exact) for w in rest]
         size = len(article.sequence(f, False))
@@ -318,6 +336,9 @@ class _Article:
         "_padded",
         "searches",
         "built",
+        "tables",
+        "word_ids",
+        "_positions",
     )
 
     def __init__(self, title: str, text: str, checks: list[Any]) -> None:
@@ -331,6 +352,25 @@ class _Article:
         self._padded: list[bytes | None] = [None, None]
         self.searches = [0, 0]  # phrases looked for without the folded text, per field
         self.built: list[bytes | None] = [None, None]  # the folded texts built so far
+        # Per field: the C chunk table its keys came from (None: the dict lexicon), and the
+        # ids it knows words by (phrase words and plain NEAR words).
+        self.tables: tuple[Any, ...] = (None, None)
+        self.word_ids: dict[bytes, int] = {}
+        self._positions: list[dict[int, list[int]] | None] = [None, None]
+
+    def word_positions(self, f: int, word: bytes) -> list[int] | None:
+        """The positions of a plain NEAR word in the field, from the C chunk table (one pass over
+        the split bytes for all of them), or None where it cannot tell."""
+        table, index = self.tables[f], self.word_ids.get(word)
+        if table is None or index is None:
+            return None
+        found = self._positions[f]
+        if found is None:
+            found = self._positions[f] = table.positions(self.scans[f].data)
+            if found is None:  # a chunk the table does not know (replaced meanwhile)
+                self.tables = tuple(None if i == f else t for i, t in enumerate(self.tables))
+                return None
+        return found.get(index, [])
 
     def dirty(self, f: int, key: bytes) -> bool:
         """True when `key` comes from a chunk of the field that is not exactly its one folded
@@ -356,12 +396,20 @@ class _Article:
         return self.exact_scan(f).words()
 
     def sequence(self, f: int, exact: bool) -> list[bytes]:
+        if not exact and self.tables[f] is not None:
+            return self.joined(f)[1:-1].split()
         return (self.exact_scan(f) if exact else self.scans[f]).sequence()
 
     def joined(self, f: int) -> bytes:
+        """b" w1 w2 … wn ": the field's folded words (from the C chunk table when there is one)."""
         found = self.built[f]
         if found is None:
-            found = self.built[f] = self.scans[f].joined()
+            table = self.tables[f]
+            if table is not None:
+                found = table.joined(self.scans[f].data)
+            if found is None:
+                found = self.scans[f].joined()
+            self.built[f] = found
         return found
 
     # The calls generated code makes:
@@ -434,6 +482,24 @@ def _words_of(node: Node, indexed: bool = False) -> Iterable[Word]:
     else:
         for child in node.children:
             yield from _words_of(child, indexed)
+
+
+def _near_words(node: Node, inside: bool = False) -> Iterable[bytes]:
+    """The keys of the plain words (no prefix, no exact case) on the sides of NEARs."""
+    if isinstance(node, Word):
+        if inside and not node.prefix and not node.exact:
+            yield _key(node)
+    elif isinstance(node, Phrase):
+        if inside:
+            yield from (_key(w) for w in node.words if not w.prefix and not w.exact)
+    elif isinstance(node, Near):
+        yield from _near_words(node.left, True)
+        yield from _near_words(node.right, True)
+    elif isinstance(node, Not):
+        yield from _near_words(node.child, inside)
+    else:
+        for child in node.children:
+            yield from _near_words(child, inside)
 
 
 def _phrases_of(node: Node) -> Iterable[Phrase]:
@@ -595,11 +661,13 @@ class _LexiconState:
         value = self.values[index] if index >= 0 else _NO_KEYS
         return frozenset({value}) if isinstance(value, bytes) else value
 
-    def remember(self, chunk: bytes, keys: frozenset[bytes], word_ids: Sequence[int]) -> None:
+    def remember(
+        self, chunk: bytes, keys: frozenset[bytes], word_ids: Sequence[int], folded: bytes | None
+    ) -> None:
         if self.table is None:
             self.known[chunk] = keys
         else:
-            self.table.add(chunk, self._index(keys) if keys else -1, word_ids)
+            self.table.add(chunk, self._index(keys) if keys else -1, word_ids, folded)
 
 
 class _Lexicon:
@@ -612,7 +680,10 @@ class _Lexicon:
     place, no Python object per chunk; the phrases of two or more plain words found in the same
     pass) or, where that module was not compiled, in a dict."""
 
-    __slots__ = ("vocabulary", "prefixes", "lengths", "state", "limit", "phrases", "phrase_words")
+    __slots__ = (
+        "vocabulary", "prefixes", "lengths", "shortest", "starts", "state", "limit", "phrases", "phrase_words",
+        "near_ids",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -620,12 +691,17 @@ class _Lexicon:
         prefixes: set[bytes],
         limit: int = LEXICON_LIMIT,
         phrases: Iterable[bytes] | None = None,
+        near_words: Iterable[bytes] = (),
     ) -> None:
         self.vocabulary = frozenset(vocabulary)
         self.prefixes = frozenset(p[:-1] for p in prefixes)  # stored without the *
         self.lengths = sorted({len(p) for p in self.prefixes})
+        # The prefixes cut to the shortest one's length: a word must start like one of them.
+        self.shortest = self.lengths[0] if self.lengths else 0
+        self.starts = frozenset(p[: self.shortest] for p in self.prefixes)
         self.limit = limit
-        # Phrase word -> its id (from 1), and each phrase as ids -> its key; None: no C table.
+        # Word -> its id (from 1) for the words of phrases and the plain words of NEAR (whose
+        # positions the C table finds), and each phrase as ids -> its key; None: no C table.
         self.phrase_words: dict[bytes, int] = {}
         self.phrases: dict[tuple[int, ...], bytes] | None = None
         if phrases is not None and _scan is not None:
@@ -633,11 +709,16 @@ class _Lexicon:
             for key in sorted(phrases):
                 ids = tuple(self.phrase_words.setdefault(w, len(self.phrase_words) + 1) for w in key.split())
                 self.phrases[ids] = key
+            for word in sorted(near_words):
+                self.phrase_words.setdefault(word, len(self.phrase_words) + 1)
+        self.near_ids = [self.phrase_words[w] for w in sorted(near_words) if w in self.phrase_words]
         self.state = self._new_state()
 
     def _new_state(self) -> _LexiconState:
         state = _LexiconState(self.phrases)
         if state.table is not None:
+            for index in self.near_ids:
+                state.table.mark(index)
             # Every phrase word that is ASCII is in the table from the start: a new ASCII chunk
             # is then a word of no phrase, and the C scan looks for phrases all the same.
             for word in self.phrase_words:
@@ -645,31 +726,29 @@ class _Lexicon:
                     self.add(word, state)
         return state
 
-    def keys(self, scan: ScannedText) -> tuple[set[bytes], dict[bytes, frozenset[bytes]]]:
+    def keys(self, scan: ScannedText) -> tuple[set[bytes], _LexiconState]:
         """Return the keys (words, b"prefix*" and, with the C table, phrases) that the field's
-        words hit, and the `changing` table of the state they came from."""
+        words hit, and the state they came from."""
         state = self.state
         if state.table is None:
             return self._keys_from_dict(scan.tokens, state)
         keys, new, dirty, complete = state.table.scan(scan.data)
         scan.preset_dirty(dirty)
         if not new:
-            return keys, state.changing
+            return keys, state
         if len(state) > self.limit:
             state = self.state = self._new_state()
             new, complete = scan.tokens, False  # the known ones are not in the new state either
         learned = [self.add(chunk, state) for chunk in new]
         if complete:  # the new chunks were words of no phrase
-            return keys.union(*learned), state.changing
+            return keys.union(*learned), state
         keys, new, dirty, complete = state.table.scan(scan.data)  # every chunk known now
-        return keys, state.changing
+        return keys, state
 
-    def _keys_from_dict(
-        self, tokens: set[bytes], state: _LexiconState
-    ) -> tuple[set[bytes], dict[bytes, frozenset[bytes]]]:
+    def _keys_from_dict(self, tokens: set[bytes], state: _LexiconState) -> tuple[set[bytes], _LexiconState]:
         found: list[frozenset[bytes] | None] = list(map(state.known.get, tokens))
         try:
-            return set().union(*found), state.changing
+            return set().union(*found), state
         except TypeError:  # a None: some chunks are new
             pass
         new: Iterable[bytes] = list(compress(tokens, map(is_, found, repeat(None))))
@@ -677,7 +756,7 @@ class _Lexicon:
             state = self.state = self._new_state()
             new, found = tokens, []  # the known ones are not in the new state either
         learned = [self.add(chunk, state) for chunk in new]
-        return set().union(*filter(None, found), *learned), state.changing
+        return set().union(*filter(None, found), *learned), state
 
     def add(self, chunk: bytes, state: _LexiconState) -> frozenset[bytes]:
         """Learn a new chunk into `state` and return its keys."""
@@ -688,14 +767,17 @@ class _Lexicon:
             for key in keys:  # a new frozenset: readers never see one change
                 changing[key] = changing.get(key, _NO_KEYS) | {chunk}
         get = self.phrase_words.get
-        state.remember(chunk, keys, [get(w, 0) for w in words])  # last: a known chunk is complete
+        folded = None if words == (chunk,) else b" ".join(words)
+        state.remember(chunk, keys, [get(w, 0) for w in words], folded)  # last: a known chunk is complete
         return keys
 
     def learn(self, words: tuple[bytes, ...]) -> frozenset[bytes]:
         """Return the keys of one chunk's folded words (the slow path, once per new chunk)."""
-        vocabulary, prefixes = self.vocabulary, self.prefixes
+        vocabulary, prefixes, shortest = self.vocabulary, self.prefixes, self.shortest
         keys = [_canonical(w) for w in words if w in vocabulary]
         for word in words:
+            if word[:shortest] not in self.starts:
+                continue  # no prefix starts like this word (most words)
             for length in self.lengths:
                 if length > len(word):
                     break
@@ -713,12 +795,14 @@ class CompiledRules:
         vocabulary: set[bytes] = set()
         prefixes: set[bytes] = set()
         phrases: set[bytes] = set()
+        near_words: set[bytes] = set()
         for rule in compiled:
             for word in _words_of(rule.query.root, indexed):
                 key = _key(word)
                 (prefixes if word.prefix else vocabulary).add(key)
             if indexed:
                 phrases.update(filter(None, map(_indexed_key, _phrases_of(rule.query.root))))
+                near_words.update(_near_words(rule.query.root))
         # Plain sets, not frozensets: their intersections come back as mutable sets.
         # Rules decided by one group match as soon as one of its keys occurs.
         self._direct: dict[bytes, list[int]] = {}
@@ -736,7 +820,9 @@ class CompiledRules:
                 table.setdefault(key, []).append(index)
         self._direct_keys = frozenset(self._direct)
         self._trigger_keys = frozenset(self._triggers)
-        self._lexicon = _Lexicon(vocabulary, prefixes, phrases=phrases if indexed else None)
+        self._lexicon = _Lexicon(
+            vocabulary, prefixes, phrases=phrases if indexed else None, near_words=near_words
+        )
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -752,10 +838,12 @@ class CompiledRules:
     def _matching(self, title: str, text: str, source: str | None) -> list[_Compiled]:
         article = _Article(title or "", text or "", self._checks)
         keys = self._lexicon.keys
-        title_keys, title_changing = keys(article.scans[0])
-        text_keys, text_changing = keys(article.scans[1])
+        title_keys, title_state = keys(article.scans[0])
+        text_keys, text_state = keys(article.scans[1])
         words = article.words = (title_keys, text_keys)
-        article.changing = (title_changing, text_changing)
+        article.changing = (title_state.changing, text_state.changing)
+        article.tables = (title_state.table, text_state.table)
+        article.word_ids = self._lexicon.phrase_words
         present = words[0] | words[1]
         matched: set[int] = set().union(*map(self._direct.__getitem__, present & self._direct_keys))
         candidates = set().union(*map(self._triggers.__getitem__, present & self._trigger_keys))

@@ -180,13 +180,7 @@ class ScannedText:
                 if separator in text:
                     text = text.replace(separator, " ")
         self.text = text
-        if not exact and not text.isascii():
-            # Lower-cased first (C speed), so that a capitalised Cyrillic or Greek word is a chunk
-            # that is already its folded word: fold(lower(w)) == fold(w) for every word
-            # (checked for every code point in tests/test_text.py).
-            data = text.lower().encode("utf-8", "surrogatepass").translate(_FOLD_TABLE)
-        else:
-            data = text.encode("utf-8", "surrogatepass").translate(_EXACT_TABLE if exact else _FOLD_TABLE)
+        data = text.encode("utf-8", "surrogatepass").translate(_EXACT_TABLE if exact else _FOLD_TABLE)
         self.data = data
         self._chunks: list[bytes] | None = None
         self.exact = exact
