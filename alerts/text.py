@@ -265,7 +265,7 @@ class ScannedText:
                     new = b" " + replacement + b" " if replacement else b" "
                     while old in joined:
                         joined = joined.replace(old, new)
-                self._joined = joined
+                self._joined = joined if joined != b" " else b"  "  # no words: as below
             else:
                 # Each changing chunk becomes its words (a dash: nothing), all at C speed.
                 chunks = filter(None, map(changes.get, chunks, chunks))

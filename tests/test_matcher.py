@@ -301,11 +301,13 @@ VOCABULARY = [
     "iss", "ISS", "Iss", "nasa", "NASA", "Baïkonur", "baikonur", "BAIKONUR", "Роскосмос", "РОСКОСМОС",
     "роскосмоса", "ёлка", "елка", "deorbit", "deorbiting", "DEORBIT", "de", "orbit", "space", "Space",
     "station", "crew", "Crew1", "11", "s", "x²", "x2", "Straße", "strasse", "café", "cafe\u0301",
-    "NAŚA", "1⁄2",
+    "NAŚA", "1⁄2", "ΟΔΟΣ", "οδος", "İss",
 ]  # fmt: skip
+# Separators replaced before the split (’ “ — …, no-break space) and others that stay inside a
+# chunk (‛ U+201B, thin space, bullet, «»), making chunks of several words.
 SEPARATORS = [
     " ", " ", " ", "\n", ", ", "-", "’", "'", ". ", " — ", "\u00ad", "_", "\t", "«", "»", "**",
-    "“", "” ", " – ", " \u0301", "…", " и ", "½",
+    "“", "” ", " – ", " \u0301", "…", " и ", "½", "\u201b", "\u2009", "•", "\u00a0",
 ]  # fmt: skip
 
 texts = st.lists(st.tuples(st.sampled_from(VOCABULARY), st.sampled_from(SEPARATORS)), max_size=20).map(
@@ -497,6 +499,33 @@ def test_match_command_reads_stdin_and_defaults_to_the_config_rules() -> None:
     out = json.loads(result.stdout)
     assert out["rules"] == ["roscosmos", "iss-deorbit"]
     assert out["snippets"]["iss-deorbit"] == "NASA will **deorbit** the **ISS**."
+
+
+def test_match_command_gives_the_same_lines_without_the_c_chunk_table(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - {name: deorbit, query: 'deorbit* AND (ISS OR \"International Space Station\")'}\n"
+        "  - {name: phrase, query: '\"space station\" NOT title:weather'}\n"
+        "  - {name: near, query: 'Roscosmos NEAR/3 \"crew capsule\"'}\n"
+        "  - {name: exact, query: '=NASA \"Baïkonur launch\"'}\n",
+        encoding="utf-8",
+    )
+    lines = [
+        {"id": 1, "title": "ISS", "text": "NASA plans the deorbit of the “International Space Station”."},
+        {"id": 2, "title": "weather", "text": "space — station"},
+        {"id": 3, "title": "", "text": "РОСКОСМОС said Roscosmos’s new crew capsule is ready"},
+        {"id": 4, "title": "", "text": "nasa and NASA at the BAIKONUR launch pad"},
+    ]
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    outputs = []
+    for pure in ("0", "1"):
+        env = {**os.environ, "NEWSWATCH_PURE_PYTHON": pure}
+        command = [sys.executable, "-m", "newswatch", "match", "--rules", str(rules), "--articles", str(articles)]
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=True)
+        outputs.append([json.loads(line)["rules"] for line in done.stdout.splitlines()])
+    assert outputs[0] == outputs[1] == [["deorbit", "phrase"], [], ["near"], ["exact"]]
 
 
 def test_match_command_names_the_malformed_rule_and_column(tmp_path: Path) -> None:

@@ -1,0 +1,136 @@
+"""The optional C chunk table (alerts._scan): its API, its refusals, and agreement with the
+plain-Python views of a text (alerts.text) on what it computes for the matcher."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alerts import matcher
+from alerts.matcher import compile_rules
+from alerts.text import ScannedText
+
+_scan = pytest.importorskip("alerts._scan", reason="alerts._scan was not compiled (no C compiler here)")
+ChunkTable = _scan.ChunkTable
+
+
+@pytest.fixture(autouse=True)
+def c_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(matcher, "USE_C_SCAN", True)
+
+
+def test_add_get_and_scan_report_keys_new_and_non_ascii_chunks() -> None:
+    values: list[object] = [b"nasa", frozenset({b"iss", b"is*"})]
+    table = ChunkTable(values)
+    table.add(b"nasa", 0, [0])
+    table.add(b"iss", 1, [0])
+    table.add(b"the", -1, [0])
+    table.add(b"caf\xc3\xa9", -1, [0], b"cafe")
+    assert len(table) == 4
+    assert (table.get(b"iss"), table.get(b"the"), table.get(b"missing")) == (1, -1, None)
+    keys, new, dirty, complete = table.scan(b"the  nasa iss the caf\xc3\xa9 mars z\xc3\xa9ro ")
+    assert keys == {b"nasa", b"iss", b"is*"}
+    assert new == {b"mars", b"z\xc3\xa9ro"}
+    assert dirty == {b"caf\xc3\xa9", b"z\xc3\xa9ro"}
+    assert complete is True  # no phrases: nothing to wait for
+    assert table.scan(b"") == (set(), set(), set(), True)
+
+
+def test_a_chunk_added_again_takes_its_new_value() -> None:
+    table = ChunkTable([b"a", b"b"])
+    table.add(b"word", 0, [0])
+    table.add(b"word", 1, [0])
+    assert len(table) == 1 and table.get(b"word") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ((b"two words", -1, [0]), ValueError),
+        ((b"", -1, [0]), ValueError),
+        ((b"x", 5, [0]), ValueError),  # no such value
+        ((b"x", -2, [0]), ValueError),
+        ((b"x", -1, [-1]), ValueError),  # word ids are >= 0
+        ((b"x", -1, 7), TypeError),
+        (("text", -1, [0]), TypeError),
+    ],
+)
+def test_add_refuses_what_is_not_a_chunk(args: tuple, error: type[Exception]) -> None:
+    table = ChunkTable([b"k"])
+    with pytest.raises(error):
+        table.add(*args)
+    assert len(table) == 0
+
+
+def test_phrases_are_found_through_the_words_of_each_chunk() -> None:
+    values: list[object] = [b"space station", b"new space"]
+    table = ChunkTable(values)
+    table.add_phrase([1, 2], 0)
+    table.add_phrase([3, 1], 1)
+    table.add(b"space", -1, [1])
+    table.add(b"station", -1, [2])
+    table.add(b"new", -1, [3])
+    table.add(b"\xe2\x80\xa2", -1, [], b"")  # a bullet: no word, so no gap
+    table.add(b"space\xe2\x80\x9bstation", -1, [1, 2], b"space station")
+    assert table.scan(b"the space station")[0] == {b"space station"}
+    assert table.scan(b"space \xe2\x80\xa2 station")[0] == {b"space station"}
+    assert table.scan(b"x space\xe2\x80\x9bstation")[0] == {b"space station"}
+    assert table.scan(b"new space station")[0] == {b"space station", b"new space"}
+    # A new ASCII chunk is a word of no phrase: the phrase is broken and still looked for.
+    keys, new, _, complete = table.scan(b"space big station")
+    assert (keys, new, complete) == (set(), {b"big"}, True)
+    # A new non-ASCII chunk may be any words: the phrases wait until it is learned.
+    keys, new, _, complete = table.scan(b"space station \xc3\xa9")
+    assert (keys, new, complete) == (set(), {b"\xc3\xa9"}, False)
+    with pytest.raises(ValueError):
+        table.add_phrase([], 0)
+    with pytest.raises(ValueError):
+        table.add_phrase([1, 0], 0)
+
+
+def test_joined_and_positions_need_every_chunk_known() -> None:
+    table = ChunkTable([])
+    table.add(b"a", -1, [4])
+    table.add(b"\xe2\x80\x94", -1, [], b"")  # a dash: no words
+    table.add(b"ab\xc2\xbd", -1, [0, 0, 0], b"ab 1 2")
+    table.mark(4)
+    assert table.joined(b"a \xe2\x80\x94 ab\xc2\xbd  a") == b" a ab 1 2 a "
+    assert table.joined(b"") == b"  " == ScannedText("").joined()
+    assert table.positions(b"a \xe2\x80\x94 ab\xc2\xbd  a") == {4: [0, 4]}
+    assert table.joined(b"a b") is None and table.positions(b"a b") is None
+    with pytest.raises(ValueError):
+        table.mark(0)
+
+
+text_alphabet = st.one_of(
+    st.sampled_from("aZé\u0301ёЁйЙß²½ﬁ’‛'ʼ-_\u00ad\u200d \n.,*\"«»—•\u2009İıΣς℃"),
+    st.characters(codec="utf-8"),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=text_alphabet, max_size=60), st.text(alphabet=text_alphabet, max_size=60))
+def test_the_table_joins_and_positions_words_as_the_text_module_does(first: str, second: str) -> None:
+    # Two articles through one lexicon: the second meets chunks learned from the first.
+    compiled = compile_rules([{"name": "r", "query": '"a b" OR x NEAR/2 y'}])
+    lexicon = compiled._lexicon
+    for text in (first, second):
+        scan = ScannedText(text)
+        lexicon.keys(scan)
+        table = lexicon.state.table
+        assert table.joined(scan.data) == scan.joined()
+        sequence = scan.sequence()
+        marked = {word: index for word, index in lexicon.phrase_words.items() if index in lexicon.near_ids}
+        expected = {index: [i for i, w in enumerate(sequence) if w == word] for word, index in marked.items()}
+        got = table.positions(scan.data)
+        assert {k: v for k, v in expected.items() if v} == got
+
+
+def test_a_lexicon_full_of_chunks_is_replaced_and_still_finds_phrases() -> None:
+    compiled = compile_rules([{"name": "p", "query": '"space station"'}])
+    compiled._lexicon.limit = 3
+    for index in range(20):
+        text = f"word{index} “space station” {index}é"
+        assert compiled.match_names("", text) == ["p"], text
+    assert len(compiled._lexicon.state) <= 3 + 8
