@@ -2,21 +2,29 @@
 
 How (the choices were measured with bench/bench_matcher.py):
 
-1. Title and body are split once at ASCII separators (`alerts.text.ScannedText`: a C-level
-   split of the UTF-8 bytes) into distinct chunks. A lexicon kept across articles maps each
-   chunk to the rule keys its folded words hit (words, and `b"prefix*"` for prefixes); only
-   chunks never seen before are folded and tried against the prefixes, in Python, so an
-   article's keys come from one dict look-up per distinct chunk and a union, at C speed.
-2. Each rule has *requirement groups*: sets of words of which at least one per group must
-   occur for the rule to be true (`x AND (y OR z)` → {x}, {y, z}; a phrase needs each of
-   its words; NOT adds none). Every present word marks the groups it satisfies; a rule is
-   looked at only when all its groups are satisfied.
-3. A rule that is nothing but words and prefixes in ANDs of ORs, in any field, is decided by
-   its groups alone. Any other rule (phrases, NEAR, NOT, field scopes, `=Exact`) is then
-   evaluated by a small Python function generated from its tree. A phrase whose words all
-   stand as chunks of their own is looked for in the split bytes (substring search for its
-   first word, then a regex for the rest); otherwise, or past a few phrases in one field, on
-   the folded text b" w1 w2 … ", built once. An exact ASCII word whose folded form only
+1. Title and body are each turned into bytes split at ASCII separators
+   (`alerts.text.ScannedText`: the common non-ASCII separators, ’ “ ” — – … and the no-break
+   space, become spaces first, so most English text is plain ASCII). A lexicon kept across
+   articles maps each chunk to the rule keys its folded words hit (words, and `b"prefix*"` for
+   prefixes); only chunks never seen before are folded and tried against the prefixes, in
+   Python. News repeats its vocabulary, so that is a handful of chunks per article.
+2. The lexicon lives in the C chunk table of `alerts._scan` (setup.py builds it; optional):
+   one pass over the bytes hashes and probes each chunk in place and returns the article's
+   keys, and follows the article's words through a trie of every phrase of two or more plain
+   words, so such a phrase is a key like a word (b"space station"). The same table gives the
+   positions of NEAR words and the folded text b" w1 w2 … " in one pass each. Where the module
+   was not compiled (or NEWSWATCH_PURE_PYTHON=1), the lexicon is a dict over the distinct
+   chunks and phrases are looked for as below; the tests run both.
+3. Each rule has *requirement groups*: sets of keys of which at least one per group must
+   occur for the rule to be true (`x AND (y OR z)` → {x}, {y, z}; a phrase needs its key, or
+   without the C table each of its words; NOT adds none). A rule is looked at only when all
+   its groups are satisfied.
+4. A rule that is nothing but words, prefixes (and, with the C table, plain phrases) in ANDs of
+   ORs, in any field, is decided by its groups alone. Any other rule (NEAR, NOT, field scopes,
+   `=Exact`, phrases with a prefix or an exact word) is evaluated by a small Python function
+   generated from its tree. Such a phrase is looked for in the folded text when that is cheap
+   to build (the C table, or few chunks that change when folded), else first in the split
+   bytes (one regex search led by its first word). An exact ASCII word whose folded form only
    stands as a chunk of its own is looked for in the raw text. NEAR uses word positions.
 
 Explanations (`RuleMatch.hits`, `.snippet`) come from the plain evaluator in
