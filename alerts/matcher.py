@@ -622,7 +622,7 @@ class _CodeGen:
 # Phrases looked for in a field without its folded text; past that, the folded text is built.
 PHRASE_SEARCHES = 4
 _NO_KEYS: frozenset[bytes] = frozenset()
-LEXICON_LIMIT = 100_000  # distinct chunks remembered per compiled rule set (~16 MiB at most)
+LEXICON_LIMIT = 100_000  # distinct chunks remembered per compiled rule set (~15 MiB at most)
 
 
 class _LexiconState:
