@@ -332,6 +332,10 @@ table_add(ChunkTable *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "value is not an index into values");
         goto fail;
     }
+    if (folded.buf != NULL && folded.len > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "folded is too long");
+        goto fail;
+    }
     nwords = read_ids(words, &ids);
     if (nwords < 0)
         goto fail;
@@ -339,13 +343,19 @@ table_add(ChunkTable *self, PyObject *args)
         goto fail;
     ChunkKey key = chunk_key((const unsigned char *)p, n);
     Slot *slot = find_slot(self, p, n, key);
-    if (slot->hash == 0) {
-        if (self->blob_used + n + folded.len > UINT32_MAX) {
-            PyErr_SetString(PyExc_OverflowError, "the chunk table is full");
-            goto fail;
-        }
-        if (reserve((void **)&self->blob, &self->blob_capacity, self->blob_used, n, 1) < 0)
-            goto fail;
+    int is_new = slot->hash == 0;
+    /* Everything that can fail first: a failed add leaves the table as it was. */
+    Py_ssize_t bytes = (is_new ? n : 0) + (folded.buf != NULL ? folded.len : 0);
+    Py_ssize_t more_ids = nwords == 1 ? 0 : nwords;
+    if (self->blob_used + bytes > UINT32_MAX || self->sequences_used + more_ids > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "the chunk table is full");
+        goto fail;
+    }
+    if (reserve((void **)&self->blob, &self->blob_capacity, self->blob_used, bytes, 1) < 0 ||
+        reserve((void **)&self->sequences, &self->sequences_capacity, self->sequences_used, more_ids,
+                sizeof(int32_t)) < 0)
+        goto fail;
+    if (is_new) {
         memcpy(self->blob + self->blob_used, p, (size_t)n);
         slot->head = key.head;
         slot->offset = (uint32_t)self->blob_used;
@@ -356,12 +366,6 @@ table_add(ChunkTable *self, PyObject *args)
     }
     slot->folded_length = -1;
     if (folded.buf != NULL) {
-        if (folded.len > INT32_MAX || self->blob_used + folded.len > UINT32_MAX) {
-            PyErr_SetString(PyExc_OverflowError, "the chunk table is full");
-            goto fail;
-        }
-        if (reserve((void **)&self->blob, &self->blob_capacity, self->blob_used, folded.len, 1) < 0)
-            goto fail;
         memcpy(self->blob + self->blob_used, folded.buf, (size_t)folded.len);
         slot->folded_offset = (uint32_t)self->blob_used;
         slot->folded_length = (int32_t)folded.len;
@@ -370,16 +374,13 @@ table_add(ChunkTable *self, PyObject *args)
     if (nwords == 1) {
         slot->word = ids[0];
     } else {
-        if (reserve((void **)&self->sequences, &self->sequences_capacity, self->sequences_used, nwords,
-                    sizeof(int32_t)) < 0)
-            goto fail;
         memcpy(self->sequences + self->sequences_used, ids, (size_t)nwords * sizeof(int32_t));
         slot->word = (int32_t)self->sequences_used;
         self->sequences_used += nwords;
     }
     slot->nwords = (int32_t)nwords;
     slot->value = value;
-    slot->hash = key.hash;
+    slot->hash = key.hash; /* last: a slot with a hash is complete */
     PyMem_Free(ids);
     PyBuffer_Release(&chunk);
     if (folded.buf != NULL)
@@ -537,7 +538,8 @@ table_scan(ChunkTable *self, PyObject *arg)
         ChunkKey key = chunk_key(start, n);
         int high = key.high;
         Slot *slot = find_slot(self, (const char *)start, n, key);
-        if (slot->hash != 0) {
+        int known = slot->hash != 0;
+        if (known) {
             if (stream != NULL) {
                 if (streamed + slot->nwords > stream_capacity &&
                     reserve((void **)&stream, &stream_capacity, streamed, slot->nwords, sizeof(int32_t)) < 0)
@@ -569,7 +571,8 @@ table_scan(ChunkTable *self, PyObject *arg)
         PyObject *chunk = PyBytes_FromStringAndSize((const char *)start, n);
         if (chunk == NULL)
             goto done;
-        if ((slot->hash == 0 && PySet_Add(unknown, chunk) < 0) || (high && PySet_Add(dirty, chunk) < 0)) {
+        /* (`slot` is not read past add_keys: a set operation may run Python code.) */
+        if ((!known && PySet_Add(unknown, chunk) < 0) || (high && PySet_Add(dirty, chunk) < 0)) {
             Py_DECREF(chunk);
             goto done;
         }
