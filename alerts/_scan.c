@@ -37,7 +37,6 @@ typedef struct {
 typedef struct {
     uint64_t key;  /* (node << 32 | word) + 1; 0: empty */
     int32_t child;
-    int32_t unused;
 } Edge;
 
 typedef struct {
@@ -63,8 +62,6 @@ typedef struct {
     char *marked; /* word id -> 1 when `positions()` reports it */
     Py_ssize_t marked_capacity;
 } ChunkTable;
-
-#define HIGH_BITS 0x8080808080808080ULL
 
 /* Up to 8 bytes as one little-endian word, zero-padded (byte loads: no library call). */
 static inline uint64_t
@@ -119,6 +116,30 @@ find_slot(ChunkTable *self, const char *p, Py_ssize_t n, ChunkKey key)
             return slot;
         i = (i + 1) & mask;
     }
+}
+
+/* The next chunk of [*p, end): set *start and *n and return 1, or return 0 at the end. */
+static inline int
+next_chunk(const unsigned char **p, const unsigned char *end, const unsigned char **start, Py_ssize_t *n)
+{
+    const unsigned char *q = *p;
+    while (q < end && *q == ' ')
+        q++;
+    if (q == end)
+        return 0;
+    *start = q;
+    while (q < end && *q != ' ')
+        q++;
+    *n = q - *start;
+    *p = q;
+    return 1;
+}
+
+/* The ids of a known chunk's words (slot->nwords of them). */
+static inline const int32_t *
+slot_words(ChunkTable *self, Slot *slot)
+{
+    return slot->nwords == 1 ? &slot->word : self->sequences + slot->word;
 }
 
 static int
@@ -526,15 +547,9 @@ table_scan(ChunkTable *self, PyObject *arg)
     uint32_t epoch = self->epoch;
     const unsigned char *p = data.buf;
     const unsigned char *end = p + data.len;
-    while (p < end) {
-        if (*p == ' ') {
-            p++;
-            continue;
-        }
-        const unsigned char *start = p;
-        while (p < end && *p != ' ')
-            p++;
-        Py_ssize_t n = p - start;
+    const unsigned char *start;
+    Py_ssize_t n;
+    while (next_chunk(&p, end, &start, &n)) {
         ChunkKey key = chunk_key(start, n);
         int high = key.high;
         Slot *slot = find_slot(self, (const char *)start, n, key);
@@ -544,11 +559,9 @@ table_scan(ChunkTable *self, PyObject *arg)
                 if (streamed + slot->nwords > stream_capacity &&
                     reserve((void **)&stream, &stream_capacity, streamed, slot->nwords, sizeof(int32_t)) < 0)
                     goto done;
-                if (slot->nwords == 1)
-                    stream[streamed++] = slot->word;
-                else /* several words (`roscosmos’s`) or none (a dash) from one chunk */
-                    for (int32_t k = 0; k < slot->nwords; k++)
-                        stream[streamed++] = self->sequences[slot->word + k];
+                /* one word, several (`roscosmos‛s`) or none (a bullet) */
+                memcpy(stream + streamed, slot_words(self, slot), (size_t)slot->nwords * sizeof(int32_t));
+                streamed += slot->nwords;
             }
             if (slot->stamp == epoch)
                 continue;
@@ -654,22 +667,16 @@ table_positions(ChunkTable *self, PyObject *arg)
     Py_ssize_t position = 0, marks = self->marked_capacity;
     const unsigned char *p = data.buf;
     const unsigned char *end = p + data.len;
-    while (p < end) {
-        if (*p == ' ') {
-            p++;
-            continue;
-        }
-        const unsigned char *start = p;
-        while (p < end && *p != ' ')
-            p++;
-        Py_ssize_t n = p - start;
+    const unsigned char *start;
+    Py_ssize_t n;
+    while (next_chunk(&p, end, &start, &n)) {
         Slot *slot = find_slot(self, (const char *)start, n, chunk_key(start, n));
         if (slot->hash == 0) {
             Py_DECREF(found);
             PyBuffer_Release(&data);
             Py_RETURN_NONE;
         }
-        const int32_t *ids = slot->nwords == 1 ? &slot->word : self->sequences + slot->word;
+        const int32_t *ids = slot_words(self, slot);
         for (int32_t k = 0; k < slot->nwords; k++, position++) {
             int32_t word = ids[k];
             if (word <= 0 || word >= marks || !self->marked[word])
@@ -716,15 +723,9 @@ table_joined(ChunkTable *self, PyObject *arg)
     out[used++] = ' ';
     const unsigned char *p = data.buf;
     const unsigned char *end = p + data.len;
-    while (p < end) {
-        if (*p == ' ') {
-            p++;
-            continue;
-        }
-        const unsigned char *start = p;
-        while (p < end && *p != ' ')
-            p++;
-        Py_ssize_t n = p - start;
+    const unsigned char *start;
+    Py_ssize_t n;
+    while (next_chunk(&p, end, &start, &n)) {
         Slot *slot = find_slot(self, (const char *)start, n, chunk_key(start, n));
         if (slot->hash == 0) {
             result = Py_None;

@@ -474,53 +474,40 @@ def _indexed_key(phrase: Phrase) -> bytes | None:
     return _canonical(b" ".join(encode(w.key) for w in phrase.words))
 
 
+def _atoms(node: Node, in_near: bool = False) -> Iterable[tuple[Word | Phrase, bool]]:
+    """The words and phrases of `node`, each with whether it stands on a side of a NEAR."""
+    if isinstance(node, Word | Phrase):
+        yield node, in_near
+    elif isinstance(node, Near):
+        yield from _atoms(node.left, True)
+        yield from _atoms(node.right, True)
+    elif isinstance(node, Not):
+        yield from _atoms(node.child, in_near)
+    else:
+        for child in node.children:
+            yield from _atoms(child, in_near)
+
+
 def _words_of(node: Node, indexed: bool = False) -> Iterable[Word]:
     """The words of `node` the lexicon must know (with `indexed`: not those of the phrases the
     chunk table finds by itself, outside NEAR, which looks at word positions)."""
-    if isinstance(node, Word):
-        yield node
-    elif isinstance(node, Phrase):
-        if not (indexed and _indexed_key(node)):
-            yield from node.words
-    elif isinstance(node, Near):
-        yield from _words_of(node.left)
-        yield from _words_of(node.right)
-    elif isinstance(node, Not):
-        yield from _words_of(node.child, indexed)
-    else:
-        for child in node.children:
-            yield from _words_of(child, indexed)
+    for atom, in_near in _atoms(node):
+        if isinstance(atom, Word):
+            yield atom
+        elif in_near or not (indexed and _indexed_key(atom)):
+            yield from atom.words
 
 
-def _near_words(node: Node, inside: bool = False) -> Iterable[bytes]:
+def _near_words(node: Node) -> Iterable[bytes]:
     """The keys of the plain words (no prefix, no exact case) on the sides of NEARs."""
-    if isinstance(node, Word):
-        if inside and not node.prefix and not node.exact:
-            yield _key(node)
-    elif isinstance(node, Phrase):
-        if inside:
-            yield from (_key(w) for w in node.words if not w.prefix and not w.exact)
-    elif isinstance(node, Near):
-        yield from _near_words(node.left, True)
-        yield from _near_words(node.right, True)
-    elif isinstance(node, Not):
-        yield from _near_words(node.child, inside)
-    else:
-        for child in node.children:
-            yield from _near_words(child, inside)
+    for atom, in_near in _atoms(node):
+        if in_near:
+            words = [atom] if isinstance(atom, Word) else atom.words
+            yield from (_key(w) for w in words if not w.prefix and not w.exact)
 
 
 def _phrases_of(node: Node) -> Iterable[Phrase]:
-    if isinstance(node, Phrase):
-        yield node
-    elif isinstance(node, Near):
-        yield from _phrases_of(node.left)
-        yield from _phrases_of(node.right)
-    elif isinstance(node, Not):
-        yield from _phrases_of(node.child)
-    elif not isinstance(node, Word):
-        for child in node.children:
-            yield from _phrases_of(child)
+    return (atom for atom, _ in _atoms(node) if isinstance(atom, Phrase))
 
 
 def _groups(node: Node, negated: bool = False, indexed: bool = False) -> list[frozenset[bytes]]:
@@ -750,7 +737,7 @@ class _Lexicon:
         learned = [self.add(chunk, state) for chunk in new]
         if complete:  # the new chunks were words of no phrase
             return keys.union(*learned), state
-        keys, new, dirty, complete = state.table.scan(scan.data)  # every chunk known now
+        keys = state.table.scan(scan.data)[0]  # every chunk known now: the phrases too
         return keys, state
 
     def _keys_from_dict(self, tokens: set[bytes], state: _LexiconState) -> tuple[set[bytes], _LexiconState]:
