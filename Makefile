@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.install-stamp
 install: $(STAMP)
 
 # Re-installs only when the project's metadata changed, so a second `make install` is instant.
-$(STAMP): pyproject.toml setup.py alerts/_scan.c
+$(STAMP): pyproject.toml setup.py alerts/rules/_scan.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,postgres]'
@@ -33,4 +33,4 @@ lint: install
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache alerts/*.so
+	rm -rf $(VENV) build *.egg-info .pytest_cache alerts/rules/*.so

@@ -1,9 +1,9 @@
 """Build hook for the one optional C extension (everything else is in pyproject.toml).
 
-`alerts._scan` speeds the matcher up; when it cannot be compiled (no C compiler), the install
-goes on without it and `alerts.matcher` uses the same algorithm in Python.
+`alerts.rules._scan` speeds the matcher up; when it cannot be compiled (no C compiler), the install
+goes on without it and `alerts.rules.matcher` uses the same algorithm in Python.
 """
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("alerts._scan", ["alerts/_scan.c"], optional=True)])
+setup(ext_modules=[Extension("alerts.rules._scan", ["alerts/rules/_scan.c"], optional=True)])

@@ -1,1 +1,1 @@
-"""alerts: the query language, the compiled matcher, and delivery through Apprise."""
+"""alerts: rules (query language, matcher, archive search) and delivery (outbox, Apprise)."""

@@ -140,7 +140,7 @@ def serve(count: int, conn, real: bool = False) -> None:
 def _write_config(directory: Path, urls: list[str], per_site: int):
     import yaml
 
-    from newswatch.config import load_config
+    from newswatch.core.config import load_config
 
     directory.mkdir(parents=True, exist_ok=True)
     sources = [
@@ -219,7 +219,7 @@ def _worker_peak_rss_mb(manager) -> float:
 def main(real: bool = False) -> None:
     """Run the benchmark on generated pages, or (`real`) on the shared real pages, end to end only."""
     from crawler.runner import CrawlManager, _ensure_reactor_running, reactor_event_loop
-    from newswatch.db import upgrade
+    from newswatch.core.db import upgrade
 
     loop = reactor_event_loop()
     _ensure_reactor_running()

@@ -33,11 +33,11 @@ def main() -> None:
     from receivers import SmtpReceiver, WebhookReceiver
     from sqlalchemy import func, select
 
-    from alerts.dispatcher import Dispatcher, send_with_apprise
-    from alerts.outbox import process_new_articles
-    from alerts.render import Renderer
-    from newswatch.db import make_engine, session_factory, upgrade
-    from newswatch.models import Alert, Delivery
+    from alerts.delivery.dispatcher import Dispatcher, send_with_apprise
+    from alerts.delivery.outbox import process_new_articles
+    from alerts.delivery.render import Renderer
+    from newswatch.core.db import make_engine, session_factory, upgrade
+    from newswatch.core.models import Alert, Delivery
 
     with tempfile.TemporaryDirectory() as tmp, WebhookReceiver() as hook, SmtpReceiver() as smtp:
         root = Path(tmp)
@@ -86,7 +86,7 @@ def main() -> None:
 
         # 2. Send latency per transport (one Apprise send, loopback, rendering excluded).
         item_sessions = sessions()
-        from alerts.ledger import alert_item
+        from alerts.delivery.ledger import alert_item
 
         item = alert_item(item_sessions, 1)
         item_sessions.close()

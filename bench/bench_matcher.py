@@ -16,7 +16,7 @@ and with explanations (`match`); then the word scan alone (the floor), and a nai
 are CPU time of this process (one core), so other load on the machine distorts them less.
 
 Targets (issue 4): >= 5,000 articles/s on one core, compile < 2 s. The matcher uses the C
-chunk table of alerts._scan when it was built (a line also gives the pure-Python figure).
+chunk table of alerts.rules._scan when it was built (a line also gives the pure-Python figure).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def make_rules(
     own words (each of those matches at least the ~1% of articles its words came from); the
     others from look-alike words the corpus does not contain, as most rules of a real
     deployment do not match most articles."""
-    from alerts.text import tokenize
+    from alerts.rules.text import tokenize
 
     counts: Counter[str] = Counter()
     surfaces: dict[str, str] = {}
@@ -153,7 +153,7 @@ def make_rules(
 
 def naive_rules(rules: list[dict]):
     """Every rule as a Python predicate over the lower-cased text, one regex per atom."""
-    from alerts.query import And, Near, Not, Or, Phrase, Word, parse_query
+    from alerts.rules.query import And, Near, Not, Or, Phrase, Word, parse_query
 
     def atom_regex(node) -> str:
         if isinstance(node, Word):
@@ -214,7 +214,7 @@ def _throughput(label: str, compiled, articles: list[tuple[str, str]], explain: 
 
 
 def _scenario(name: str, bodies: list[str], corpus_share: float, explain_sample: int) -> None:
-    from alerts.matcher import compile_rules
+    from alerts.rules.matcher import compile_rules
 
     rng = random.Random(SEED)
     rules, vocabulary = make_rules(bodies, rng, corpus_share)
@@ -244,8 +244,8 @@ def _scenario(name: str, bodies: list[str], corpus_share: float, explain_sample:
     del compiled
     gc.collect()
     _throughput("match_names, fresh rules, each body once", compile_rules(rules), articles[: len(bodies)])
-    # The same decision without the C chunk table (a machine where alerts._scan was not built).
-    from alerts import matcher
+    # The same decision without the C chunk table (a machine where alerts.rules._scan was not built).
+    from alerts.rules import matcher
 
     if matcher.USE_C_SCAN and matcher._scan is not None:
         matcher.USE_C_SCAN = False
@@ -258,7 +258,7 @@ def _scenario(name: str, bodies: list[str], corpus_share: float, explain_sample:
 
 def _floor(bodies: list[str]) -> None:
     """The part no rule set can avoid: splitting and folding the words of each article."""
-    from alerts.text import ScannedText
+    from alerts.rules.text import ScannedText
 
     rng = random.Random(SEED)
     articles = make_articles(bodies, rng, ["x"])
@@ -298,12 +298,12 @@ def main() -> None:
         print(f"skipped: {GROUND_TRUTH} is absent (the real-world pages live in ../shared)")
         return
     average = sum(map(len, bodies)) / len(bodies)
-    from alerts import matcher
+    from alerts.rules import matcher
 
     backend = (
-        "the C chunk table (alerts._scan)"
+        "the C chunk table (alerts.rules._scan)"
         if matcher.USE_C_SCAN and matcher._scan is not None
-        else "the pure-Python lexicon (alerts._scan not built, or NEWSWATCH_PURE_PYTHON=1)"
+        else "the pure-Python lexicon (alerts.rules._scan not built, or NEWSWATCH_PURE_PYTHON=1)"
     )
     print(
         f"{ARTICLES:,} articles cycled from {len(bodies)} real bodies ({average:,.0f} characters on average); "

@@ -21,8 +21,8 @@ from crawler.extract import FeedEntry
 from crawler.ingest import IngestJob, IngestResult, ingest_many
 from crawler.pool import ExtractionPool
 from crawler.work import ProcessedPage
-from newswatch.config import Config
-from newswatch.db import make_engine, session_factory, session_scope
+from newswatch.core.config import Config
+from newswatch.core.db import make_engine, session_factory, session_scope
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,8 +56,8 @@ class CrawlContext:
     def from_environment(cls, config: Config | None = None) -> CrawlContext:
         """Return a context the way the CLI resolves things ($NEWSWATCH_CONFIG / ./config, the
         database from $NEWSWATCH_DATABASE_URL / settings.yaml / var/), schema migrated."""
-        from newswatch.config import load_config, resolve_database_url
-        from newswatch.db import upgrade
+        from newswatch.core.config import load_config, resolve_database_url
+        from newswatch.core.db import upgrade
 
         config = config or load_config(None)
         url = resolve_database_url(None, config.settings)

@@ -58,7 +58,7 @@ def _engine(database_url: str):
     """Return this process's engine and SimHash index for the database."""
     if database_url not in _ENGINES:
         from crawler.stories import SimhashIndex
-        from newswatch.db import make_engine
+        from newswatch.core.db import make_engine
 
         _ENGINES[database_url] = make_engine(database_url, pool_size=1, max_overflow=1)
         _INDEXES[database_url] = SimhashIndex()

@@ -15,7 +15,7 @@ from crawler import store
 from crawler.ingest import IngestJob
 from crawler.items import ArticlePage
 from crawler.pool import PoolFailed
-from newswatch.models import utcnow
+from newswatch.core.models import utcnow
 
 log = logging.getLogger(__name__)
 

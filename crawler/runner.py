@@ -32,8 +32,8 @@ from collections.abc import Callable
 from crawler.context import CrawlContext
 from crawler.records import CrawlSummary
 from crawler.urls import host_of
-from newswatch.config import Config
-from newswatch.models import utcnow
+from newswatch.core.config import Config
+from newswatch.core.models import utcnow
 
 __all__ = ["CrawlManager", "CrawlSummary", "crawl_once", "install_asyncio_reactor", "reactor_event_loop"]
 

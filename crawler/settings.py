@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 
-from newswatch.config import CrawlSettings, parse_size
-from newswatch.schedules import parse_duration
+from newswatch.core.config import CrawlSettings, parse_size
+from newswatch.core.schedules import parse_duration
 
 BOT_NAME = "newswatch"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -94,8 +94,8 @@ def config_overrides(crawl: CrawlSettings) -> dict:
 
 
 def _from_config_directory() -> dict:
-    from newswatch.config import load_settings, resolve_config_dir
-    from newswatch.errors import ConfigError
+    from newswatch.core.config import load_settings, resolve_config_dir
+    from newswatch.core.errors import ConfigError
 
     directory = resolve_config_dir(None)
     try:

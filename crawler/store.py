@@ -27,8 +27,8 @@ from crawler import stories
 from crawler.extract import FeedEntry
 from crawler.records import PollRecord
 from crawler.work import ProcessedPage
-from newswatch.config import Source as SourceConfig
-from newswatch.models import URL_LENGTH, Article, ArticleUrl, CrawlRun, HttpCache, Source, Story, utcnow
+from newswatch.core.config import Source as SourceConfig
+from newswatch.core.models import URL_LENGTH, Article, ArticleUrl, CrawlRun, HttpCache, Source, Story, utcnow
 
 SQL_BATCH = 500
 NEAR_DUPLICATE_WINDOW = timedelta(days=7)

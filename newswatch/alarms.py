@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.outbox import deliveries_for
-from newswatch.config import Config
+from alerts.delivery.outbox import deliveries_for
+from newswatch.core.config import Config
 from newswatch.health import source_health
-from newswatch.models import Alert, Source
+from newswatch.core.models import Alert, Source
 
 log = logging.getLogger(__name__)
 

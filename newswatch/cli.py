@@ -13,7 +13,7 @@ import typer
 
 from newswatch import __version__
 from newswatch.context import AppContext
-from newswatch.errors import UserError
+from newswatch.core.errors import UserError
 
 app = typer.Typer(
     name="newswatch",
@@ -50,7 +50,7 @@ def options(
             "--db",
             metavar="URL",
             help="Database URL (default: $NEWSWATCH_DATABASE_URL, settings.yaml, "
-            "else sqlite:///var/newswatch.db).",
+            "else sqlite:///var/newswatch.core.db).",
         ),
     ] = None,
     log_format: Annotated[str, typer.Option("--log-format", help="Log lines as 'text' or 'json'.")] = "text",
@@ -59,7 +59,7 @@ def options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    from newswatch.logs import setup_logging
+    from newswatch.core.logs import setup_logging
 
     if log_format not in ("text", "json"):
         raise typer.BadParameter(f"{log_format!r} is not one of 'text', 'json'", param_hint="--log-format")

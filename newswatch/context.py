@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from newswatch.config import Config, load_config, load_settings, resolve_config_dir, resolve_database_url
-from newswatch.db import make_engine, session_factory, upgrade
+from newswatch.core.config import Config, load_config, load_settings, resolve_config_dir, resolve_database_url
+from newswatch.core.db import make_engine, session_factory, upgrade
 
 
 @dataclass

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from newswatch.config import Config
-from newswatch.models import Article, Delivery, Source, utcnow
-from newswatch.schedules import parse_duration
+from newswatch.core.config import Config
+from newswatch.core.models import Article, Delivery, Source, utcnow
+from newswatch.core.schedules import parse_duration
 
 
 @dataclass
@@ -103,6 +103,6 @@ def delivery_counts(session: Session) -> dict[str, int]:
 
 
 def _ago(delta: timedelta) -> str:
-    from newswatch.schedules import format_duration
+    from newswatch.core.schedules import format_duration
 
     return format_duration(timedelta(seconds=int(delta.total_seconds())))

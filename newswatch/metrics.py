@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from newswatch.health import delivery_counts, source_health
-from newswatch.models import utcnow
+from newswatch.core.models import utcnow
 
 if TYPE_CHECKING:
     from newswatch.service import Service

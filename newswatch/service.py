@@ -6,7 +6,7 @@ loop. Jobs:
     poll:<source>  per source on its `every` (interval with jitter, or cron), never overlapping
                    itself; a missed run is coalesced into one
     match          after each poll (and every few seconds): new articles → matches → outbox,
-                   in one transaction per batch (alerts.outbox)
+                   in one transaction per batch (alerts.delivery.outbox)
     dispatch       a loop woken after matching (and every 2 s): pending deliveries → Apprise
     digests        every few seconds: closes due digests; one missed while down goes out on start
     health         alarms for admin subscribers when a source keeps failing or falls silent
@@ -36,11 +36,11 @@ from typing import Any
 
 from sqlalchemy import update
 
-from newswatch.config import Config, load_config
-from newswatch.db import make_engine, session_factory, session_scope, upgrade
-from newswatch.errors import UserError
-from newswatch.models import Article, utcnow
-from newswatch.schedules import CronSchedule, IntervalSchedule, parse_duration
+from newswatch.core.config import Config, load_config
+from newswatch.core.db import make_engine, session_factory, session_scope, upgrade
+from newswatch.core.errors import UserError
+from newswatch.core.models import Article, utcnow
+from newswatch.core.schedules import CronSchedule, IntervalSchedule, parse_duration
 
 log = logging.getLogger("newswatch.service")
 
@@ -105,8 +105,8 @@ class Service:
     async def _startup(self) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-        from alerts.dispatcher import Dispatcher
-        from alerts.matcher import compile_rules
+        from alerts.delivery.dispatcher import Dispatcher
+        from alerts.rules.matcher import compile_rules
         from crawler.runner import CrawlManager
 
         self._stopped = asyncio.Event()
@@ -228,14 +228,14 @@ class Service:
     def request_reload(self) -> None:
         """SIGHUP: re-validate the config and switch to it; keep the running one on error."""
         try:
-            from alerts.matcher import compile_rules
+            from alerts.rules.matcher import compile_rules
 
             config = load_config(self.config_dir)
             compiled = compile_rules(config.rules)
         except UserError as exc:
             log.error("config reload failed, keeping the running config: %s", exc)
             return
-        from alerts.dispatcher import Dispatcher
+        from alerts.delivery.dispatcher import Dispatcher
 
         self.config, self.compiled = config, compiled
         self.dispatcher = Dispatcher(config, self.sessions)
@@ -314,7 +314,7 @@ class Service:
             await self._shielded(self._in_thread(self._index_for_search))
 
     def _match_batch(self) -> int:
-        from alerts.outbox import process_new_articles
+        from alerts.delivery.outbox import process_new_articles
 
         with session_scope(self.sessions) as session:
             done = process_new_articles(session, self.config, self.compiled)
@@ -323,7 +323,7 @@ class Service:
 
     def _index_for_search(self) -> None:
         """Keep `newswatch articles` / `rules test` fast: index new articles now, not at the next search."""
-        from alerts.archive import refresh_search_index
+        from alerts.rules.archive import refresh_search_index
 
         if not self._index_lock.acquire(blocking=False):
             return  # another refresh is under way and will pick these articles up
@@ -343,7 +343,7 @@ class Service:
             self._dispatch_kick.set()
 
     def _close_digests(self) -> int:
-        from alerts.digests import close_due_digests
+        from alerts.delivery.digests import close_due_digests
 
         # The first pass after start also sends what waits for a digest that no longer exists
         # (a subscriber switched from digest to instant while the service was down).

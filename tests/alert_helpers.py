@@ -12,8 +12,8 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newswatch.config import Config, load_config
-from newswatch.models import Article, Source, Story, utcnow
+from newswatch.core.config import Config, load_config
+from newswatch.core.models import Article, Source, Story, utcnow
 
 SOURCES = ["nasa-news", "tass-en", "esa-news"]
 
@@ -111,6 +111,6 @@ def add_article(
 
 def compiled_rules(config: Config):
     """The real compiled matcher for the config's rules."""
-    from alerts.matcher import compile_rules
+    from alerts.rules.matcher import compile_rules
 
     return compile_rules(config.rules)

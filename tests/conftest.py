@@ -54,7 +54,7 @@ def postgres_template() -> Iterator[str]:
     url = os.environ.get(PG_ENV)
     if not url:
         pytest.skip(f"PostgreSQL tests need {PG_ENV} (CI sets it; e.g. postgresql://postgres@127.0.0.1/test)")
-    from newswatch.db import normalise_database_url, upgrade
+    from newswatch.core.db import normalise_database_url, upgrade
 
     url = normalise_database_url(url)
     name = f"nw_tpl_{uuid.uuid4().hex[:10]}"
@@ -88,9 +88,9 @@ def _fresh_postgres(template_url: str) -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A fresh, migrated SQLite database file."""
-    from newswatch.db import upgrade
+    from newswatch.core.db import upgrade
 
-    url = f"sqlite:///{tmp_path / 'newswatch.db'}"
+    url = f"sqlite:///{tmp_path / 'newswatch.core.db'}"
     upgrade(url)
     return url
 
@@ -110,7 +110,7 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def engine(db_url: str):
-    from newswatch.db import make_engine
+    from newswatch.core.db import make_engine
 
     engine = make_engine(db_url)
     yield engine
@@ -119,6 +119,6 @@ def engine(db_url: str):
 
 @pytest.fixture
 def sessions(engine):
-    from newswatch.db import session_factory
+    from newswatch.core.db import session_factory
 
     return session_factory(engine)

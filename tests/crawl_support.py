@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawler.records import CrawlSummary
-from newswatch.config import Config, load_config
+from newswatch.core.config import Config, load_config
 from newswatch.demo.site import DemoArticle, NewsSite
-from newswatch.models import Article
+from newswatch.core.models import Article
 
 # Politeness settings that keep a test to a second or two (production: see crawler/settings.py).
 FAST = {

@@ -15,11 +15,11 @@ from alert_helpers import source, write_config
 from receivers import WebhookReceiver
 from sqlalchemy import select
 
-from alerts.dispatcher import Dispatcher
+from alerts.delivery.dispatcher import Dispatcher
 from newswatch.alarms import raise_source_alarms
-from newswatch.db import session_scope
+from newswatch.core.db import session_scope
 from newswatch.demo.site import NewsSite
-from newswatch.models import Alert, utcnow
+from newswatch.core.models import Alert, utcnow
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,11 +10,11 @@ from alert_helpers import add_article, compiled_rules, write_config
 from receivers import WebhookReceiver, closed_port
 from sqlalchemy import select
 
-from alerts.dispatcher import Dispatcher
-from alerts.ledger import ledger, retry
-from alerts.outbox import process_new_articles
-from newswatch.db import make_engine, session_factory
-from newswatch.models import Delivery
+from alerts.delivery.dispatcher import Dispatcher
+from alerts.delivery.ledger import ledger, retry
+from alerts.delivery.outbox import process_new_articles
+from newswatch.core.db import make_engine, session_factory
+from newswatch.core.models import Delivery
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "hunter2-token-77"

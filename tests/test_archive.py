@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from alerts.archive import SearchStats, refresh_search_index, search
-from alerts.matcher import compile_query
-from newswatch.db import session_scope
-from newswatch.errors import UserError
-from newswatch.models import Article, ArticleSearch, Source
+from alerts.rules.archive import SearchStats, refresh_search_index, search
+from alerts.rules.matcher import compile_query
+from newswatch.core.db import session_scope
+from newswatch.core.errors import UserError
+from newswatch.core.models import Article, ArticleSearch, Source
 
 REPO = Path(__file__).resolve().parent.parent
 # Midday, so that "n days ago minus a few minutes" never crosses midnight (day labels are UTC).
@@ -149,7 +149,7 @@ def test_an_edited_article_is_found_by_its_new_words_only(sessions) -> None:
 def test_lost_sqlite_triggers_are_restored_and_the_index_rebuilt(sqlite_url: str) -> None:
     from sqlalchemy import text
 
-    from newswatch.db import make_engine, session_factory
+    from newswatch.core.db import make_engine, session_factory
 
     engine = make_engine(sqlite_url)
     sessions = session_factory(engine)

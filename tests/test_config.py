@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.config import load_config, resolve_database_url
-from newswatch.errors import ConfigError
+from newswatch.core.config import load_config, resolve_database_url
+from newswatch.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -218,10 +218,10 @@ def test_config_dir_from_environment(config_dir: Path) -> None:
 
 
 def test_database_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
-    from newswatch.config import Settings
+    from newswatch.core.config import Settings
 
     monkeypatch.delenv("NEWSWATCH_DATABASE_URL", raising=False)
-    assert resolve_database_url(None, None) == "sqlite:///var/newswatch.db"
+    assert resolve_database_url(None, None) == "sqlite:///var/newswatch.core.db"
     assert resolve_database_url(None, Settings(database_url="sqlite:///x.db")) == "sqlite:///x.db"
     monkeypatch.setenv("NEWSWATCH_DATABASE_URL", "sqlite:///env.db")
     assert resolve_database_url(None, Settings(database_url="sqlite:///x.db")) == "sqlite:///env.db"

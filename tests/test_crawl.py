@@ -24,7 +24,7 @@ from crawl_support import (  # noqa: F401 - fixtures
 from sqlalchemy import select
 
 from newswatch.demo.site import DemoArticle, NewsSite
-from newswatch.models import ArticleUrl, CrawlRun, HttpCache, Source
+from newswatch.core.models import ArticleUrl, CrawlRun, HttpCache, Source
 
 pytestmark = pytest.mark.timeout(240)
 

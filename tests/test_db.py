@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from newswatch.db import current_revision, make_engine, session_scope
-from newswatch.models import Alert, Article, Source, Story
+from newswatch.core.db import current_revision, make_engine, session_scope
+from newswatch.core.models import Alert, Article, Source, Story
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -142,7 +142,7 @@ def test_upgrading_an_existing_sqlite_database_keeps_its_rows(tmp_path: Path) ->
     """SQLite migrations rebuild tables; rows pointing at a rebuilt table must survive."""
     from alembic import command
 
-    from newswatch.db import alembic_config, upgrade
+    from newswatch.core.db import alembic_config, upgrade
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     command.upgrade(alembic_config(url), "0002")

@@ -11,10 +11,10 @@ from alert_helpers import add_article, compiled_rules, write_config
 from receivers import WebhookReceiver
 from sqlalchemy import func, select
 
-from alerts.digests import close_due_digests, next_digest_due
-from alerts.dispatcher import Dispatcher
-from alerts.outbox import process_new_articles
-from newswatch.models import Alert, Delivery, Digest
+from alerts.delivery.digests import close_due_digests, next_digest_due
+from alerts.delivery.dispatcher import Dispatcher
+from alerts.delivery.outbox import process_new_articles
+from newswatch.core.models import Alert, Delivery, Digest
 
 HOUR = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)  # a due time of "every 1h" (in the past: due at once)
 

@@ -20,18 +20,18 @@ from alert_helpers import add_article, compiled_rules, write_config
 from receivers import WebhookReceiver, closed_port
 from sqlalchemy import select
 
-from alerts.dispatcher import Dispatcher, backoff_delay
-from alerts.outbox import process_new_articles
-from newswatch.models import Delivery, utcnow
+from alerts.delivery.dispatcher import Dispatcher, backoff_delay
+from alerts.delivery.outbox import process_new_articles
+from newswatch.core.models import Delivery, utcnow
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "tok-9f8e7d6c5b4a"
 # A dispatcher process: what the service's worker thread does, alone in a process we can kill.
 DISPATCH_ONCE = """
 import sys
-from alerts.dispatcher import Dispatcher
-from newswatch.config import load_config
-from newswatch.db import make_engine, session_factory
+from alerts.delivery.dispatcher import Dispatcher
+from newswatch.core.config import load_config
+from newswatch.core.db import make_engine, session_factory
 Dispatcher(load_config(sys.argv[1]), session_factory(make_engine(sys.argv[2]))).run_once()
 """
 

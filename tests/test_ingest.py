@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from crawler import ingest as ingest_module
 from crawler import store
 from crawler.ingest import IngestJob, ingest
-from newswatch.db import session_scope
+from newswatch.core.db import session_scope
 from newswatch.demo.site import NewsSite, bundled_articles
-from newswatch.models import Article, ArticleUrl, Source, Story
+from newswatch.core.models import Article, ArticleUrl, Source, Story
 
 pytestmark = pytest.mark.timeout(120)
 

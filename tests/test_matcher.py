@@ -15,18 +15,18 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from alerts import matcher, reference
-from alerts.matcher import RuleError, compile_rules
-from alerts.query import QuerySyntaxError, parse_query
-from alerts.text import ScannedText, exact_words, words
-from newswatch.config import Rule, load_rules
+from alerts.rules import matcher, reference
+from alerts.rules.matcher import RuleError, compile_rules
+from alerts.rules.query import QuerySyntaxError, parse_query
+from alerts.rules.text import ScannedText, exact_words, words
+from newswatch.core.config import Rule, load_rules
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True, params=["C chunk table", "pure Python"])
 def lexicon_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test here runs with the C chunk table (alerts._scan) and with the Python dict."""
+    """Every test here runs with the C chunk table (alerts.rules._scan) and with the Python dict."""
     monkeypatch.setattr(matcher, "USE_C_SCAN", request.param == "C chunk table")
     return str(request.param)
 
@@ -36,7 +36,7 @@ def test_the_c_chunk_table_is_built_where_a_compiler_is() -> None:
         pytest.skip("no C compiler here: newswatch runs on the pure-Python lexicon")
     if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
         pytest.skip("no Python headers here: newswatch runs on the pure-Python lexicon")
-    assert matcher._scan is not None, "alerts._scan was not compiled: see the output of `make install`"
+    assert matcher._scan is not None, "alerts.rules._scan was not compiled: see the output of `make install`"
     compiled = compile_rules([{"name": "q", "query": "deorbit*"}])
     assert compiled._lexicon.state.table is not None or not matcher.USE_C_SCAN
 

@@ -11,8 +11,8 @@ from alert_helpers import add_article, compiled_rules, write_config
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from alerts.outbox import destination_key, process_new_articles
-from newswatch.models import Alert, AlertSighting, Article, Delivery, Match, Story
+from alerts.delivery.outbox import destination_key, process_new_articles
+from newswatch.core.models import Alert, AlertSighting, Article, Delivery, Match, Story
 
 DEORBIT_TEXT = "NASA and Roscosmos discussed how to deorbit the ISS at the end of the decade."
 SECRET = "p4ss-w0rd-xyz"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from alerts.query import Near, Phrase, QuerySyntaxError, Word, parse_query
-from newswatch.config import load_rules
-from newswatch.errors import ConfigError
+from alerts.rules.query import Near, Phrase, QuerySyntaxError, Word, parse_query
+from newswatch.core.config import load_rules
+from newswatch.core.errors import ConfigError
 
 
 def shape(query: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.render import (
+from alerts.delivery.render import (
     AlertItem,
     Renderer,
     Sighting,
@@ -164,7 +164,7 @@ def test_user_templates_cannot_include_files(tmp_path: Path) -> None:
 
 
 def test_snippets_of_the_same_passage_merge_with_every_hit_in_bold() -> None:
-    from alerts.ledger import merge_snippets
+    from alerts.delivery.ledger import merge_snippets
 
     merged = merge_snippets(
         [
@@ -177,7 +177,7 @@ def test_snippets_of_the_same_passage_merge_with_every_hit_in_bold() -> None:
 
 
 def test_overlapping_windows_of_one_passage_show_once_with_one_ellipsis() -> None:
-    from alerts.ledger import join_snippets, merge_snippets
+    from alerts.delivery.ledger import join_snippets, merge_snippets
 
     first = "… the spacecraft that will guide the **International Space Station** to a controlled reentry …"
     second = "… that will guide the International **Space Station** to a controlled reentry has passed its review …"
@@ -189,7 +189,7 @@ def test_overlapping_windows_of_one_passage_show_once_with_one_ellipsis() -> Non
 
 
 def test_errors_keep_the_cause_not_the_whole_exception_chain() -> None:
-    from alerts.dispatcher import condense_cause
+    from alerts.delivery.dispatcher import condense_cause
 
     chain = (
         "Socket Exception: HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: /x "

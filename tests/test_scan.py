@@ -1,5 +1,5 @@
-"""The optional C chunk table (alerts._scan): its API, its refusals, and agreement with the
-plain-Python views of a text (alerts.text) on what it computes for the matcher."""
+"""The optional C chunk table (alerts.rules._scan): its API, its refusals, and agreement with the
+plain-Python views of a text (alerts.rules.text) on what it computes for the matcher."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts import matcher
-from alerts.matcher import compile_rules
-from alerts.text import ScannedText
+from alerts.rules import matcher
+from alerts.rules.matcher import compile_rules
+from alerts.rules.text import ScannedText
 
-_scan = pytest.importorskip("alerts._scan", reason="alerts._scan was not compiled (no C compiler here)")
+_scan = pytest.importorskip(
+    "alerts.rules._scan", reason="alerts.rules._scan was not compiled (no C compiler here)"
+)
 ChunkTable = _scan.ChunkTable
 
 

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from newswatch.schedules import (
+from newswatch.core.schedules import (
     CronSchedule,
     DailyDigest,
     EveryDigest,

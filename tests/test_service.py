@@ -84,7 +84,7 @@ def test_sighup_reloads_rules_and_keeps_the_old_config_on_error(tmp_path: Path) 
             proc.send_signal(signal.SIGHUP)
             _wait_for(lambda: "config reloaded" in log_path.read_text(), 20, log_path, "the reload")
             from newswatch.demo.site import DemoArticle
-            from newswatch.models import utcnow
+            from newswatch.core.models import utcnow
 
             site.publish(
                 DemoArticle(

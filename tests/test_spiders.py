@@ -23,7 +23,7 @@ from crawl_support import (  # noqa: F401 - fixtures
 )
 from sqlalchemy import select
 
-from newswatch.models import CrawlRun
+from newswatch.core.models import CrawlRun
 
 pytestmark = pytest.mark.timeout(240)
 REPO = Path(__file__).resolve().parent.parent

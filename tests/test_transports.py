@@ -13,10 +13,10 @@ from alert_helpers import add_article, compiled_rules, write_config
 from receivers import MqttListener, SmtpReceiver, WebhookReceiver, mqtt_broker_available
 from sqlalchemy import select
 
-from alerts.dispatcher import Dispatcher
-from alerts.outbox import process_new_articles
-from newswatch.config import load_config
-from newswatch.models import Delivery
+from alerts.delivery.dispatcher import Dispatcher
+from alerts.delivery.outbox import process_new_articles
+from newswatch.core.config import load_config
+from newswatch.core.models import Delivery
 
 REPO = Path(__file__).resolve().parent.parent
 TITLE = "Roscosmos and NASA agree on ISS deorbit timeline"
@@ -99,9 +99,9 @@ def test_default_config_prints_readable_alerts_on_the_console(config_dir, db_url
         process_new_articles(session, config, compiled_rules(config))
     script = (
         "import sys\n"
-        "from alerts.dispatcher import Dispatcher\n"
-        "from newswatch.config import load_config\n"
-        "from newswatch.db import make_engine, session_factory\n"
+        "from alerts.delivery.dispatcher import Dispatcher\n"
+        "from newswatch.core.config import load_config\n"
+        "from newswatch.core.db import make_engine, session_factory\n"
         "Dispatcher(load_config(sys.argv[1]), session_factory(make_engine(sys.argv[2]))).run_once()\n"
     )
     result = subprocess.run(
@@ -122,7 +122,7 @@ def test_default_config_prints_readable_alerts_on_the_console(config_dir, db_url
 def test_digest_arrives_as_one_email_listing_the_stories(tmp_path, sessions) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from alerts.digests import close_due_digests
+    from alerts.delivery.digests import close_due_digests
 
     due = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
     with SmtpReceiver() as smtp:

@@ -27,8 +27,8 @@ from crawler.failures import describe_failure
 from crawler.items import ArticlePage
 from crawler.records import PollRecord
 from crawler.urls import try_normalise
-from newswatch.config import load_config
-from newswatch.models import utcnow
+from newswatch.core.config import load_config
+from newswatch.core.models import utcnow
 
 log = logging.getLogger(__name__)
 

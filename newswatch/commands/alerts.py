@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from newswatch.errors import UserError
+from newswatch.core.errors import UserError
 
 alerts_app = typer.Typer(
     help="Recent alerts and digests with each destination's delivery state; retry; send now.",
@@ -36,14 +36,14 @@ def show(
     """Show recent alerts and digests, newest first, with every destination's state."""
     if ctx.invoked_subcommand is not None:
         return
-    from alerts.ledger import ledger
+    from alerts.delivery.ledger import ledger
 
     app = ctx.obj
     with app.sessions() as session:
         if subscriber and subscriber not in {s.name for s in app.config.subscribers}:
             from sqlalchemy import exists, select
 
-            from newswatch.models import Alert
+            from newswatch.core.models import Alert
 
             if not session.scalar(select(exists().where(Alert.subscriber == subscriber))):
                 raise UserError(
@@ -90,7 +90,7 @@ def retry_command(
     ] = None,
 ) -> None:
     """Re-queue failed (or pending) deliveries now; sent ones are never sent twice."""
-    from alerts.ledger import retry
+    from alerts.delivery.ledger import retry
 
     given = [v for v in (alert_id, delivery, digest) if v is not None]
     if len(given) != 1:
@@ -127,12 +127,12 @@ def send_command(
     """One pass now: match new articles, close due digests, send everything due."""
     from sqlalchemy import func, select
 
-    from alerts.digests import close_due_digests
-    from alerts.dispatcher import Dispatcher, dispatch_until_idle, templates_problems
-    from alerts.matcher import compile_rules
-    from alerts.outbox import process_new_articles
-    from newswatch.db import session_scope
-    from newswatch.models import Delivery
+    from alerts.delivery.digests import close_due_digests
+    from alerts.delivery.dispatcher import Dispatcher, dispatch_until_idle, templates_problems
+    from alerts.rules.matcher import compile_rules
+    from alerts.delivery.outbox import process_new_articles
+    from newswatch.core.db import session_scope
+    from newswatch.core.models import Delivery
 
     app = ctx.obj
     config = app.config

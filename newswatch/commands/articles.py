@@ -10,15 +10,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from newswatch.errors import UserError
+from newswatch.core.errors import UserError
 
 
 def parse_since(value: str | None) -> datetime | None:
     """Return the cut-off time for '--since 30d' (None: no cut-off); bad input is a UserError."""
     if value is None:
         return None
-    from newswatch.models import utcnow
-    from newswatch.schedules import parse_duration
+    from newswatch.core.models import utcnow
+    from newswatch.core.schedules import parse_duration
 
     try:
         return utcnow() - parse_duration(value)
@@ -27,7 +27,7 @@ def parse_since(value: str | None) -> datetime | None:
 
 
 def check_source(session, source: str | None) -> None:
-    from alerts.archive import known_source
+    from alerts.rules.archive import known_source
 
     if source is not None and not known_source(session, source):
         raise UserError(f"--source: no articles from a source named {source!r} are stored")
@@ -65,7 +65,7 @@ def articles(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a listing.")] = False,
 ) -> None:
     """Search stored articles, newest first: exactly the articles a rule with QUERY would match."""
-    from alerts.archive import compile_search, recent, search
+    from alerts.rules.archive import compile_search, recent, search
 
     cutoff = parse_since(since)
     if query is not None:

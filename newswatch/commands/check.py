@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newswatch.redact import redact_url
+from newswatch.core.redact import redact_url
 
 
 def check(ctx: typer.Context) -> None:
@@ -38,8 +38,8 @@ def check(ctx: typer.Context) -> None:
             delivery,
             "\n".join(redact_url(u) for u in subscriber.notify),
         )
-    from alerts.dispatcher import templates_problems
-    from newswatch.errors import ConfigError
+    from alerts.delivery.dispatcher import templates_problems
+    from newswatch.core.errors import ConfigError
 
     problems = templates_problems(config)
     if problems:

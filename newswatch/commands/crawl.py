@@ -22,7 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from newswatch.errors import UserError
+from newswatch.core.errors import UserError
 
 
 class CrawlProgress:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from newswatch.db import current_revision, make_engine, normalise_database_url, upgrade
+from newswatch.core.db import current_revision, make_engine, normalise_database_url, upgrade
 
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from newswatch.errors import UserError
+from newswatch.core.errors import UserError
 
 KEYS = (
     "url",

@@ -17,7 +17,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from newswatch.errors import UserError
+from newswatch.core.errors import UserError
 
 
 def read_articles(stream: IO[str], name: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -57,8 +57,8 @@ def match(
     snippets: Annotated[bool, typer.Option("--snippets", help="Also output each match's snippet.")] = False,
 ) -> None:
     """Match articles (JSON lines) against rules; print one JSON line per article."""
-    from alerts.matcher import compile_rules
-    from newswatch.config import load_rules
+    from alerts.rules.matcher import compile_rules
+    from newswatch.core.config import load_rules
 
     rule_list = load_rules(rules) if rules is not None else ctx.obj.config.rules
     compiled = compile_rules(rule_list)

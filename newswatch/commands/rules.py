@@ -33,7 +33,7 @@ def test(
     ] = 10,
 ) -> None:
     """Show hits per day and sample titles (hits in bold) for QUERY over the stored articles."""
-    from alerts.archive import SearchStats, compile_search, search
+    from alerts.rules.archive import SearchStats, compile_search, search
     from newswatch.commands.articles import bold, check_source, parse_since, when
 
     cutoff = parse_since(since)

@@ -17,7 +17,7 @@ def run(
     ] = "127.0.0.1",
 ) -> None:
     """Run the service: poll every source on its schedule, match, deliver alerts. Stop with Ctrl-C."""
-    from newswatch.db import upgrade
+    from newswatch.core.db import upgrade
     from newswatch.service import Service
 
     app = ctx.obj

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from newswatch.health import delivery_counts, source_health
-from newswatch.models import utcnow
-from newswatch.schedules import format_duration
+from newswatch.core.models import utcnow
+from newswatch.core.schedules import format_duration
 
 
 def _when(value: datetime | None, now: datetime) -> str:

@@ -103,7 +103,7 @@ class Publisher(threading.Thread):
 
 def run_demo(database_url: str | None = None, interval: float = 6.0, every: str = "3s") -> int:
     """Run the demo until Ctrl-C; return the service's exit status."""
-    from newswatch.config import load_config
+    from newswatch.core.config import load_config
     from newswatch.service import Service
 
     now = datetime.now(UTC)

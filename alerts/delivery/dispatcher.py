@@ -41,14 +41,14 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.console import register_console_plugin
-from alerts.outbox import destination_key
-from alerts.render import Rendered, Renderer, choose_format, render_notice
-from newswatch.config import Config, Subscriber
-from newswatch.db import is_postgres
-from newswatch.models import Alert, Delivery, utcnow
-from newswatch.redact import redact_text, redact_url
-from newswatch.schedules import DailyDigest, parse_duration
+from alerts.delivery.console import register_console_plugin
+from alerts.delivery.outbox import destination_key
+from alerts.delivery.render import Rendered, Renderer, choose_format, render_notice
+from newswatch.core.config import Config, Subscriber
+from newswatch.core.db import is_postgres
+from newswatch.core.models import Alert, Delivery, utcnow
+from newswatch.core.redact import redact_text, redact_url
+from newswatch.core.schedules import DailyDigest, parse_duration
 
 log = logging.getLogger(__name__)
 
@@ -266,8 +266,8 @@ class Dispatcher:
         return None
 
     def _render(self, session: Session, delivery: Delivery, url: str) -> Rendered:
-        from alerts.digests import digest_items
-        from alerts.ledger import alert_item
+        from alerts.delivery.digests import digest_items
+        from alerts.delivery.ledger import alert_item
 
         subscriber = self._subscriber(delivery.subscriber)
         assert subscriber is not None
@@ -295,7 +295,7 @@ class Dispatcher:
 
 @lru_cache(maxsize=256)
 def _service_formats(url: str) -> object:
-    from newswatch.config import quiet_apprise_instantiate
+    from newswatch.core.config import quiet_apprise_instantiate
 
     service = quiet_apprise_instantiate(url)
     return getattr(service, "notify_format", "text") if service else "text"
@@ -408,7 +408,7 @@ def send_with_apprise(url: str, message: Rendered, *, timeout: float) -> SendOut
 
 
 def _instantiate(url: str) -> Any:
-    from newswatch.config import quiet_apprise_instantiate
+    from newswatch.core.config import quiet_apprise_instantiate
 
     return quiet_apprise_instantiate(url)
 
@@ -449,7 +449,7 @@ def dispatch_until_idle(
 
 def templates_problems(config: Config) -> list[str]:
     """Return one line per user template that cannot render (checked with a sample alert)."""
-    from alerts.render import FORMATS, TemplateProblem, check_template_file
+    from alerts.delivery.render import FORMATS, TemplateProblem, check_template_file
 
     problems = []
     paths: list[tuple[Path, str]] = []

@@ -290,7 +290,7 @@ class Delivery(Base):
 
 class ArticleSearch(Base):
     """The archive's search index: an article's words as the query language folds them
-    (`alerts.text`), space-separated, kept by `alerts.archive.refresh_search_index`. SQLite
+    (`alerts.rules.text`), space-separated, kept by `alerts.rules.archive.refresh_search_index`. SQLite
     indexes it with FTS5, PostgreSQL with GIN (migration 0002). Changing an article's title or
     text deletes its row (a trigger), so the index is never stale, only incomplete until the
     next refresh — and a search refreshes first."""

@@ -11,7 +11,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from newswatch.redact import redact_text
+from newswatch.core.redact import redact_text
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 _secrets: set[str] = set()

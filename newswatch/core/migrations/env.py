@@ -2,8 +2,8 @@
 
 from alembic import context
 
-from newswatch.db import make_engine
-from newswatch.models import Base
+from newswatch.core.db import make_engine
+from newswatch.core.models import Base
 
 config = context.config
 target_metadata = Base.metadata

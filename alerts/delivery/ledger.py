@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from alerts.render import AlertItem, Sighting
-from newswatch.models import Alert, AlertSighting, Article, Delivery, Digest, Match, utcnow
+from alerts.delivery.render import AlertItem, Sighting
+from newswatch.core.models import Alert, AlertSighting, Article, Delivery, Digest, Match, utcnow
 
 
 def alert_item(session: Session, alert_id: int) -> AlertItem:

@@ -24,11 +24,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.ledger import alert_item
-from alerts.outbox import deliveries_for
-from alerts.render import AlertItem
-from newswatch.config import Config, Subscriber
-from newswatch.models import Alert, Digest, utcnow
+from alerts.delivery.ledger import alert_item
+from alerts.delivery.outbox import deliveries_for
+from alerts.delivery.render import AlertItem
+from newswatch.core.config import Config, Subscriber
+from newswatch.core.models import Alert, Digest, utcnow
 
 log = logging.getLogger(__name__)
 

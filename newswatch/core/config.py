@@ -28,8 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-from newswatch.errors import ConfigError
-from newswatch.schedules import (
+from newswatch.core.errors import ConfigError
+from newswatch.core.schedules import (
     DigestSchedule,
     Schedule,
     parse_digest,
@@ -38,7 +38,7 @@ from newswatch.schedules import (
 )
 
 DEFAULT_CONFIG_DIR = "config"
-DEFAULT_DATABASE_URL = "sqlite:///var/newswatch.db"
+DEFAULT_DATABASE_URL = "sqlite:///var/newswatch.core.db"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
 
@@ -457,7 +457,7 @@ def load_rules(path: Path) -> list[Rule]:
 
 
 def _check_query(rule: Rule, path: Path, index: int) -> None:
-    from alerts.query import QuerySyntaxError, parse_query
+    from alerts.rules.query import QuerySyntaxError, parse_query
 
     try:
         parse_query(rule.query)
@@ -528,7 +528,7 @@ def load_config(directory: str | os.PathLike[str] | None = None) -> Config:
 def apprise_url_problem(url: str) -> str | None:
     """Return why Apprise cannot use `url` (secrets redacted), or None when it can."""
 
-    from alerts.console import register_console_plugin
+    from alerts.delivery.console import register_console_plugin
 
     register_console_plugin()
     if not isinstance(url, str) or "://" not in url:

@@ -3,7 +3,7 @@
 Two steps:
 
 1. **Prefilter in SQL.** `article_search` holds every article's words folded exactly as the
-   matcher folds them (`alerts.text`), indexed by SQLite FTS5 or a PostgreSQL GIN index over
+   matcher folds them (`alerts.rules.text`), indexed by SQLite FTS5 or a PostgreSQL GIN index over
    `array_to_tsvector`. The query becomes an index condition that can only be *looser* than
    the query: words and prefixes as they are, phrases as phrases (SQLite) or as all their
    words (PostgreSQL), NEAR as AND, `=Exact` words case-folded, NOT dropped. So the prefilter
@@ -27,12 +27,12 @@ from sqlalchemy import ColumnElement, Select, and_, cast, func, literal_column, 
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
-from alerts import reference
-from alerts.matcher import CompiledRules, RuleError, RuleMatch, compile_query, explain, make_snippet
-from alerts.query import FIELDS, And, Near, Node, Not, Phrase, Query, Word
-from alerts.text import fold, word_sequence
-from newswatch.errors import UserError
-from newswatch.models import Article, ArticleSearch, Source
+from alerts.rules import reference
+from alerts.rules.matcher import CompiledRules, RuleError, RuleMatch, compile_query, explain, make_snippet
+from alerts.rules.query import FIELDS, And, Near, Node, Not, Phrase, Query, Word
+from alerts.rules.text import fold, word_sequence
+from newswatch.core.errors import UserError
+from newswatch.core.models import Article, ArticleSearch, Source
 
 # Longer words are indexed cut to this many characters (PostgreSQL limits a lexeme to 2 KB);
 # a longer query word then becomes a prefix search on its first characters.

@@ -1,4 +1,4 @@
-/* alerts._scan: the matcher's chunk table, in C.
+/* alerts.rules._scan: the matcher's chunk table, in C.
  *
  * Why: the matcher looks up every distinct chunk of every article (the bytes between spaces
  * of `alerts.text.ScannedText.data`) in a lexicon kept across articles, and looks for phrases
@@ -776,7 +776,7 @@ PyDoc_STRVAR(table_doc,
 
 static PyTypeObject ChunkTableType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "alerts._scan.ChunkTable",
+    .tp_name = "alerts.rules._scan.ChunkTable",
     .tp_basicsize = sizeof(ChunkTable),
     .tp_dealloc = (destructor)table_dealloc,
     .tp_as_sequence = &table_as_sequence,
@@ -788,7 +788,7 @@ static PyTypeObject ChunkTableType = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "alerts._scan",
+    .m_name = "alerts.rules._scan",
     .m_doc = "The matcher's chunk table (optional C speed-up of alerts.matcher).",
     .m_size = -1,
 };

@@ -18,8 +18,8 @@ def redact_url(url: str) -> str:
     """Return a printable form of an Apprise URL without its secrets."""
     scheme = url.split("://", 1)[0] if "://" in url else "?"
     try:
-        from alerts.console import register_console_plugin
-        from newswatch.config import quiet_apprise_instantiate
+        from alerts.delivery.console import register_console_plugin
+        from newswatch.core.config import quiet_apprise_instantiate
 
         register_console_plugin()
         servers = quiet_apprise_instantiate(url)

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from newswatch.errors import UserError
+from newswatch.core.errors import UserError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 

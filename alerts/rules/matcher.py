@@ -3,12 +3,12 @@
 How (the choices were measured with bench/bench_matcher.py):
 
 1. Title and body are each turned into bytes split at ASCII separators
-   (`alerts.text.ScannedText`: the common non-ASCII separators, ’ “ ” — – … and the no-break
+   (`alerts.rules.text.ScannedText`: the common non-ASCII separators, ’ “ ” — – … and the no-break
    space, become spaces first, so most English text is plain ASCII). A lexicon kept across
    articles maps each chunk to the rule keys its folded words hit (words, and `b"prefix*"` for
    prefixes); only chunks never seen before are folded and tried against the prefixes, in
    Python. News repeats its vocabulary, so that is a handful of chunks per article.
-2. The lexicon lives in the C chunk table of `alerts._scan` (setup.py builds it; optional):
+2. The lexicon lives in the C chunk table of `alerts.rules._scan` (setup.py builds it; optional):
    one pass over the bytes hashes and probes each chunk in place and returns the article's
    keys, and follows the article's words through a trie of every phrase of two or more plain
    words, so such a phrase is a key like a word (b"space station"). The same table gives the
@@ -28,7 +28,7 @@ How (the choices were measured with bench/bench_matcher.py):
    stands as a chunk of its own is looked for in the raw text. NEAR uses word positions.
 
 Explanations (`RuleMatch.hits`, `.snippet`) come from the plain evaluator in
-`alerts.reference`, run only for the rules that matched.
+`alerts.rules.reference`, run only for the rules that matched.
 
 Rule options: `sources:` (a rule never matches articles of other sources; when the caller
 gives no source, no rule is limited) and `enabled: false` (the rule is left out).
@@ -45,13 +45,25 @@ from itertools import compress, filterfalse, repeat
 from operator import is_, itemgetter
 from typing import Any
 
-from alerts import reference
-from alerts.query import FIELDS, And, Near, Node, Not, Or, Phrase, Query, QuerySyntaxError, Word, parse_query
-from alerts.text import ScannedText, chunk_words, encode, fold, is_plain_word
-from newswatch.errors import UserError
+from alerts.rules import reference
+from alerts.rules.query import (
+    FIELDS,
+    And,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Query,
+    QuerySyntaxError,
+    Word,
+    parse_query,
+)
+from alerts.rules.text import ScannedText, chunk_words, encode, fold, is_plain_word
+from newswatch.core.errors import UserError
 
 try:  # the optional C chunk table (setup.py); without it the lexicon is a dict
-    from alerts import _scan
+    from alerts.rules import _scan
 except ImportError:  # pragma: no cover - depends on the machine that installed newswatch
     _scan = None  # type: ignore[assignment]
 
@@ -671,7 +683,7 @@ class _Lexicon:
     Kept across articles: news repeats its vocabulary, so after a few articles nearly every
     chunk of an article is known, and its keys come from one look-up per distinct chunk.
     Only new chunks are folded (the non-ASCII ones) and tried against the prefixes, in Python.
-    The look-ups run in the C chunk table of `alerts._scan` (each chunk hashed and probed in
+    The look-ups run in the C chunk table of `alerts.rules._scan` (each chunk hashed and probed in
     place, no Python object per chunk; the phrases of two or more plain words found in the same
     pass) or, where that module was not compiled, in a dict."""
 

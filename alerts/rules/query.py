@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from alerts.text import TOKEN_RE, fold, fold_exact
+from alerts.rules.text import TOKEN_RE, fold, fold_exact
 
 Field = Literal["title", "text"]
 FIELDS: tuple[Field, ...] = ("title", "text")

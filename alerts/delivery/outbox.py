@@ -30,10 +30,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from newswatch.config import Config, Subscriber
-from newswatch.db import is_postgres
-from newswatch.models import Alert, AlertSighting, Article, Delivery, Match, Story, utcnow
-from newswatch.redact import redact_url
+from newswatch.core.config import Config, Subscriber
+from newswatch.core.db import is_postgres
+from newswatch.core.models import Alert, AlertSighting, Article, Delivery, Match, Story, utcnow
+from newswatch.core.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ BATCH_SIZE = 200
 
 
 class CompiledRulesLike(Protocol):
-    """What the outbox needs from alerts.matcher.CompiledRules."""
+    """What the outbox needs from alerts.rules.matcher.CompiledRules."""
 
     def match(self, title: str, text: str, source_name: str) -> list[Any]: ...
 

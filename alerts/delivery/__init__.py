@@ -1,0 +1,1 @@
+"""Delivery: the outbox, the dispatcher, digests, the ledger, rendering, and the one Apprise module."""

@@ -1,0 +1,1 @@
+"""Rules: the query language, the compiled matcher, the plain evaluator, archive search."""
