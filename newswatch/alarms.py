@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from alerts.delivery.outbox import deliveries_for
 from newswatch.core.config import Config
-from newswatch.health import source_health
 from newswatch.core.models import Alert, Source
+from newswatch.health import source_health
 
 log = logging.getLogger(__name__)
 

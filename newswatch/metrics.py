@@ -11,8 +11,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from newswatch.health import delivery_counts, source_health
 from newswatch.core.models import utcnow
+from newswatch.health import delivery_counts, source_health
 
 if TYPE_CHECKING:
     from newswatch.service import Service

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from crawler.records import CrawlSummary
 from newswatch.core.config import Config, load_config
-from newswatch.demo.site import DemoArticle, NewsSite
 from newswatch.core.models import Article
+from newswatch.demo.site import DemoArticle, NewsSite
 
 # Politeness settings that keep a test to a second or two (production: see crawler/settings.py).
 FAST = {

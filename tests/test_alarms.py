@@ -18,8 +18,8 @@ from sqlalchemy import select
 from alerts.delivery.dispatcher import Dispatcher
 from newswatch.alarms import raise_source_alarms
 from newswatch.core.db import session_scope
-from newswatch.demo.site import NewsSite
 from newswatch.core.models import Alert, utcnow
+from newswatch.demo.site import NewsSite
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -23,8 +23,8 @@ from crawl_support import (  # noqa: F401 - fixtures
 )
 from sqlalchemy import select
 
-from newswatch.demo.site import DemoArticle, NewsSite
 from newswatch.core.models import ArticleUrl, CrawlRun, HttpCache, Source
+from newswatch.demo.site import DemoArticle, NewsSite
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -12,8 +12,8 @@ from crawler import ingest as ingest_module
 from crawler import store
 from crawler.ingest import IngestJob, ingest
 from newswatch.core.db import session_scope
-from newswatch.demo.site import NewsSite, bundled_articles
 from newswatch.core.models import Article, ArticleUrl, Source, Story
+from newswatch.demo.site import NewsSite, bundled_articles
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -83,8 +83,8 @@ def test_sighup_reloads_rules_and_keeps_the_old_config_on_error(tmp_path: Path) 
             _write(config_dir, site, hook.url(), "Roscosmos")
             proc.send_signal(signal.SIGHUP)
             _wait_for(lambda: "config reloaded" in log_path.read_text(), 20, log_path, "the reload")
-            from newswatch.demo.site import DemoArticle
             from newswatch.core.models import utcnow
+            from newswatch.demo.site import DemoArticle
 
             site.publish(
                 DemoArticle(

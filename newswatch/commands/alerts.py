@@ -129,8 +129,8 @@ def send_command(
 
     from alerts.delivery.digests import close_due_digests
     from alerts.delivery.dispatcher import Dispatcher, dispatch_until_idle, templates_problems
-    from alerts.rules.matcher import compile_rules
     from alerts.delivery.outbox import process_new_articles
+    from alerts.rules.matcher import compile_rules
     from newswatch.core.db import session_scope
     from newswatch.core.models import Delivery
 

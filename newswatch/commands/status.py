@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newswatch.health import delivery_counts, source_health
 from newswatch.core.models import utcnow
 from newswatch.core.schedules import format_duration
+from newswatch.health import delivery_counts, source_health
 
 
 def _when(value: datetime | None, now: datetime) -> str:
