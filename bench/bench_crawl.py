@@ -28,6 +28,7 @@ import os
 import random
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,7 @@ QUICK = os.environ.get("BENCH_CRAWL_QUICK", "") not in ("", "0")
 PAGE_PADDING = 24_000  # bytes of inline script per page, for a realistic page weight
 SEED = 20261126
 REAL_PAGES = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "articles" / "html"
+TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 _WORDS = (
     "orbit station module crew launch engineers review budget contract lander rover probe telescope "
@@ -50,6 +52,15 @@ _WORDS = (
     "experiment laboratory microgravity committee senators funding proposal industry analysts officials "
     "delay milestone test campaign vehicle reentry altitude maneuver segment cosmonaut astronaut"
 ).split()
+
+
+def _fixture_site():
+    """tests/fixture_site.py: the fixture news site (request log, page padding, raw pages)."""
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
+    import fixture_site
+
+    return fixture_site
 
 
 def _articles(site_index: int, count: int, now: datetime):
@@ -82,14 +93,14 @@ def _real_articles(site_index: int, count: int, now: datetime):
     earlier copy with the same text)."""
     import gzip
 
-    from newswatch.demo.site import DemoArticle
+    FixtureArticle = _fixture_site().FixtureArticle
 
     pages = sorted(REAL_PAGES.glob("*.html.gz"))
     articles = []
     for i in range(count):
         page = pages[(site_index * count + i) % len(pages)]
         articles.append(
-            DemoArticle(
+            FixtureArticle(
                 slug=f"s{site_index}-real-{i}",
                 title=f"Real page {page.name[:12]}",
                 paragraphs=["(served from the shared real pages)"],
@@ -103,7 +114,7 @@ def _real_articles(site_index: int, count: int, now: datetime):
 
 def serve(count: int, conn, real: bool = False) -> None:
     """The fixture sites' process: start them, report their URLs, report hits when asked."""
-    from newswatch.demo.site import NewsSite
+    NewsSite = _fixture_site().NewsSite
 
     now = datetime.now(UTC)
     per_site = count // SITES

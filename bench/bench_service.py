@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Lock, Thread
 
-from newswatch.demo.site import DemoArticle, NewsSite
+from newswatch.demo.site import DemoArticle
 
 REPO = Path(__file__).resolve().parent.parent
 LATENCY_ARTICLES = 20
@@ -43,7 +43,7 @@ class Receiver:
             def log_message(self, *args) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 title = json.loads(body or b"{}").get("title", "")
                 with receiver.lock:
@@ -102,6 +102,8 @@ def _probe_article(i: int) -> DemoArticle:
 
 
 def bench_latency(tmp: Path) -> None:
+    from fixture_site import NewsSite
+
     site = NewsSite([]).start()
     receiver = Receiver()
     sources = (
@@ -173,6 +175,8 @@ def _memory_mb(pid: int) -> tuple[float, float]:
 
 
 def bench_memory(tmp: Path, polls: int = 1000, sources: int = 10) -> None:
+    from fixture_site import NewsSite
+
     site = NewsSite().start()
     receiver = Receiver()
     lines = ["sources:"]
@@ -211,6 +215,7 @@ def bench_memory(tmp: Path, polls: int = 1000, sources: int = 10) -> None:
 
 
 def main() -> None:
+    sys.path.insert(0, str(REPO / "tests"))  # the fixture news site: tests/fixture_site.py
     with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
         bench_latency(Path(tmp))
         bench_memory(Path(tmp), polls=int(os.environ.get("BENCH_SERVICE_POLLS", 1000)))

@@ -1,5 +1,6 @@
 """Shared fixtures: fresh databases (SQLite file and, when configured, PostgreSQL), the
-shared real-world pages, and config directories.
+shared real-world pages, config directories, the fixture news site (tests/fixture_site.py)
+and real crawls on Scrapy's reactor (tests/crawl_support.py).
 
 PostgreSQL tests run when NEWSWATCH_TEST_DATABASE_URL points at a server (CI sets it);
 every test gets its own database, cloned from a migrated template, and it is dropped after.
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixture_site import NewsSite
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -122,3 +124,36 @@ def sessions(engine):
     from newswatch.core.db import session_factory
 
     return session_factory(engine)
+
+
+@pytest.fixture
+def site() -> Iterator[NewsSite]:
+    """The fixture news site with the bundled articles, on a free loopback port."""
+    with NewsSite() as news_site:
+        yield news_site
+
+
+@pytest.fixture(scope="session")
+def reactor_loop():
+    """The asyncio loop of Scrapy's reactor, running for the whole session."""
+    from crawler.runner import _ensure_reactor_running, reactor_event_loop
+
+    loop = reactor_event_loop()
+    _ensure_reactor_running()
+    return loop
+
+
+@pytest.fixture
+def crawls(reactor_loop, db_url):
+    """Factory: crawls(config, **scrapy_settings) → Crawls; every one is closed after the test."""
+    from crawl_support import Crawls
+
+    made: list[Crawls] = []
+
+    def make(config, **settings) -> Crawls:
+        made.append(Crawls(reactor_loop, config, db_url, **settings))
+        return made[-1]
+
+    yield make
+    for item in made:
+        item.close()

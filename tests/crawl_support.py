@@ -1,5 +1,6 @@
-"""Building blocks for the crawler tests: the reactor's event loop, a fixture news site, a
-config written from Python, and a CrawlManager with quick politeness settings.
+"""Building blocks for the crawler tests: articles, a config written from Python, and a
+CrawlManager with quick politeness settings (the `site`, `reactor_loop` and `crawls`
+fixtures built on them are in conftest.py).
 
 Crawls run for real: Scrapy under the asyncio reactor, HTTP to the fixture site on
 127.0.0.1, extraction in worker processes, the real database (SQLite and PostgreSQL).
@@ -9,19 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import yaml
+from fixture_site import FixtureArticle, NewsSite
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawler.records import CrawlSummary
 from newswatch.core.config import Config, load_config
 from newswatch.core.models import Article
-from newswatch.demo.site import DemoArticle, NewsSite
 
 # Politeness settings that keep a test to a second or two (production: see crawler/settings.py).
 FAST = {
@@ -32,23 +31,6 @@ FAST = {
     "DOWNLOAD_TIMEOUT": 10,
 }
 POLL_TIMEOUT = 90.0
-
-
-@pytest.fixture(scope="session")
-def reactor_loop() -> asyncio.AbstractEventLoop:
-    """The asyncio loop of Scrapy's reactor, running for the whole session."""
-    from crawler.runner import _ensure_reactor_running, reactor_event_loop
-
-    loop = reactor_event_loop()
-    _ensure_reactor_running()
-    return loop
-
-
-@pytest.fixture
-def site() -> Iterator[NewsSite]:
-    """The bundled demo site on a free loopback port."""
-    with NewsSite() as news_site:
-        yield news_site
 
 
 _VOCABULARY = (
@@ -67,10 +49,10 @@ def distinct_paragraphs(slug: str, count: int = 3, length: int = 40) -> list[str
     return [" ".join(rng.choice(_VOCABULARY) for _ in range(length)).capitalize() + "." for _ in range(count)]
 
 
-def article(slug: str, *, hours_ago: float = 1.0, **kwargs) -> DemoArticle:
+def article(slug: str, *, hours_ago: float = 1.0, **kwargs) -> FixtureArticle:
     """Return an article with a body of its own, published `hours_ago`."""
     paragraphs = kwargs.pop("paragraphs", None) or distinct_paragraphs(slug)
-    return DemoArticle(
+    return FixtureArticle(
         slug=slug,
         title=kwargs.pop("title", f"Story {slug}"),
         paragraphs=paragraphs,
@@ -126,20 +108,6 @@ class Crawls:
 
     def close(self) -> None:
         self.loop.run_until_complete(self.manager.close())
-
-
-@pytest.fixture
-def crawls(reactor_loop, db_url):
-    """Factory: crawls(config, **scrapy_settings) → Crawls; every one is closed after the test."""
-    made: list[Crawls] = []
-
-    def make(config: Config, **settings) -> Crawls:
-        made.append(Crawls(reactor_loop, config, db_url, **settings))
-        return made[-1]
-
-    yield make
-    for item in made:
-        item.close()
 
 
 def stored(session: Session) -> list[Article]:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from alert_helpers import source, write_config
+from fixture_site import NewsSite
 from receivers import WebhookReceiver
 from sqlalchemy import select
 
@@ -19,7 +20,6 @@ from alerts.delivery.dispatcher import Dispatcher
 from newswatch.alarms import raise_source_alarms
 from newswatch.core.db import session_scope
 from newswatch.core.models import Alert, utcnow
-from newswatch.demo.site import NewsSite
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -99,7 +99,7 @@ def test_service_alarms_admin_when_a_source_keeps_failing(tmp_path: Path) -> Non
         )
         (config_dir / "settings.yaml").write_text("health:\n  failures_alarm: 2\n")
         db = f"sqlite:///{tmp_path / 'nw.db'}"
-        log = open(tmp_path / "service.log", "w")  # noqa: SIM115
+        log = open(tmp_path / "service.log", "w")
         proc = subprocess.Popen(
             [sys.executable, "-m", "newswatch", "--config", str(config_dir), "--db", db, "run"],
             stdout=log,

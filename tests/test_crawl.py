@@ -1,9 +1,6 @@
 """Polls against the fixture news site: incremental crawling, politeness, hostile pages,
 encodings, backfill and the records each poll leaves (real Scrapy, real HTTP, real DB)."""
 
-# Fixtures come from crawl_support (imported by name, so test arguments "redefine" them).
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import gzip
@@ -11,20 +8,11 @@ import json
 from dataclasses import replace
 
 import pytest
-from crawl_support import (  # noqa: F401 - fixtures
-    article,
-    article_fetches,
-    crawls,
-    reactor_loop,
-    site,
-    source,
-    stored,
-    write_config,
-)
+from crawl_support import article, article_fetches, source, stored, write_config
+from fixture_site import FixtureArticle, NewsSite
 from sqlalchemy import select
 
 from newswatch.core.models import ArticleUrl, CrawlRun, HttpCache, Source
-from newswatch.demo.site import DemoArticle, NewsSite
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -312,7 +300,7 @@ def test_real_pages_are_crawled_and_stored(tmp_path, crawls, sessions, shared_di
     truth = json.loads((articles_dir / "ground-truth.json").read_text())
     keys = sorted(truth)[:6]
     pages = [
-        DemoArticle(
+        FixtureArticle(
             slug=key[:16],
             title=f"Real page {key[:8]}",
             paragraphs=[],

@@ -1,8 +1,5 @@
 """`newswatch crawl [SOURCE…]`: one pass now, a summary table, exit status by outcome."""
 
-# Fixtures come from crawl_support (imported by name, so test arguments "redefine" them).
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import subprocess
@@ -10,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from crawl_support import site, source, write_config  # noqa: F401 - fixtures
+from crawl_support import source, write_config
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -6,9 +6,12 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from fixture_feeds import BOMB_FEED
+from fixture_site import NewsSite
 
-from crawler.feeds import HostileDocument, parse_feed
-from newswatch.demo.site import BOMB_FEED, NewsSite, bundled_articles
+from crawler.feeds import parse_feed
+from crawler.items import HostileDocument
+from newswatch.demo.site import bundled_articles
 
 BASE = "http://news.example"
 

@@ -13,7 +13,7 @@ from crawler import store
 from crawler.ingest import IngestJob, ingest
 from newswatch.core.db import session_scope
 from newswatch.core.models import Article, ArticleUrl, Source, Story
-from newswatch.demo.site import NewsSite, bundled_articles
+from newswatch.demo.site import DemoSite, bundled_articles
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -50,7 +50,7 @@ def _job(db_url: str, source_id: int, url: str, html: str, variants: list[str]) 
 
 def _page() -> tuple[str, str]:
     article = bundled_articles()[0]
-    site = NewsSite([article])
+    site = DemoSite([article])
     return f"{BASE}{article.path}", site.article_page(article, BASE)
 
 

@@ -12,9 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from fixture_site import NewsSite
 from receivers import WebhookReceiver, free_port
-
-from newswatch.demo.site import NewsSite
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -23,7 +22,7 @@ def _start(args: list[str], log_path: Path) -> subprocess.Popen:
     # A session of its own, like a terminal's foreground job: Ctrl-C goes to the whole group.
     return subprocess.Popen(
         [sys.executable, "-m", "newswatch", *args],
-        stdout=open(log_path, "w"),  # noqa: SIM115
+        stdout=open(log_path, "w"),
         stderr=subprocess.STDOUT,
         cwd=REPO,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fixture_site import NewsSite, syndicated_copy
 from receivers import WebhookReceiver
 
-from newswatch.demo.site import DemoArticle, NewsSite, syndicated_copy
+from newswatch.demo.site import DemoArticle
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -170,7 +171,7 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        log = open(self.log_path, "a")  # noqa: SIM115 - closed with the process
+        log = open(self.log_path, "a")  # closed with the process
         log.write(f"\n===== start {datetime.now(UTC).isoformat()}\n")
         log.flush()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -6,10 +6,11 @@ import gzip
 from datetime import UTC, datetime
 
 import pytest
+from fixture_site import NewsSite
 
-from crawler.feeds import HostileDocument
+from crawler.items import HostileDocument
 from crawler.sitemaps import parse_sitemap
-from newswatch.demo.site import NewsSite, bundled_articles
+from newswatch.demo.site import bundled_articles
 
 BASE = "http://news.example"
 URLSET = '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{}</urlset>'

@@ -1,9 +1,6 @@
 """The three spiders against the fixture site: every feed format, sitemap indexes and news
 sitemaps newest first, listings by CSS selector — and `scrapy list` / `scrapy crawl`."""
 
-# Fixtures come from crawl_support (imported by name, so test arguments "redefine" them).
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import os
@@ -12,15 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from crawl_support import (  # noqa: F401 - fixtures
-    article_fetches,
-    crawls,
-    reactor_loop,
-    site,
-    source,
-    stored,
-    write_config,
-)
+from crawl_support import article_fetches, source, stored, write_config
 from sqlalchemy import select
 
 from newswatch.core.models import CrawlRun

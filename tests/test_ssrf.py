@@ -1,26 +1,15 @@
 """The SSRF guard (crawler/ssrf.py): feeds and redirects cannot point the crawler at the
 machine, the local network or a metadata service — and a refused page never stops a crawl."""
 
-# Fixtures come from crawl_support (imported by name, so test arguments "redefine" them).
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from crawl_support import (  # noqa: F401 - fixtures
-    PUBLIC_NAME,
-    crawls,
-    reactor_loop,
-    site,
-    source,
-    stored,
-    write_config,
-)
+from crawl_support import PUBLIC_NAME, source, stored, write_config
+from fixture_site import NewsSite
 
 from crawler.ssrf import SsrfGuardMiddleware, address_problem
-from newswatch.demo.site import NewsSite
 
 pytestmark = pytest.mark.timeout(240)
 

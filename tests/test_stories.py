@@ -1,24 +1,16 @@
 """Stories (crawler/stories.py and the store): exact and near duplicates join one story;
 different articles on the same topic do not."""
 
-# Fixtures come from crawl_support (imported by name, so test arguments "redefine" them).
-# ruff: noqa: F811
-
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
-from crawl_support import (  # noqa: F401 - fixtures
-    article,
-    crawls,
-    reactor_loop,
-    site,
-    source,
-    stored,
-    write_config,
-)
+from crawl_support import article, source, stored, write_config
+from fixture_site import NewsSite, syndicated_copy
 
 from crawler import stories
-from newswatch.demo.site import NewsSite, bundled_articles, syndicated_copy
+from newswatch.demo.site import bundled_articles
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -64,31 +56,32 @@ def test_simhash_keeps_its_definition_so_stored_hashes_stay_comparable() -> None
     # Articles stored before an upgrade are compared with new ones: the value must not change.
     # Definition: bit k is set when more than half of the shingles' 64-bit BLAKE2b hashes have it.
     for item in BUNDLED.values():
-        hashes = [stories._hash64(s) for s in stories.shingles(stories.words(item.text))]
+        hashes = [stories._hash64(s) for s in stories.shingles(stories.fingerprint_words(item.text))]
         expected = sum(1 << k for k in range(64) if 2 * sum(h >> k & 1 for h in hashes) > len(hashes))
         assert stories.simhash(item.text) == expected, item.slug
-        tokens = stories.words(item.text)
+        tokens = stories.fingerprint_words(item.text)
         assert stories.words_hash(tokens) == stories.content_hash(item.text)
 
 
 def test_simhash_index_finds_the_nearest_recent_articles_first() -> None:
     index = stories.SimhashIndex()
     base = 0b1011 << 40
+    day = [datetime(2026, 11, d, tzinfo=UTC) for d in range(1, 7)]
     index.add_many(
         [
-            (1, stories.to_signed(base ^ 0b111), 10),  # 3 bits away
-            (2, stories.to_signed(~base & (2**64 - 1)), 20),  # 64 bits away
-            (3, stories.to_signed(base ^ 0b1), 30),  # 1 bit away
-            (4, None, 40),  # no SimHash (a short text): never a candidate
-            (5, stories.to_signed(base ^ ((1 << 15) - 1)), 50),  # 15 bits away: beyond the default 14
-            (6, stories.to_signed(base ^ 0b1000), 60),  # 1 bit away, newer than 3
+            (1, stories.to_signed(base ^ 0b111), 10, day[0]),  # 3 bits away
+            (2, stories.to_signed(~base & (2**64 - 1)), 20, day[1]),  # 64 bits away
+            (3, stories.to_signed(base ^ 0b1), 30, day[2]),  # 1 bit away
+            (4, None, 40, day[3]),  # no SimHash (a short text): never a candidate
+            (5, stories.to_signed(base ^ ((1 << 15) - 1)), 50, day[4]),  # 15 bits: beyond the default 14
+            (6, stories.to_signed(base ^ 0b1000), 60, day[5]),  # 1 bit away, newer than 3
         ]
     )
     assert len(index) == 5 and index.last_article_id == 6
     assert [c.article_id for c in index.candidates(stories.to_signed(base))] == [3, 6, 1]
     assert [c.article_id for c in index.candidates(base, limit=2)] == [3, 6]
     assert [c.story_id for c in index.candidates(base, max_bits=15)] == [30, 60, 10, 50]
-    index.forget_before(4)
+    index.forget_fetched_before(day[3])  # the articles fetched before the window are gone
     assert [c.article_id for c in index.candidates(base, max_bits=64)] == [6, 5]
 
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from newswatch.demo.site import NewsSite, bundled_articles
+from newswatch.demo.site import DemoSite, bundled_articles
 
 log = logging.getLogger("newswatch.demo")
 
@@ -87,7 +87,7 @@ def split_backlog(now: datetime) -> tuple[list, list]:
 class Publisher(threading.Thread):
     """Publishes the fresh articles one at a time, each dated the moment it appears."""
 
-    def __init__(self, site: NewsSite, articles: list, interval: float) -> None:
+    def __init__(self, site: DemoSite, articles: list, interval: float) -> None:
         super().__init__(name="demo-publisher", daemon=True)
         self.site, self.queue, self.interval = site, list(articles), interval
         self.stopped = threading.Event()
@@ -109,7 +109,7 @@ def run_demo(database_url: str | None = None, interval: float = 6.0, every: str 
     now = datetime.now(UTC)
     backlog, fresh = split_backlog(now)
     with tempfile.TemporaryDirectory(prefix="newswatch-demo-") as tmp:
-        site = NewsSite(backlog).start()
+        site = DemoSite(backlog).start()
         publisher = Publisher(site, fresh, interval)
         try:
             config_dir = write_demo_config(Path(tmp) / "config", site.url, every)
