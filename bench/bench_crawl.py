@@ -16,7 +16,7 @@ them (distinct bodies, ~30 KB pages with boilerplate). Printed:
   second poll of the unchanged sources (should be one 304 per source);
 - peak memory: the crawling process and the largest extraction worker (max RSS).
 
-Target (issue 3): >= 80 articles/s end to end on this machine. The 2 cores are shared with
+Target: >= 80 articles/s end to end on this machine. The 2 cores are shared with
 the fixture sites' process, so the figures are a floor for a real deployment.
 """
 
@@ -151,7 +151,7 @@ def serve(count: int, conn, real: bool = False) -> None:
 def _write_config(directory: Path, urls: list[str], per_site: int):
     import yaml
 
-    from newswatch.core.config import load_config
+    from newswatch.app import load_checked_config
 
     directory.mkdir(parents=True, exist_ok=True)
     sources = [
@@ -161,7 +161,7 @@ def _write_config(directory: Path, urls: list[str], per_site: int):
     (directory / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}))
     (directory / "rules.yaml").write_text("rules: []\n")
     (directory / "subscribers.yaml").write_text("subscribers: []\n")
-    return load_config(directory)
+    return load_checked_config(directory)
 
 
 BENCH_SETTINGS = {"AUTOTHROTTLE_START_DELAY": 0.0, "LOG_ENABLED": False}
@@ -230,7 +230,7 @@ def _worker_peak_rss_mb(manager) -> float:
 def main(real: bool = False) -> None:
     """Run the benchmark on generated pages, or (`real`) on the shared real pages, end to end only."""
     from crawler.runner import CrawlManager, _ensure_reactor_running, reactor_event_loop
-    from newswatch.core.db import upgrade
+    from newswatch.core.db import Database, upgrade
 
     loop = reactor_event_loop()
     _ensure_reactor_running()
@@ -267,7 +267,7 @@ def main(real: bool = False) -> None:
                 pid, cpu = data["worker"]
                 worker_cpu[pid] = max(cpu, worker_cpu.get(pid, 0.0))
 
-    manager = CrawlManager(config, database_url, progress=progress, scrapy_settings=BENCH_SETTINGS)
+    manager = CrawlManager(config, Database(database_url), progress=progress, scrapy_settings=BENCH_SETTINGS)
     try:
         # Let the workers start (a one-time cost per process) before the clock starts.
         loop.run_until_complete(

@@ -33,7 +33,8 @@ def main() -> None:
     from receivers import SmtpReceiver, WebhookReceiver
     from sqlalchemy import func, select
 
-    from alerts.delivery.dispatcher import Dispatcher, send_with_apprise
+    from alerts.delivery.channels import send_with_apprise
+    from alerts.delivery.dispatcher import Dispatcher
     from alerts.delivery.outbox import process_new_articles
     from alerts.delivery.render import Renderer
     from newswatch.core.db import make_engine, session_factory, upgrade

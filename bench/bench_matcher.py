@@ -15,7 +15,7 @@ and with explanations (`match`); then the word scan alone (the floor), and a nai
 (every rule tried on every article with Python regexes) on a sample, in the same run. Rates
 are CPU time of this process (one core), so other load on the machine distorts them less.
 
-Targets (issue 4): >= 5,000 articles/s on one core, compile < 2 s. The matcher uses the C
+Targets: >= 5,000 articles/s on one core, compile < 2 s. The matcher uses the C
 chunk table of alerts.rules._scan when it was built (a line also gives the pure-Python figure).
 """
 
@@ -153,7 +153,8 @@ def make_rules(
 
 def naive_rules(rules: list[dict]):
     """Every rule as a Python predicate over the lower-cased text, one regex per atom."""
-    from alerts.rules.query import And, Near, Not, Or, Phrase, Word, parse_query
+    from alerts.rules.query import parse_query
+    from alerts.rules.tree import And, Near, Not, Or, Phrase, Word
 
     def atom_regex(node) -> str:
         if isinstance(node, Word):
@@ -214,7 +215,7 @@ def _throughput(label: str, compiled, articles: list[tuple[str, str]], explain: 
 
 
 def _scenario(name: str, bodies: list[str], corpus_share: float, explain_sample: int) -> None:
-    from alerts.rules.matcher import compile_rules
+    from alerts.rules.compiled import compile_rules
 
     rng = random.Random(SEED)
     rules, vocabulary = make_rules(bodies, rng, corpus_share)
@@ -245,15 +246,15 @@ def _scenario(name: str, bodies: list[str], corpus_share: float, explain_sample:
     gc.collect()
     _throughput("match_names, fresh rules, each body once", compile_rules(rules), articles[: len(bodies)])
     # The same decision without the C chunk table (a machine where alerts.rules._scan was not built).
-    from alerts.rules import matcher
+    from alerts.rules import lexicon
 
-    if matcher.USE_C_SCAN and matcher._scan is not None:
-        matcher.USE_C_SCAN = False
+    if lexicon.USE_C_SCAN and lexicon._scan is not None:
+        lexicon.USE_C_SCAN = False
         try:
             gc.collect()
             _throughput("match_names without the C chunk table (pure Python)", compile_rules(rules), articles)
         finally:
-            matcher.USE_C_SCAN = True
+            lexicon.USE_C_SCAN = True
 
 
 def _floor(bodies: list[str]) -> None:
@@ -298,11 +299,11 @@ def main() -> None:
         print(f"skipped: {GROUND_TRUTH} is absent (the real-world pages live in ../shared)")
         return
     average = sum(map(len, bodies)) / len(bodies)
-    from alerts.rules import matcher
+    from alerts.rules import lexicon
 
     backend = (
         "the C chunk table (alerts.rules._scan)"
-        if matcher.USE_C_SCAN and matcher._scan is not None
+        if lexicon.USE_C_SCAN and lexicon._scan is not None
         else "the pure-Python lexicon (alerts.rules._scan not built, or NEWSWATCH_PURE_PYTHON=1)"
     )
     print(

@@ -1,4 +1,4 @@
-"""What every poll shares: the config, the database, the worker pool.
+"""What every poll shares: the config, the database (the application's), the worker pool.
 
 One `CrawlContext` lives as long as its `CrawlManager` (the service, `newswatch crawl`) or,
 under plain `scrapy crawl`, as long as the spider. The crawling process's own database work
@@ -17,12 +17,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from crawler.extract import FeedEntry
 from crawler.ingest import IngestJob, IngestResult, ingest_many
+from crawler.items import FeedEntry
 from crawler.pool import ExtractionPool
 from crawler.work import ProcessedPage
-from newswatch.core.config import Config
-from newswatch.core.db import make_engine, session_factory, session_scope
+from newswatch.core.config import Config, resolve_database_url
+from newswatch.core.db import Database, session_scope
+from newswatch.core.loading import load_config
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,16 +37,18 @@ class CrawlContext:
     def __init__(
         self,
         config: Config,
-        database_url: str,
+        database: Database,
         *,
         progress: Progress | None = None,
         workers: int | None = None,
+        owns_database: bool = False,
     ) -> None:
         self.config = config
-        self.database_url = database_url
+        self.database = database
+        self.database_url = database.url  # the workers open their own engine from it
+        self.sessions = database.sessions
         self.progress = progress
-        self.engine = make_engine(database_url)
-        self.sessions = session_factory(self.engine)
+        self._owns_database = owns_database
         self.pool = ExtractionPool(workers)
         self.pool.warm()
         self._ingest = self.pool.batcher(ingest_many)
@@ -54,15 +57,12 @@ class CrawlContext:
 
     @classmethod
     def from_environment(cls, config: Config | None = None) -> CrawlContext:
-        """Return a context the way the CLI resolves things ($NEWSWATCH_CONFIG / ./config, the
+        """Return a context for plain `scrapy crawl`, which has no application object: the
+        config and the database resolved as the CLI does ($NEWSWATCH_CONFIG / ./config, the
         database from $NEWSWATCH_DATABASE_URL / settings.yaml / var/), schema migrated."""
-        from newswatch.core.config import load_config, resolve_database_url
-        from newswatch.core.db import upgrade
-
         config = config or load_config(None)
-        url = resolve_database_url(None, config.settings)
-        upgrade(url)
-        return cls(config, url)
+        database = Database(resolve_database_url(None, config.settings))
+        return cls(config, database, owns_database=True)
 
     async def db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `function(session, *args, **kwargs)` in a transaction on the database thread."""
@@ -90,7 +90,7 @@ class CrawlContext:
             return
         try:
             self.progress(event, data)
-        except Exception:  # noqa: BLE001 - a display bug must not stop a crawl
+        except Exception:  # a display bug must not stop a crawl
             log.exception("progress callback failed", extra={"event": event})
 
     async def close(self) -> None:
@@ -101,4 +101,5 @@ class CrawlContext:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.pool.close)
         self._db.shutdown(wait=True)
-        self.engine.dispose()
+        if self._owns_database:
+            self.database.dispose()

@@ -17,16 +17,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from crawler.extract import FeedEntry
+from crawler.items import FeedEntry, HostileDocument
 
 # The prolog is everything before the root element: XML declaration, comments, DOCTYPE.
 _ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _ROOT_START = re.compile(rb"<[A-Za-z_]")
 PROLOG_SCAN_BYTES = 64 * 1024
-
-
-class HostileDocument(ValueError):
-    """A feed or sitemap that is refused outright (entity declarations, decompression bomb)."""
 
 
 @dataclass

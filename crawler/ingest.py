@@ -19,7 +19,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from crawler.extract import FeedEntry
+from crawler import store
+from crawler.items import FeedEntry
+from crawler.stories import SimhashIndex
+from crawler.work import process_page
+from newswatch.core.db import make_engine
 
 _ENGINES: dict[str, object] = {}
 _INDEXES: dict[str, object] = {}
@@ -57,9 +61,6 @@ class IngestResult:
 def _engine(database_url: str):
     """Return this process's engine and SimHash index for the database."""
     if database_url not in _ENGINES:
-        from crawler.stories import SimhashIndex
-        from newswatch.core.db import make_engine
-
         _ENGINES[database_url] = make_engine(database_url, pool_size=1, max_overflow=1)
         _INDEXES[database_url] = SimhashIndex()
     return _ENGINES[database_url], _INDEXES[database_url]
@@ -88,9 +89,6 @@ def _portable(exc: Exception) -> Exception:
 
 def ingest(job: IngestJob) -> IngestResult:
     """Extract and store one page; exceptions travel back to the pipeline as errors of the page."""
-    from crawler import store
-    from crawler.work import process_page
-
     started = time.process_time()
     page = process_page(job.html, job.url, job.feed_entry)
     engine, index = _engine(job.database_url)
@@ -104,7 +102,6 @@ def ingest(job: IngestJob) -> IngestResult:
                 page=page,
                 url=job.url,
                 variants=job.variants,
-                feed_entry=job.feed_entry,
                 raw_html=job.html if job.keep_html else None,
                 first_crawl=job.first_crawl,
                 backfill=job.backfill,

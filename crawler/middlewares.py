@@ -28,6 +28,8 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
 
+from crawler import polls, store
+
 
 def parse_retry_after(value: str | bytes | None, now: datetime | None = None) -> float | None:
     """Return the seconds a `Retry-After` header asks for (delta-seconds or HTTP date), or None."""
@@ -90,7 +92,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
 
 class ConditionalGetMiddleware:
-    """Send stored ETag / Last-Modified for discovery pages; remember new ones on the poll."""
+    """Send stored ETag / Last-Modified for discovery pages; report new ones to the poll's recorder."""
 
     def __init__(self, crawler) -> None:
         self.crawler = crawler
@@ -105,8 +107,6 @@ class ConditionalGetMiddleware:
         for header in (b"If-None-Match", b"If-Modified-Since"):
             request.headers.pop(header, None)
         spider = self.crawler.spider
-        from crawler import store
-
         validators = await spider.context.db(store.get_validators, request.url)
         if validators:
             etag, last_modified = validators
@@ -121,9 +121,11 @@ class ConditionalGetMiddleware:
             etag = response.headers.get(b"ETag")
             last_modified = response.headers.get(b"Last-Modified")
             if etag or last_modified:
-                self.crawler.spider.poll.validators[request.url] = (
-                    etag.decode("latin-1") if etag else None,
-                    last_modified.decode("latin-1") if last_modified else None,
+                self.crawler.signals.send_catch_log(
+                    polls.validators_seen,
+                    url=request.url,
+                    etag=etag.decode("latin-1") if etag else None,
+                    last_modified=last_modified.decode("latin-1") if last_modified else None,
                 )
         return response
 
@@ -150,8 +152,3 @@ class CachedRobotsTxtMiddleware(RobotsTxtMiddleware):
         if not (cached and cached[0] > time.monotonic()) and parser is not None:
             _ROBOTS_CACHE[key] = (time.monotonic() + self._ttl, parser)
         return parser
-
-
-def clear_robots_cache() -> None:
-    """Forget every cached robots.txt (tests, and a config reload)."""
-    _ROBOTS_CACHE.clear()

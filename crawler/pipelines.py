@@ -1,21 +1,20 @@
 """The store pipeline: each fetched article page → extracted and stored once, in the worker
 pool (crawler.ingest).
 
-It also opens and closes the poll's record: a `crawl_runs` row when the spider opens, the
-counters, the source's health fields and the kept validators when it closes (see
-crawler.records for what is counted where). An article that cannot be extracted or stored is
-an error of the poll, never an exception out of the crawl.
+What each page came to is reported to the poll's recorder (crawler.polls) by signal; the
+poll's ids come from it the same way. An article that cannot be extracted or stored is an
+error of the poll, never an exception out of the crawl.
 """
 
 from __future__ import annotations
 
 import logging
 
-from crawler import store
+from crawler import polls
 from crawler.ingest import IngestJob
 from crawler.items import ArticlePage
 from crawler.pool import PoolFailed
-from newswatch.core.models import utcnow
+from crawler.store import PollStart
 
 log = logging.getLogger(__name__)
 
@@ -23,33 +22,32 @@ log = logging.getLogger(__name__)
 class StorePipeline:
     def __init__(self, crawler) -> None:
         self.crawler = crawler
+        self.start: PollStart | None = None
+        crawler.signals.connect(self._poll_started, signal=polls.poll_started)
 
     @classmethod
     def from_crawler(cls, crawler) -> StorePipeline:
         return cls(crawler)
 
-    async def open_spider(self, spider=None) -> None:
-        spider = self.crawler.spider
-        poll = spider.poll
-        start = await spider.context.db(store.begin_poll, spider.source, poll.started_at)
-        poll.source_id, poll.run_id, poll.first_crawl = start.source_id, start.run_id, start.first_crawl
-        spider.context.notify("poll-started", source=poll.source, first_crawl=poll.first_crawl)
+    def _poll_started(self, start: PollStart) -> None:
+        self.start = start
 
     async def process_item(self, item, spider=None):
         if not isinstance(item, ArticlePage):
             return item
         spider = self.crawler.spider
-        context, poll = spider.context, spider.poll
+        context, start = spider.context, self.start
+        assert start is not None, "the poll recorder opens the poll before any page is fetched"
         job = IngestJob(
             database_url=context.database_url,
-            source_id=poll.source_id,
+            source_id=start.source_id,
             url=item.url,
             html=item.html,
             variants=item.variants,
             feed_entry=item.feed_entry,
-            first_crawl=poll.first_crawl,
+            first_crawl=start.first_crawl,
             backfill=spider.source.backfill_window,
-            poll_started_at=poll.started_at,
+            poll_started_at=start.started_at,
         )
         try:
             result = await context.ingest(job)
@@ -58,22 +56,16 @@ class StorePipeline:
                 "processing an article failed: %s: %s",
                 type(exc).__name__,
                 exc,
-                extra={"source": poll.source, "url": item.url},
+                extra={"source": item.source, "url": item.url},
             )
             transient = "OperationalError" in type(exc).__name__  # e.g. database locked
-            return self._failed(spider, f"{_describe(exc)}: {item.url}", transient=transient)
-        poll.extract_ms.append(result.extract_ms)
-        if result.outcome == "new":
-            poll.new += 1
-            poll.created += 1
-        elif result.outcome == "joined":
-            poll.duplicates += 1
-            poll.created += 1
-        else:
-            poll.duplicates += 1
+            return self._failed(item.source, f"{_describe(exc)}: {item.url}", transient=transient)
+        self.crawler.signals.send_catch_log(
+            polls.article_stored, outcome=result.outcome, extract_ms=result.extract_ms
+        )
         context.notify(
             "article",
-            source=poll.source,
+            source=item.source,
             url=result.canonical_url,
             outcome=result.outcome,
             title=result.title,
@@ -84,20 +76,10 @@ class StorePipeline:
         )
         return {"url": result.canonical_url, "outcome": result.outcome, "article_id": result.article_id}
 
-    def _failed(self, spider, message: str, *, transient: bool) -> dict:
-        spider.poll.error(message, transient=transient)
-        spider.context.notify("error", source=spider.poll.source, message=message)
+    def _failed(self, source: str, message: str, *, transient: bool) -> dict:
+        self.crawler.signals.send_catch_log(polls.poll_error, message=message, transient=transient)
+        self.crawler.spider.context.notify("error", source=source, message=message)
         return {"url": None, "outcome": "error", "message": message}
-
-    async def close_spider(self, spider=None) -> None:
-        spider = self.crawler.spider
-        poll = spider.poll
-        poll.finished_at = utcnow()
-        try:
-            await spider.context.db(store.finish_poll, poll, poll.finished_at)
-        except Exception:  # noqa: BLE001 - the summary still reaches the caller
-            log.exception("recording the poll failed", extra={"source": poll.source})
-        spider.context.notify("poll-finished", source=poll.source, summary=poll.summary(poll.finished_at))
 
 
 def _describe(exc: Exception) -> str:

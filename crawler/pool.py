@@ -33,7 +33,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
 
-from crawler.extract import FeedEntry
+from crawler.items import FeedEntry
 from crawler.work import ProcessedPage, process_page, warm_up
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class ExtractionPool:
                 executor = self._ensure()
                 for _ in range(max(1, self.workers)):
                     executor.submit(warm_up)
-            except Exception:  # noqa: BLE001 - the first real page will report it
+            except Exception:  # the first real page will report it
                 log.exception("starting the extraction workers failed")
 
         threading.Thread(target=start, name="newswatch-pool-start", daemon=True).start()

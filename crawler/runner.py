@@ -1,11 +1,11 @@
 """Running polls: the programmatic API of the crawler (the service and `newswatch crawl`).
 
     install_asyncio_reactor()                 # before anything imports twisted.internet.reactor
-    manager = CrawlManager(config, database_url, progress=callback)
+    manager = CrawlManager(config, database, progress=callback)   # database: core.db.Database
     summary = await manager.poll("nasa-news") # on the reactor's asyncio loop
     await manager.close()
 
-    crawl_once(config, database_url, ["nasa-news"])   # blocking, for the CLI
+    crawl_once(config, database, ["nasa-news"])   # blocking, for the CLI
 
 The Twisted reactor is Scrapy's AsyncioSelectorReactor, bound to one asyncio event loop for
 the life of the process (`reactor_event_loop()` returns it): run the service on that loop.
@@ -29,10 +29,16 @@ import logging
 import threading
 from collections.abc import Callable
 
+from crawler import polls
+from crawler.addons import config_overrides
 from crawler.context import CrawlContext
 from crawler.records import CrawlSummary
+from crawler.spiders.feed import FeedSpider
+from crawler.spiders.listing import ListingSpider
+from crawler.spiders.sitemap import SitemapSpider
 from crawler.urls import host_of
 from newswatch.core.config import Config
+from newswatch.core.db import Database
 from newswatch.core.models import utcnow
 
 __all__ = ["CrawlManager", "CrawlSummary", "crawl_once", "install_asyncio_reactor", "reactor_event_loop"]
@@ -115,8 +121,6 @@ def build_settings(config: Config, overrides: dict | None = None):
     """Return the Scrapy settings of a crawl: crawler.settings, the config's `crawl:`, overrides."""
     from scrapy.settings import Settings
 
-    from crawler.settings import config_overrides
-
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
     settings.update(config_overrides(config.settings.crawl), priority="project")
@@ -125,12 +129,7 @@ def build_settings(config: Config, overrides: dict | None = None):
     return settings
 
 
-def _spider_class(kind: str):
-    from crawler.spiders.feed import FeedSpider
-    from crawler.spiders.listing import ListingSpider
-    from crawler.spiders.sitemap import SitemapSpider
-
-    return {"feed": FeedSpider, "sitemap": SitemapSpider, "listing": ListingSpider}[kind]
+SPIDERS = {"feed": FeedSpider, "sitemap": SitemapSpider, "listing": ListingSpider}
 
 
 class CrawlManager:
@@ -139,7 +138,7 @@ class CrawlManager:
     def __init__(
         self,
         config: Config,
-        database_url: str,
+        database: Database,
         *,
         progress: Callable[[str, dict], None] | None = None,
         scrapy_settings: dict | None = None,
@@ -147,7 +146,7 @@ class CrawlManager:
     ) -> None:
         tune_garbage_collector()
         self.config = config
-        self.context = CrawlContext(config, database_url, progress=progress, workers=workers)
+        self.context = CrawlContext(config, database, progress=progress, workers=workers)
         self.settings = build_settings(config, scrapy_settings)
         self._runner = None
         self._host_locks: dict[str, asyncio.Lock] = {}
@@ -170,19 +169,20 @@ class CrawlManager:
         async with lock:
             started = utcnow()
             runner = self._crawler_runner()
-            crawler = runner.create_crawler(_spider_class(source.kind))
+            crawler = runner.create_crawler(SPIDERS[source.kind])
             crawler.newswatch_context = self.context
+            finished: list[CrawlSummary] = []
+            crawler.signals.connect(
+                lambda summary: finished.append(summary), signal=polls.poll_finished, weak=False
+            )
             failure: str | None = None
             try:
                 await deferred_to_future(runner.crawl(crawler, source=source.name))
-            except Exception as exc:  # noqa: BLE001 - a poll never raises for a site or network problem
+            except Exception as exc:  # a poll never raises for a site or network problem
                 log.exception("poll failed", extra={"source": source.name})
                 failure = f"discovery: crawl failed: {type(exc).__name__}: {exc}"
-            spider = crawler.spider
-            poll = getattr(spider, "poll", None)
             self.last_stats[source.name] = dict(crawler.stats.get_stats()) if crawler.stats else {}
-            if poll is None:
-                now = utcnow()
+            if not finished:
                 return CrawlSummary(
                     source=source.name,
                     fetched=0,
@@ -192,10 +192,10 @@ class CrawlManager:
                     errors=1,
                     error_messages=[failure or "discovery: crawl did not start"],
                     started_at=started,
-                    finished_at=now,
+                    finished_at=utcnow(),
                     ok=False,
                 )
-            summary = poll.summary(utcnow())
+            summary = finished[0]
             if failure:
                 summary.errors += 1
                 summary.error_messages.append(failure)
@@ -209,7 +209,7 @@ class CrawlManager:
 
 def crawl_once(
     config: Config,
-    database_url: str,
+    database: Database,
     source_names: list[str] | None = None,
     progress: Callable[[str, dict], None] | None = None,
     *,
@@ -225,7 +225,7 @@ def crawl_once(
         raise RuntimeError("crawl_once() blocks: inside a running event loop, await CrawlManager.poll()")
 
     async def run_all() -> list[CrawlSummary]:
-        manager = CrawlManager(config, database_url, progress=progress, scrapy_settings=scrapy_settings)
+        manager = CrawlManager(config, database, progress=progress, scrapy_settings=scrapy_settings)
         try:
             return list(await asyncio.gather(*(manager.poll(name) for name in names)))
         finally:

@@ -6,17 +6,12 @@ download timeout, retries with backoff that honour Retry-After, a download size 
 http(s) download handlers, no cookies, and the SSRF guard in front of every request.
 
 The values that `settings.yaml` controls (`crawl:` user_agent, concurrent_per_domain,
-download_timeout, max_page_size, obey_robots) are read from the config directory
-($NEWSWATCH_CONFIG, else ./config) when this module is imported, so `scrapy crawl` uses them
-too; `CrawlManager` applies its own config's values with `config_overrides()`.
+download_timeout, max_page_size, obey_robots) are applied by the `crawler.addons` add-on when
+a crawler is made: from the config the `CrawlManager` was given, or, under plain `scrapy crawl`,
+from the config directory ($NEWSWATCH_CONFIG, else ./config). Nothing is read at import time.
 """
 
 from __future__ import annotations
-
-import logging
-
-from newswatch.core.config import CrawlSettings, parse_size
-from newswatch.core.schedules import parse_duration
 
 BOT_NAME = "newswatch"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -79,31 +74,5 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.ConditionalGetMiddleware": 560,
 }
 ITEM_PIPELINES = {"crawler.pipelines.StorePipeline": 300}
-EXTENSIONS = {"scrapy.extensions.logstats.LogStats": None}
-
-
-def config_overrides(crawl: CrawlSettings) -> dict:
-    """Return the Scrapy settings that settings.yaml's `crawl:` section controls."""
-    return {
-        "USER_AGENT": crawl.user_agent,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_per_domain,
-        "DOWNLOAD_TIMEOUT": parse_duration(crawl.download_timeout).total_seconds(),
-        "DOWNLOAD_MAXSIZE": parse_size(crawl.max_page_size),
-        "ROBOTSTXT_OBEY": crawl.obey_robots,
-    }
-
-
-def _from_config_directory() -> dict:
-    from newswatch.core.config import load_settings, resolve_config_dir
-    from newswatch.core.errors import ConfigError
-
-    directory = resolve_config_dir(None)
-    try:
-        settings = load_settings(directory) if directory.is_dir() else None
-    except ConfigError as exc:  # `scrapy list` still works; the spider reports the config error
-        logging.getLogger(__name__).warning("using default crawl settings: %s", exc)
-        settings = None
-    return config_overrides(settings.crawl if settings else CrawlSettings())
-
-
-globals().update(_from_config_directory())
+EXTENSIONS = {"scrapy.extensions.logstats.LogStats": None, "crawler.polls.PollRecorder": 100}
+ADDONS = {"crawler.addons.DeploymentSettings": 0}

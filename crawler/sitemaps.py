@@ -16,8 +16,8 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from crawler.extract import FeedEntry
-from crawler.feeds import HostileDocument, refuse_entity_declarations
+from crawler.feeds import refuse_entity_declarations
+from crawler.items import FeedEntry, HostileDocument
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed file
 

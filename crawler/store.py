@@ -24,7 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crawler import stories
-from crawler.extract import FeedEntry
 from crawler.records import PollRecord
 from crawler.work import ProcessedPage
 from newswatch.core.config import Source as SourceConfig
@@ -51,9 +50,12 @@ def ensure_source(session: Session, config: SourceConfig) -> Source:
 
 @dataclass
 class PollStart:
+    """What the rest of a poll needs from its start: the ids, whether it is the first crawl."""
+
     source_id: int
     run_id: int
     first_crawl: bool
+    started_at: datetime
 
 
 def begin_poll(session: Session, config: SourceConfig, started_at: datetime) -> PollStart:
@@ -64,7 +66,9 @@ def begin_poll(session: Session, config: SourceConfig, started_at: datetime) -> 
     session.add(run)
     source.last_poll_at = started_at
     session.flush()
-    return PollStart(source_id=source.id, run_id=run.id, first_crawl=source.first_crawl_at is None)
+    return PollStart(
+        source_id=source.id, run_id=run.id, first_crawl=source.first_crawl_at is None, started_at=started_at
+    )
 
 
 def finish_poll(session: Session, record: PollRecord, finished_at: datetime) -> None:
@@ -221,7 +225,7 @@ _SAME_TEXT = (
 
 
 _RECENT_SIMHASHES = (
-    select(Article.id, Article.simhash, Article.story_id)
+    select(Article.id, Article.simhash, Article.story_id, Article.fetched_at)
     .where(
         Article.id > bindparam("after"),
         Article.simhash.is_not(None),
@@ -235,11 +239,11 @@ _STORY_OF = select(Article.story_id).where(Article.id == bindparam("id"))
 
 def _refresh_index(connection: Connection, index: stories.SimhashIndex, now: datetime) -> None:
     """Bring the in-memory SimHash index up to date with rows written since its last refresh
-    (by any process): an indexed range scan, usually returning nothing."""
-    rows = connection.execute(
-        _RECENT_SIMHASHES, {"after": index.last_article_id, "cutoff": now - NEAR_DUPLICATE_WINDOW}
-    )
-    index.add_many(rows)
+    (by any process): an indexed range scan, usually returning nothing; forget those that have
+    left the window."""
+    cutoff = now - NEAR_DUPLICATE_WINDOW
+    index.add_many(connection.execute(_RECENT_SIMHASHES, {"after": index.last_article_id, "cutoff": cutoff}))
+    index.forget_fetched_before(cutoff)
 
 
 def _near_duplicate_story(
@@ -275,7 +279,6 @@ def save_article(
     page: ProcessedPage,
     url: str,
     variants: list[str],
-    feed_entry: FeedEntry | None,
     raw_html: str | None,
     first_crawl: bool,
     backfill: timedelta,
@@ -294,7 +297,7 @@ def save_article(
         raise ValueError(f"canonical URL longer than {URL_LENGTH} characters")
     all_urls = [u for u in dict.fromkeys([*variants, canonical]) if len(u) <= URL_LENGTH]
     article = page.article
-    title = (article.title or (feed_entry.title if feed_entry else "") or "").strip()
+    title = article.title.strip()  # the feed entry's fallbacks are in already (crawler.extract)
 
     # The canonical URL is always among an article's URLs, so one lookup covers both.
     known = known_urls(connection, all_urls)
@@ -312,10 +315,9 @@ def save_article(
         _refresh_index(connection, index, now)
         story_id = _near_duplicate_story(connection, index, page)
 
-    published = article.published or (feed_entry.published if feed_entry else None)
-    updated = article.updated or (feed_entry.updated if feed_entry else None)
+    published, updated = article.published, article.updated
     alertable = not (first_crawl and (published is None or published < poll_started_at - backfill))
-    language = article.language or (feed_entry.language if feed_entry else None)
+    language = article.language
     outcome = "joined" if story_id is not None else "new"
     try:
         if story_id is None:
@@ -331,8 +333,8 @@ def save_article(
                 "url": url[:URL_LENGTH],
                 "title": title,
                 "text": article.text or "",
-                "description": article.description or (feed_entry.summary if feed_entry else None),
-                "authors": list(article.authors or (feed_entry.authors if feed_entry else []) or []),
+                "description": article.description,
+                "authors": list(article.authors),
                 "language": language[:16] if language else None,
                 "site_name": (article.site_name or "")[:200] or None,
                 "published_at": published,

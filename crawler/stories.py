@@ -22,6 +22,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 MIN_WORDS = 40
 SHINGLE_WORDS = 3
@@ -33,28 +34,28 @@ _WORD = re.compile(r"\w+")
 _MASK64 = (1 << 64) - 1
 
 
-def words(text: str) -> list[str]:
-    """Return the words of `text`, NFKC-normalised and case-folded."""
+def fingerprint_words(text: str) -> list[str]:
+    """Return the words that duplicate detection compares (NFKC-normalised, case-folded)."""
     return _WORD.findall(unicodedata.normalize("NFKC", text or "").casefold())
 
 
 def normalise_text(text: str) -> str:
     """Return `text` as its words joined by single spaces (what the hashes are taken over)."""
-    return " ".join(words(text))
+    return " ".join(fingerprint_words(text))
 
 
 def is_dedupable(text: str) -> bool:
     """Return True when `text` is long enough to be compared with other articles."""
-    return len(words(text)) >= MIN_WORDS
+    return len(fingerprint_words(text)) >= MIN_WORDS
 
 
 def content_hash(text: str, *, salt: str = "") -> str:
     """Return the hex SHA-256 of the normalised text (`salt` makes short texts unique per URL)."""
-    return words_hash(words(text), salt=salt)
+    return words_hash(fingerprint_words(text), salt=salt)
 
 
 def words_hash(tokens: list[str], *, salt: str = "") -> str:
-    """`content_hash` of a text whose `words()` are already known."""
+    """`content_hash` of a text whose `fingerprint_words()` are already known."""
     return hashlib.sha256((salt + " ".join(tokens)).encode("utf-8")).hexdigest()
 
 
@@ -82,11 +83,11 @@ def simhash(text: str) -> int | None:
     """Return the unsigned 64-bit SimHash of `text`'s word shingles, or None for short texts.
 
     Bit k is set when more than half of the shingles' 64-bit hashes have bit k set."""
-    return simhash_words(words(text))
+    return simhash_words(fingerprint_words(text))
 
 
 def simhash_words(tokens: list[str]) -> int | None:
-    """`simhash` of a text whose `words()` are already known.
+    """`simhash` of a text whose `fingerprint_words()` are already known.
 
     Digest i, read big-endian, is the 64-bit hash of shingle i. Bit 8·(7 − p) + k of the
     hashes is bit k of their byte p: the hashes with it set are counted at C speed, as the
@@ -123,7 +124,7 @@ def hamming(a: int, b: int) -> int:
 
 def resemblance(text_a: str, text_b: str) -> tuple[float, float]:
     """Return (Jaccard, containment) of the two texts' shingle sets."""
-    a, b = shingles(words(text_a)), shingles(words(text_b))
+    a, b = shingles(fingerprint_words(text_a)), shingles(fingerprint_words(text_b))
     if not a or not b:
         return 0.0, 0.0
     common = len(a & b)
@@ -141,6 +142,7 @@ class IndexedArticle:
     article_id: int
     simhash: int  # unsigned
     story_id: int | None
+    fetched_at: datetime | None = None
 
 
 class SimhashIndex:
@@ -148,7 +150,8 @@ class SimhashIndex:
 
     A linear scan, at C speed (map() over a plain list of ints, ~40 ns per indexed article):
     tens of thousands of recent articles cost about a millisecond per lookup, and the store
-    keeps the window bounded (articles fetched within its look-back period).
+    keeps the window bounded: it adds articles fetched within its look-back period and, at
+    each refresh, `forget_fetched_before` drops those that have left it.
     """
 
     def __init__(self) -> None:
@@ -159,17 +162,23 @@ class SimhashIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, article_id: int, simhash_value: int | None, story_id: int | None) -> None:
+    def add(
+        self,
+        article_id: int,
+        simhash_value: int | None,
+        story_id: int | None,
+        fetched_at: datetime | None = None,
+    ) -> None:
         if simhash_value is None:
             return
         value = to_unsigned(simhash_value)
-        self._entries.append(IndexedArticle(article_id, value, story_id))
+        self._entries.append(IndexedArticle(article_id, value, story_id, fetched_at))
         self._hashes.append(value)
         self.last_article_id = max(self.last_article_id, article_id)
 
-    def add_many(self, rows: Iterable[tuple[int, int | None, int | None]]) -> None:
-        for article_id, value, story_id in rows:
-            self.add(article_id, value, story_id)
+    def add_many(self, rows: Iterable[tuple[int, int | None, int | None, datetime | None]]) -> None:
+        for article_id, value, story_id, fetched_at in rows:
+            self.add(article_id, value, story_id, fetched_at)
 
     def candidates(
         self, simhash_value: int, max_bits: int = CANDIDATE_BITS, limit: int = 5
@@ -182,7 +191,12 @@ class SimhashIndex:
         near.sort(key=lambda pair: (pair[0], pair[1].article_id))
         return [e for _, e in near[:limit]]
 
-    def forget_before(self, article_id: int) -> None:
-        """Drop entries older than `article_id` (keeps the scan bounded in a long-running service)."""
-        self._entries = [e for e in self._entries if e.article_id >= article_id]
+    def forget_fetched_before(self, cutoff: datetime) -> None:
+        """Drop entries fetched before `cutoff` (keeps the scan bounded in a long-running worker).
+        Entries arrive in id order, which is fetch order, so the oldest is first: a refresh
+        with nothing to forget costs one comparison."""
+        entries = self._entries
+        if not entries or entries[0].fetched_at is None or entries[0].fetched_at >= cutoff:
+            return
+        self._entries = [e for e in entries if e.fetched_at is None or e.fetched_at >= cutoff]
         self._hashes = [e.simhash for e in self._entries]

@@ -2,9 +2,9 @@
 tiny extraction, so the modules the extractor loads lazily are imported too) before workers
 are forked from it."""
 
-import crawler.feeds  # noqa: F401
-import crawler.ingest  # noqa: F401
-import crawler.sitemaps  # noqa: F401
+import crawler.feeds
+import crawler.ingest
+import crawler.sitemaps
 import crawler.store  # noqa: F401
 from crawler.work import warm_up
 

@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass
 
 from crawler import stories
-from crawler.extract import ExtractedArticle, FeedEntry, extract_article
+from crawler.extract import ExtractedArticle, extract_article
+from crawler.items import FeedEntry
 from crawler.urls import normalise_url, same_site, try_normalise
 
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
@@ -64,7 +65,7 @@ def process_page(html: str, url: str, feed_entry: FeedEntry | None = None) -> Pr
     article = extract_article(html, url=url, feed_entry=feed_entry)
     extract_ms = (time.perf_counter() - started) * 1000
     canonical = choose_canonical(html, url, article.canonical_url)
-    tokens = stories.words(article.text or "")  # once for all three fingerprints
+    tokens = stories.fingerprint_words(article.text or "")  # once for all three fingerprints
     dedupable = len(tokens) >= stories.MIN_WORDS
     value = stories.simhash_words(tokens) if dedupable else None
     return ProcessedPage(

@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 
 from newswatch import __version__
-from newswatch.context import AppContext
 from newswatch.core.errors import UserError
 
 app = typer.Typer(
@@ -59,6 +58,8 @@ def options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
+    # Imported here, not at the top: `--help` and `--version` must not pay for them.
+    from newswatch.app import App
     from newswatch.core.logs import setup_logging
 
     if log_format not in ("text", "json"):
@@ -68,7 +69,7 @@ def options(
             f"{log_level!r} is not one of debug, info, warning, error", param_hint="--log-level"
         )
     setup_logging(log_level, log_format)
-    ctx.obj = AppContext(config_option=config, db_option=db, log_format=log_format)
+    ctx.obj = App(config_option=config, db_option=db, log_format=log_format)
 
 
 # One module per command (newswatch/commands/NAME.py with register(app)); one line each.

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from newswatch.core.config import Config
 from newswatch.core.models import Article, Delivery, Source, utcnow
-from newswatch.core.schedules import parse_duration
+from newswatch.core.schedules import format_duration, parse_duration
 
 
 @dataclass
@@ -103,6 +103,4 @@ def delivery_counts(session: Session) -> dict[str, int]:
 
 
 def _ago(delta: timedelta) -> str:
-    from newswatch.core.schedules import format_duration
-
     return format_duration(timedelta(seconds=int(delta.total_seconds())))

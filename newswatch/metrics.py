@@ -11,6 +11,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
+
 from newswatch.core.models import utcnow
 from newswatch.health import delivery_counts, source_health
 
@@ -124,7 +126,5 @@ async def start_metrics_server(service: Service, host: str, port: int) -> asynci
 
 
 def _database_ok(service: Service) -> None:
-    from sqlalchemy import text
-
-    with service.engine.connect() as connection:
+    with service.app.engine.connect() as connection:
         connection.execute(text("SELECT 1"))

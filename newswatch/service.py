@@ -31,16 +31,24 @@ import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import update
 
-from newswatch.core.config import Config, load_config
-from newswatch.core.db import make_engine, session_factory, session_scope, upgrade
+from alerts.delivery.digests import close_due_digests
+from alerts.delivery.outbox import process_new_articles
+from alerts.rules.archive import refresh_search_index
+from crawler.runner import reactor_event_loop
+from newswatch.alarms import raise_source_alarms
+from newswatch.app import App
+from newswatch.core.db import session_scope
 from newswatch.core.errors import UserError
 from newswatch.core.models import Article, utcnow
 from newswatch.core.schedules import CronSchedule, IntervalSchedule, parse_duration
+from newswatch.metrics import start_metrics_server
 
 log = logging.getLogger("newswatch.service")
 
@@ -57,18 +65,15 @@ class Service:
 
     def __init__(
         self,
-        config_dir: Path,
-        database_url: str,
+        app: App,
         *,
         metrics_port: int | None = None,
         metrics_host: str = "127.0.0.1",
-        config: Config | None = None,
     ) -> None:
-        self.config_dir = Path(config_dir)
-        self.database_url = database_url
+        self.app = app
         self.metrics_port = metrics_port
         self.metrics_host = metrics_host
-        self.config = config or load_config(self.config_dir)
+        self.config = app.config  # validated before anything starts: a broken config exits 2
         self.exit_code = 0
         self.counters: dict[str, int] = {}
         self._in_flight: set[asyncio.Task] = set()
@@ -80,8 +85,6 @@ class Service:
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; return the exit status."""
-        from crawler.runner import reactor_event_loop
-
         self.loop = reactor_event_loop()
         asyncio.set_event_loop(self.loop)
         try:
@@ -98,26 +101,18 @@ class Service:
         except UserError as exc:
             log.error(str(exc))
             self.exit_code = 2
-        except Exception:
+        except Exception:  # the search index is a convenience; alerts must go on
             log.exception("the service failed")
             self.exit_code = 1
 
     async def _startup(self) -> None:
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-        from alerts.delivery.dispatcher import Dispatcher
-        from alerts.rules.matcher import compile_rules
-        from crawler.runner import CrawlManager
-
         self._stopped = asyncio.Event()
         self._dispatch_kick = asyncio.Event()
         self._match_lock = asyncio.Lock()
-        await self._in_thread(upgrade, self.database_url)
-        self.engine = make_engine(self.database_url)
-        self.sessions = session_factory(self.engine)
-        self.compiled = compile_rules(self.config.rules)
-        self.crawls = CrawlManager(self.config, self.database_url)
-        self.dispatcher = Dispatcher(self.config, self.sessions)
+        self.sessions = await self._in_thread(lambda: self.app.sessions)  # migrates the schema first
+        self.compiled = self.app.compile_rules(self.config)
+        self.crawls = self.app.crawl_manager()
+        self.dispatcher = self.app.dispatcher(self.config)
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(signum, self.request_stop, signum)
@@ -145,8 +140,6 @@ class Service:
         self.scheduler.start()
         self._dispatch_task = asyncio.ensure_future(self._dispatch_loop())
         if self.metrics_port is not None:
-            from newswatch.metrics import start_metrics_server
-
             self._metrics_server = await start_metrics_server(self, self.metrics_host, self.metrics_port)
         log.info(
             "newswatch running",
@@ -154,7 +147,7 @@ class Service:
                 "sources": len(self.config.sources),
                 "rules": len(self.config.rules),
                 "subscribers": len(self.config.subscribers),
-                "config": str(self.config_dir),
+                "config": str(self.app.config_dir),
             },
         )
 
@@ -185,15 +178,12 @@ class Service:
             log.warning("crawler did not close in time")
         if getattr(self, "_metrics_server", None):
             self._metrics_server.close()
-        self.engine.dispose()
+        self.app.close()
         log.info("stopped")
 
     # ------------------------------------------------------------------ scheduling
 
     def _schedule_sources(self) -> None:
-        from apscheduler.triggers.cron import CronTrigger
-        from apscheduler.triggers.interval import IntervalTrigger
-
         wanted = {f"poll:{s.name}": s for s in self.config.sources if s.enabled}
         for job in self.scheduler.get_jobs():
             if job.id.startswith("poll:") and job.id not in wanted:
@@ -228,17 +218,13 @@ class Service:
     def request_reload(self) -> None:
         """SIGHUP: re-validate the config and switch to it; keep the running one on error."""
         try:
-            from alerts.rules.matcher import compile_rules
-
-            config = load_config(self.config_dir)
-            compiled = compile_rules(config.rules)
+            config = self.app.reload_config()
+            compiled = self.app.compile_rules(config)
         except UserError as exc:
             log.error("config reload failed, keeping the running config: %s", exc)
             return
-        from alerts.delivery.dispatcher import Dispatcher
-
         self.config, self.compiled = config, compiled
-        self.dispatcher = Dispatcher(config, self.sessions)
+        self.dispatcher = self.app.dispatcher(config)
         # New and changed sources apply at their next poll; crawl: settings need a restart.
         self.crawls.config = config
         self.crawls.context.config = config
@@ -314,8 +300,6 @@ class Service:
             await self._shielded(self._in_thread(self._index_for_search))
 
     def _match_batch(self) -> int:
-        from alerts.delivery.outbox import process_new_articles
-
         with session_scope(self.sessions) as session:
             done = process_new_articles(session, self.config, self.compiled)
         self._count("articles_matched", done)
@@ -323,14 +307,12 @@ class Service:
 
     def _index_for_search(self) -> None:
         """Keep `newswatch articles` / `rules test` fast: index new articles now, not at the next search."""
-        from alerts.rules.archive import refresh_search_index
-
         if not self._index_lock.acquire(blocking=False):
             return  # another refresh is under way and will pick these articles up
         try:
             with session_scope(self.sessions) as session:
                 refresh_search_index(session)
-        except Exception:  # noqa: BLE001 - the search index is a convenience; alerts must go on
+        except Exception:
             log.exception("search index refresh failed")
         finally:
             self._index_lock.release()
@@ -343,8 +325,6 @@ class Service:
             self._dispatch_kick.set()
 
     def _close_digests(self) -> int:
-        from alerts.delivery.digests import close_due_digests
-
         # The first pass after start also sends what waits for a digest that no longer exists
         # (a subscriber switched from digest to instant while the service was down).
         on_start, self._digests_started = not getattr(self, "_digests_started", False), True
@@ -375,8 +355,6 @@ class Service:
             self._dispatch_kick.set()
 
     def _check_health(self) -> int:
-        from newswatch.alarms import raise_source_alarms
-
         with session_scope(self.sessions) as session:
             return raise_source_alarms(session, self.config, utcnow())
 

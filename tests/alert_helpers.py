@@ -12,7 +12,8 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newswatch.core.config import Config, load_config
+from newswatch.app import load_checked_config
+from newswatch.core.config import Config
 from newswatch.core.models import Article, Source, Story, utcnow
 
 SOURCES = ["nasa-news", "tass-en", "esa-news"]
@@ -62,7 +63,7 @@ def write_config(
         path = directory / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    return load_config(directory)
+    return load_checked_config(directory)
 
 
 def source(session: Session, name: str = "nasa-news") -> Source:
@@ -111,6 +112,6 @@ def add_article(
 
 def compiled_rules(config: Config):
     """The real compiled matcher for the config's rules."""
-    from alerts.rules.matcher import compile_rules
+    from alerts.rules.compiled import compile_rules
 
     return compile_rules(config.rules)

@@ -19,7 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crawler.records import CrawlSummary
-from newswatch.core.config import Config, load_config
+from newswatch.app import load_checked_config
+from newswatch.core.config import Config
+from newswatch.core.db import Database
 from newswatch.core.models import Article
 
 # Politeness settings that keep a test to a second or two (production: see crawler/settings.py).
@@ -73,7 +75,7 @@ def write_config(directory: Path, sources: list[dict], settings: dict | None = N
     (directory / "subscribers.yaml").write_text("subscribers: []\n")
     if settings:
         (directory / "settings.yaml").write_text(yaml.safe_dump(settings))
-    return load_config(directory)
+    return load_checked_config(directory)
 
 
 def source(name: str, kind: str, url: str, **extra) -> dict:
@@ -91,7 +93,7 @@ class Crawls:
         self.events: list[tuple[str, dict]] = []
         self.manager = CrawlManager(
             config,
-            db_url,
+            Database(db_url),
             progress=lambda event, data: self.events.append((event, data)),
             scrapy_settings={**FAST, **settings},
             workers=1,

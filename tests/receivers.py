@@ -130,7 +130,7 @@ class SmtpReceiver:
         logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's chatter in test output
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+            async def handle_DATA(self, server, session, envelope):  # aiosmtpd hook name
                 message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
                 login = (
                     session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
@@ -259,7 +259,7 @@ class WebhookReceiver:
                 except OSError:
                     pass  # the client went away (a killed dispatcher)
 
-            do_POST = do_PUT = do_GET = _handle  # noqa: N815
+            do_POST = do_PUT = do_GET = _handle
 
         self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
         self._server.daemon_threads = True

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from alerts.rules.archive import SearchStats, refresh_search_index, search
-from alerts.rules.matcher import compile_query
+from alerts.rules.compiled import compile_query
 from newswatch.core.db import session_scope
 from newswatch.core.errors import UserError
 from newswatch.core.models import Article, ArticleSearch, Source

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from newswatch.core.config import load_config, resolve_database_url
+from newswatch.app import load_checked_config
+from newswatch.core.config import resolve_database_url
 from newswatch.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,7 +35,7 @@ def test_bundled_config_passes_check() -> None:
     assert "config OK" in result.stdout
     summary = " ".join(result.stdout.split())  # the terminal may wrap a long config path
     assert "1 subscriber" in summary and "1 subscribers" not in summary  # counts read as English
-    config = load_config(REPO / "config")
+    config = load_checked_config(REPO / "config")
     assert len(config.sources) >= 8
     assert {"feed", "sitemap", "listing"} <= {s.kind for s in config.sources}
     assert any("Роскосмос" in r.query for r in config.rules)
@@ -145,24 +146,24 @@ def test_broken_config_is_one_clear_line_with_exit_2(config_dir: Path, file, old
 def test_yaml_error_names_the_line(config_dir: Path) -> None:
     (config_dir / "rules.yaml").write_text("rules:\n  - name: a\n    query: 'x\n")
     with pytest.raises(ConfigError) as info:
-        load_config(config_dir)
+        load_checked_config(config_dir)
     assert info.value.line is not None and info.value.line >= 3
 
 
 def test_duplicate_yaml_key_is_refused(config_dir: Path) -> None:
     (config_dir / "rules.yaml").write_text("rules:\n  - name: a\n    query: x\n    query: y\n")
     with pytest.raises(ConfigError, match="duplicate key 'query'"):
-        load_config(config_dir)
+        load_checked_config(config_dir)
 
 
 def test_env_substitution_and_missing_variable(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _edit(config_dir, "subscribers.yaml", 'notify: ["console://"]', 'notify: ["json://${HOOK_HOST}/in"]')
     monkeypatch.setenv("HOOK_HOST", "127.0.0.1:9999")
-    config = load_config(config_dir)
+    config = load_checked_config(config_dir)
     assert config.subscribers[0].notify == ["json://127.0.0.1:9999/in"]
     monkeypatch.delenv("HOOK_HOST")
     with pytest.raises(ConfigError, match="environment variable HOOK_HOST is not set"):
-        load_config(config_dir)
+        load_checked_config(config_dir)
 
 
 def test_secret_in_valid_url_is_not_printed_by_check(config_dir: Path) -> None:
@@ -196,13 +197,13 @@ def test_bad_settings_name_the_field(config_dir: Path, settings: str, expected: 
 def test_listing_needs_links_selector(config_dir: Path) -> None:
     _edit(config_dir, "sources.yaml", "    links: \"a.news-item, .newslist a[href*='/']\"\n", "")
     with pytest.raises(ConfigError, match="needs 'links'"):
-        load_config(config_dir)
+        load_checked_config(config_dir)
 
 
 def test_rule_source_must_exist(config_dir: Path) -> None:
     (config_dir / "rules.yaml").write_text("rules:\n  - name: a\n    query: ISS\n    sources: [nope]\n")
     with pytest.raises(ConfigError, match="no source named 'nope'"):
-        load_config(config_dir)
+        load_checked_config(config_dir)
 
 
 def test_missing_config_directory(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from crawl_support import article, article_fetches, source, stored, write_config
 from fixture_site import FixtureArticle, NewsSite
 from sqlalchemy import select
 
+from newswatch.core.db import Database
 from newswatch.core.models import ArticleUrl, CrawlRun, HttpCache, Source
 
 pytestmark = pytest.mark.timeout(240)
@@ -373,7 +374,7 @@ def test_a_poll_opens_no_remote_code_execution_server(tmp_path, site, reactor_lo
     config = write_config(tmp_path / "config", [source("desk", "feed", f"{site.url}/feed.xml")])
     manager = CrawlManager(
         config,
-        db_url,
+        Database(db_url),
         progress=progress,
         scrapy_settings={"AUTOTHROTTLE_START_DELAY": 0.0, "REMOTE_CONTROL_JOBS_DIR": str(jobs)},
         workers=1,

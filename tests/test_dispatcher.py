@@ -30,9 +30,9 @@ TOKEN = "tok-9f8e7d6c5b4a"
 DISPATCH_ONCE = """
 import sys
 from alerts.delivery.dispatcher import Dispatcher
-from newswatch.core.config import load_config
+from newswatch.app import load_checked_config
 from newswatch.core.db import make_engine, session_factory
-Dispatcher(load_config(sys.argv[1]), session_factory(make_engine(sys.argv[2]))).run_once()
+Dispatcher(load_checked_config(sys.argv[1]), session_factory(make_engine(sys.argv[2]))).run_once()
 """
 
 

@@ -16,10 +16,12 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from crawler.extract import ExtractedArticle, FeedEntry, extract_article
+from crawler.extract import ExtractedArticle, extract_article
 from crawler.extraction.body import filter_lines, link_texts, reconcile_with_article_body
 from crawler.extraction.charset import decode_html
 from crawler.extraction.dates import parse_date
+from crawler.extraction.page import parse_page
+from crawler.items import FeedEntry
 
 DATA = Path(__file__).parent / "data" / "extract"
 NEWSWATCH = [sys.executable, "-m", "newswatch"]
@@ -398,9 +400,7 @@ BYLINES = """<html><body>
 
 
 def _parsed(html: str):
-    from crawler.extract import _parse
-
-    return _parse(html)
+    return parse_page(html)
 
 
 def test_byline_walk_selects_what_the_xpath_definition_selects() -> None:

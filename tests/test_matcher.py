@@ -15,11 +15,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from alerts.rules import matcher, reference
-from alerts.rules.matcher import RuleError, compile_rules
+from alerts.rules import lexicon, reference
+from alerts.rules.compiled import RuleError, compile_rules
 from alerts.rules.query import QuerySyntaxError, parse_query
-from alerts.rules.text import ScannedText, exact_words, words
-from newswatch.core.config import Rule, load_rules
+from alerts.rules.text import ScannedText, exact_words, query_words
+from newswatch.app import load_checked_rules as load_rules
+from newswatch.core.config import Rule
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True, params=["C chunk table", "pure Python"])
 def lexicon_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test here runs with the C chunk table (alerts.rules._scan) and with the Python dict."""
-    monkeypatch.setattr(matcher, "USE_C_SCAN", request.param == "C chunk table")
+    monkeypatch.setattr(lexicon, "USE_C_SCAN", request.param == "C chunk table")
     return str(request.param)
 
 
@@ -36,9 +37,9 @@ def test_the_c_chunk_table_is_built_where_a_compiler_is() -> None:
         pytest.skip("no C compiler here: newswatch runs on the pure-Python lexicon")
     if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
         pytest.skip("no Python headers here: newswatch runs on the pure-Python lexicon")
-    assert matcher._scan is not None, "alerts.rules._scan was not compiled: see the output of `make install`"
+    assert lexicon._scan is not None, "alerts.rules._scan was not compiled: see the output of `make install`"
     compiled = compile_rules([{"name": "q", "query": "deorbit*"}])
-    assert compiled._lexicon.state.table is not None or not matcher.USE_C_SCAN
+    assert compiled._lexicon.state.table is not None or not lexicon.USE_C_SCAN
 
 
 def matches(query: str, title: str = "", text: str = "") -> bool:
@@ -419,9 +420,9 @@ unicode_text = st.text(
 @settings(max_examples=500, deadline=None)
 @given(unicode_text)
 def test_fast_word_scan_gives_exactly_the_defined_words(text: str) -> None:
-    assert [w.decode() for w in ScannedText(text).sequence()] == words(text)
+    assert [w.decode() for w in ScannedText(text).sequence()] == query_words(text)
     assert [w.decode() for w in ScannedText(text, exact=True).sequence()] == exact_words(text)
-    assert {w.decode() for w in ScannedText(text).words()} == set(words(text))
+    assert {w.decode() for w in ScannedText(text).words()} == set(query_words(text))
 
 
 def test_matcher_agrees_with_the_reference_on_real_pages(shared_dir: Path) -> None:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from alerts.rules.query import Near, Phrase, QuerySyntaxError, Word, parse_query
-from newswatch.core.config import load_rules
+from alerts.rules.query import QuerySyntaxError, parse_query
+from alerts.rules.tree import Near, Phrase, Word
+from newswatch.app import load_checked_rules as load_rules
 from newswatch.core.errors import ConfigError
 
 

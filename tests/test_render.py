@@ -189,7 +189,7 @@ def test_overlapping_windows_of_one_passage_show_once_with_one_ellipsis() -> Non
 
 
 def test_errors_keep_the_cause_not_the_whole_exception_chain() -> None:
-    from alerts.delivery.dispatcher import condense_cause
+    from alerts.delivery.channels import condense_cause
 
     chain = (
         "Socket Exception: HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: /x "

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.rules import matcher
-from alerts.rules.matcher import compile_rules
+from alerts.rules import lexicon
+from alerts.rules.compiled import compile_rules
 from alerts.rules.text import ScannedText
 
 _scan = pytest.importorskip(
@@ -19,7 +19,7 @@ ChunkTable = _scan.ChunkTable
 
 @pytest.fixture(autouse=True)
 def c_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(matcher, "USE_C_SCAN", True)
+    monkeypatch.setattr(lexicon, "USE_C_SCAN", True)
 
 
 def test_add_get_and_scan_report_keys_new_and_non_ascii_chunks() -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from alerts.delivery.dispatcher import Dispatcher
 from alerts.delivery.outbox import process_new_articles
-from newswatch.core.config import load_config
+from newswatch.app import load_checked_config
 from newswatch.core.models import Delivery
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ def test_mqtt_message_reaches_the_local_broker(tmp_path, sessions) -> None:
 
 def test_default_config_prints_readable_alerts_on_the_console(config_dir, db_url, sessions) -> None:
     """The bundled config's `terminal` subscriber (console://): what `make run` shows."""
-    config = load_config(config_dir)
+    config = load_checked_config(config_dir)
     assert config.subscriber("terminal").notify == ["console://"]
     with sessions() as session:
         add_article(session, TITLE, TEXT, source_name="tass-en", url="https://tass.com/science/2030-deorbit")
@@ -100,9 +100,9 @@ def test_default_config_prints_readable_alerts_on_the_console(config_dir, db_url
     script = (
         "import sys\n"
         "from alerts.delivery.dispatcher import Dispatcher\n"
-        "from newswatch.core.config import load_config\n"
+        "from newswatch.app import load_checked_config\n"
         "from newswatch.core.db import make_engine, session_factory\n"
-        "Dispatcher(load_config(sys.argv[1]), session_factory(make_engine(sys.argv[2]))).run_once()\n"
+        "Dispatcher(load_checked_config(sys.argv[1]), session_factory(make_engine(sys.argv[2]))).run_once()\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script, str(config_dir), db_url],

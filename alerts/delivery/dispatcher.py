@@ -1,6 +1,6 @@
 """The dispatcher: sends pending deliveries through Apprise, one destination per delivery.
 
-Contract (DESIGN "Alert guarantees"):
+Contract (README, "Alerts and delivery"):
 - At-least-once. A delivery is claimed with a lease (`lease_owner`, `lease_until`) and the
   claim is committed BEFORE the send; the result is committed right AFTER it. A process that
   dies in between leaves a claimed, unsettled delivery whose lease expires, and the next
@@ -22,47 +22,42 @@ Contract (DESIGN "Alert guarantees"):
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import os
 import random
-import re
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.delivery.console import register_console_plugin
+from alerts.delivery.channels import SendOutcome, preferred_format, send_with_apprise
+from alerts.delivery.digests import digest_items
+from alerts.delivery.ledger import alert_item
 from alerts.delivery.outbox import destination_key
-from alerts.delivery.render import Rendered, Renderer, choose_format, render_notice
+from alerts.delivery.render import (
+    FORMATS,
+    Rendered,
+    Renderer,
+    TemplateProblem,
+    check_template_file,
+    choose_format,
+    render_notice,
+)
 from newswatch.core.config import Config, Subscriber
 from newswatch.core.db import is_postgres
 from newswatch.core.models import Alert, Delivery, utcnow
-from newswatch.core.redact import redact_text, redact_url
 from newswatch.core.schedules import DailyDigest, parse_duration
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR = 1000
 DEFAULT_LIMIT = 100
-
-
-@dataclass(frozen=True)
-class SendOutcome:
-    """What one Apprise send came to."""
-
-    ok: bool
-    error: str | None = None
-    seconds: float = 0.0
 
 
 def backoff_delay(
@@ -102,7 +97,6 @@ class Dispatcher:
         templates_dir = (config.directory / templates) if templates else None
         self.renderer = renderer or Renderer(templates_dir=templates_dir, config_dir=config.directory)
         self.sender = sender or self._send_with_apprise
-        register_console_plugin()
 
     # ------------------------------------------------------------------ the loop
 
@@ -173,7 +167,7 @@ class Dispatcher:
                 return
             try:
                 message = self._render(session, delivery, url)
-            except Exception as exc:  # noqa: BLE001 - a broken row must not stop the others
+            except Exception as exc:  # a broken row must not stop the others
                 error = f"cannot build the message: {type(exc).__name__}: {exc}"
                 self._settle(session, delivery, ok=False, error=error, attempts=attempts, now=now, final=True)
                 log.exception("message not built", extra={"delivery": delivery_id})
@@ -266,12 +260,9 @@ class Dispatcher:
         return None
 
     def _render(self, session: Session, delivery: Delivery, url: str) -> Rendered:
-        from alerts.delivery.digests import digest_items
-        from alerts.delivery.ledger import alert_item
-
         subscriber = self._subscriber(delivery.subscriber)
         assert subscriber is not None
-        fmt = choose_format(subscriber.format, _service_formats(url))
+        fmt = choose_format(subscriber.format, preferred_format(url))
         schedule = subscriber.digest_schedule
         tz = schedule.tz if isinstance(schedule, DailyDigest) else "UTC"
         if delivery.alert_id is not None:
@@ -291,141 +282,6 @@ class Dispatcher:
 
     def _send_with_apprise(self, url: str, message: Rendered) -> SendOutcome:
         return send_with_apprise(url, message, timeout=self.timeout.total_seconds())
-
-
-@lru_cache(maxsize=256)
-def _service_formats(url: str) -> object:
-    from newswatch.core.config import quiet_apprise_instantiate
-
-    service = quiet_apprise_instantiate(url)
-    return getattr(service, "notify_format", "text") if service else "text"
-
-
-_active_capture: contextvars.ContextVar[_AppriseCapture | None] = contextvars.ContextVar(
-    "newswatch_apprise_capture", default=None
-)
-
-
-class _AppriseCapture(logging.Handler):
-    """Collects Apprise's log records of one send. Apprise may run the send on a worker thread
-    but carries the caller's context there, so a context variable tells our records apart."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if _active_capture.get() is self:
-            self.records.append(record)
-
-    def error_text(self) -> str:
-        """Return the warnings and errors, plus the low-level cause Apprise logs at debug level."""
-        lines: list[str] = []
-        for record in self.records:
-            message = record.getMessage().strip()
-            if record.levelno < logging.WARNING:
-                if not ("Exception" in message or "Response Details" in message):
-                    continue
-                message = condense_cause(message)
-            if message and message not in lines:
-                lines.append(message)
-        return " | ".join(lines)
-
-
-_ERRNO = re.compile(r"\[Errno -?\d+\] [^\"')\]]+")
-_TIMEOUT = re.compile(r"(?:Read|Connect(?:ion)?) timed out", re.IGNORECASE)
-
-
-def condense_cause(message: str) -> str:
-    """Return the part of a low-level exception text a person needs ('[Errno 111] Connection
-    refused', 'Read timed out. (read timeout=1.0)') instead of urllib3's whole chain."""
-    found = _ERRNO.findall(message) or _TIMEOUT.findall(message)
-    if found:
-        return found[-1].strip().rstrip(".,;:( ")
-    return message if len(message) <= 300 else message[:299] + "…"
-
-
-_apprise_logger_lock = threading.Lock()
-_apprise_capturing = 0
-_apprise_saved: tuple[int, bool] = (logging.NOTSET, True)
-
-
-def _capture_apprise_logs(capture: _AppriseCapture) -> None:
-    """Route Apprise's records to `capture` only: its lines may quote URLs with secrets."""
-    global _apprise_capturing, _apprise_saved
-    logger = logging.getLogger("apprise")
-    with _apprise_logger_lock:
-        if _apprise_capturing == 0:
-            _apprise_saved = (logger.level, logger.propagate)
-            logger.setLevel(logging.DEBUG)
-            logger.propagate = False
-        _apprise_capturing += 1
-        logger.addHandler(capture)
-
-
-def _release_apprise_logs(capture: _AppriseCapture) -> None:
-    global _apprise_capturing
-    logger = logging.getLogger("apprise")
-    with _apprise_logger_lock:
-        logger.removeHandler(capture)
-        _apprise_capturing -= 1
-        if _apprise_capturing == 0:
-            logger.setLevel(_apprise_saved[0])
-            logger.propagate = _apprise_saved[1]
-
-
-def send_with_apprise(url: str, message: Rendered, *, timeout: float) -> SendOutcome:
-    """Send one message to one Apprise URL; return success or the redacted reason it failed."""
-    import apprise
-
-    register_console_plugin()
-    secrets = url_secrets(url)
-    started = time.monotonic()
-    asset = apprise.AppriseAsset(async_mode=False)
-    capture = _AppriseCapture()
-    token = _active_capture.set(capture)
-    _capture_apprise_logs(capture)
-    try:
-        service = apprise.Apprise.instantiate(url, asset=asset, suppress_exceptions=True)
-        if service is None:
-            return SendOutcome(False, f"{redact_url(url)}: Apprise cannot use this URL")
-        # Our timeout wins unless the URL sets its own (?cto= / ?rto=).
-        if "cto=" not in url:
-            service.socket_connect_timeout = timeout
-        if "rto=" not in url:
-            service.socket_read_timeout = timeout
-        notifier = apprise.Apprise(asset=asset)
-        notifier.add(service)
-        ok = bool(notifier.notify(body=message.body, title=message.title, body_format=message.format))
-        error_text = None if ok else (capture.error_text() or "the service reported a failure")
-    except Exception as exc:  # noqa: BLE001 - a plugin bug is this delivery's error, not the dispatcher's
-        ok, error_text = False, f"{type(exc).__name__}: {exc}"
-    finally:
-        _release_apprise_logs(capture)
-        _active_capture.reset(token)
-    seconds = time.monotonic() - started
-    return SendOutcome(ok, redact_text(error_text, secrets) if error_text else None, seconds)
-
-
-def _instantiate(url: str) -> Any:
-    from newswatch.core.config import quiet_apprise_instantiate
-
-    return quiet_apprise_instantiate(url)
-
-
-@lru_cache(maxsize=256)
-def url_secrets(url: str) -> tuple[str, ...]:
-    """Return the parts of `url` that Apprise's privacy form hides (passwords, tokens, keys)."""
-    from urllib.parse import unquote
-
-    service = _instantiate(url)
-    shown = service.url(privacy=True) if service else ""
-    pieces = set(re.split(r"[:/@?&=#,;+\s]+", url)) | {unquote(p) for p in re.split(r"[:/@?&=#,;+\s]+", url)}
-    visible = set(re.split(r"[:/@?&=#,;+\s]+", shown)) | {
-        unquote(p) for p in re.split(r"[:/@?&=#,;+\s]+", shown)
-    }
-    scheme = url.split("://", 1)[0]
-    return tuple(sorted(p for p in pieces - visible if len(p) >= 3 and p != scheme))
 
 
 def _clip(text: str) -> str:
@@ -449,8 +305,6 @@ def dispatch_until_idle(
 
 def templates_problems(config: Config) -> list[str]:
     """Return one line per user template that cannot render (checked with a sample alert)."""
-    from alerts.delivery.render import FORMATS, TemplateProblem, check_template_file
-
     problems = []
     paths: list[tuple[Path, str]] = []
     for subscriber in config.subscribers:

@@ -1,6 +1,6 @@
 """The outbox: new articles → matches → alerts and deliveries, in one transaction.
 
-Contract (DESIGN "Alert guarantees"):
+Contract (README, "Alerts and delivery"):
 - Each article whose `matched_at` is NULL is matched once against every rule; its `Match` rows,
   the alerts it causes and `matched_at` are committed together, so a crash leaves either all
   of them or none (the article is then matched again after restart).
@@ -30,10 +30,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from alerts.delivery.channels import redact_url
 from newswatch.core.config import Config, Subscriber
 from newswatch.core.db import is_postgres
 from newswatch.core.models import Alert, AlertSighting, Article, Delivery, Match, Story, utcnow
-from newswatch.core.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ BATCH_SIZE = 200
 
 
 class CompiledRulesLike(Protocol):
-    """What the outbox needs from alerts.rules.matcher.CompiledRules."""
+    """What the outbox needs from alerts.rules.compiled.CompiledRules."""
 
     def match(self, title: str, text: str, source_name: str) -> list[Any]: ...
 

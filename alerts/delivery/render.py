@@ -8,7 +8,7 @@ Contract:
 - Format per destination: the subscriber's `format:` if set, else the format the Apprise
   service prefers (HTML for email, text for webhooks); the body is handed to Apprise
   declared in that format, so Apprise never has to convert it.
-- Templates: the built-in ones live in `alerts/templates/` (`alert.md.j2`, `digest.html.j2`, …).
+- Templates: the built-in ones live in `alerts/delivery/templates/` (`alert.md.j2`, `digest.html.j2`, …).
   `settings.templates: DIR` replaces any of them by a file of the same name; a subscriber's
   `template: FILE` replaces the body of both its alerts and its digests (the context always has
   `alerts`, a list, so one loop serves both). A template may `{% set title = "…" %}`.
@@ -287,7 +287,7 @@ def _environment(fmt: str, folder: str | None) -> ImmutableSandboxedEnvironment:
 class _NoLoader(BaseLoader):
     """User templates may not include or import other files."""
 
-    def get_source(self, environment, template):  # noqa: ANN001
+    def get_source(self, environment, template):
         raise TemplateNotFound(template)
 
 

@@ -9,7 +9,7 @@
  * for what the caller needs: the rule keys found, the chunks never seen before and the chunks
  * with non-ASCII bytes.
  *
- * What a chunk stands for is learned in Python (`alerts.matcher._Lexicon.learn`): its value
+ * What a chunk stands for is learned in Python (`alerts.rules.lexicon.Lexicon.learn`): its value
  * (an index into a list of key sets, -1 for none) and its words as ids (0: a word in no phrase;
  * a chunk can be several words, `roscosmos’s`, or none, a dash).
  *

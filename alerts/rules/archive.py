@@ -28,9 +28,10 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from alerts.rules import reference
-from alerts.rules.matcher import CompiledRules, RuleError, RuleMatch, compile_query, explain, make_snippet
-from alerts.rules.query import FIELDS, And, Near, Node, Not, Phrase, Query, Word
+from alerts.rules.compiled import CompiledRules, RuleError, compile_query
+from alerts.rules.explanations import RuleMatch, explain, make_snippet
 from alerts.rules.text import fold, word_sequence
+from alerts.rules.tree import FIELDS, And, Near, Node, Not, Phrase, Query, Word
 from newswatch.core.errors import UserError
 from newswatch.core.models import Article, ArticleSearch, Source
 

@@ -15,8 +15,8 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 
-from alerts.rules.query import FIELDS, And, Near, Node, Not, Or, Phrase, Query, Word
 from alerts.rules.text import fold, fold_exact, tokenize
+from alerts.rules.tree import FIELDS, And, Near, Node, Not, Or, Phrase, Query, Word
 
 Span = tuple[int, int]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from itertools import filterfalse
 
 # Invisible characters that may sit inside a word without splitting it.
@@ -56,10 +56,6 @@ _DROP_CATEGORIES = frozenset({"Mn", "Me", "Cf", "Zs", "Zl", "Zp", "Cc"})
 def tokenize(text: str) -> list[re.Match[str]]:
     """Return the words of `text` as regex matches (`.group()`, `.start()`, `.end()`)."""
     return list(TOKEN_RE.finditer(text))
-
-
-def iter_tokens(text: str) -> Iterator[re.Match[str]]:
-    return TOKEN_RE.finditer(text)
 
 
 class _DropTable(dict[int, int | None]):
@@ -96,8 +92,9 @@ def fold(token: str) -> str:
     return _strip(unicodedata.normalize("NFKD", fold_exact(token).casefold())) or token.casefold()
 
 
-def words(text: str) -> list[str]:
-    """Return the folded words of `text`, in order (the plain definition)."""
+def query_words(text: str) -> list[str]:
+    """Return the folded words of `text` as the query language sees them, in order (the plain
+    definition the fast paths are checked against)."""
     return [fold(m.group()) for m in TOKEN_RE.finditer(text)]
 
 
@@ -277,11 +274,6 @@ def is_plain_word(word: str) -> bool:
     """True when `word` is one token that folds to itself (safe to compare with raw chunks)."""
     match = TOKEN_RE.fullmatch(word)
     return match is not None and fold(word) == word
-
-
-def word_set(text: str, exact: bool = False) -> set[bytes]:
-    """Return the distinct folded (or exact) words of `text` as UTF-8 bytes."""
-    return set(ScannedText(text, exact).words())
 
 
 def word_sequence(text: str, exact: bool = False) -> list[bytes]:

@@ -8,7 +8,8 @@
    articles (another feed's tracking parameters) are remembered.
 3. Fetch the rest, newest first, and hand each HTML page to the store pipeline.
 
-Failures are counted on the poll record, never raised: a poll always completes.
+Failures are reported to the poll's recorder (crawler.polls), never raised: a poll always
+completes.
 """
 
 from __future__ import annotations
@@ -17,18 +18,14 @@ import logging
 from urllib.parse import urljoin
 
 import scrapy
-from scrapy import signals
 from scrapy.http import Request, TextResponse
 
-from crawler import store
+from crawler import polls, store
 from crawler.context import CrawlContext
-from crawler.extract import FeedEntry
 from crawler.failures import describe_failure
-from crawler.items import ArticlePage
-from crawler.records import PollRecord
+from crawler.items import ArticlePage, FeedEntry
 from crawler.urls import try_normalise
-from newswatch.core.config import load_config
-from newswatch.core.models import utcnow
+from newswatch.core.loading import load_config
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +65,13 @@ class SourceSpider(scrapy.Spider):
             crawler.newswatch_context = context
         spider.context = context
         spider.allow_private = spider.source.allow_private
-        spider.poll = PollRecord(source=spider.source_name, started_at=utcnow())
         spider.scheduled = {}
-        crawler.signals.connect(spider._release_context, signal=signals.spider_closed)
+        spider.known = 0
         return spider
 
-    async def _release_context(self, spider=None, reason=None) -> None:
-        if self.owns_context:
-            await self.context.close()
+    def report(self, signal: object, **data) -> None:
+        """Tell the poll's recorder what happened (crawler.polls)."""
+        self.crawler.signals.send_catch_log(signal, **data)
 
     # ------------------------------------------------------------------ discovery
 
@@ -92,29 +88,26 @@ class SourceSpider(scrapy.Spider):
 
     def seen_discovery(self, response) -> bool:
         """Count a discovery response; return False when there is nothing to parse (304)."""
-        self.poll.fetched += 1
+        self.report(polls.page_fetched, not_modified=response.status == 304)
         self.context.notify("fetched", source=self.source_name, url=response.url, status=response.status)
-        if response.status == 304:
-            self.poll.not_modified += 1
-            return False
-        return True
+        return response.status != 304
 
     def discovery_failed(self, failure, fails_poll: bool = True) -> None:
         """Count a discovery request that failed (a child sitemap's failure does not fail the poll)."""
         message, transient = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
         self._count_failed_response(failure)
-        self.poll.error(message, discovery=fails_poll, transient=transient)
+        self.report(polls.poll_error, message=message, discovery=fails_poll, transient=transient)
         log.warning("discovery failed: %s", message, extra={"source": self.source_name})
         self.context.notify("error", source=self.source_name, message=message)
 
     def discovery_problem(self, message: str, fails_poll: bool = True) -> None:
         """Count a discovery document that arrived but cannot be used (hostile, not a feed)."""
-        self.poll.error(message, discovery=fails_poll)
+        self.report(polls.poll_error, message=message, discovery=fails_poll)
         log.warning("discovery failed: %s", message, extra={"source": self.source_name})
         self.context.notify("error", source=self.source_name, message=message)
 
     def warn(self, message: str) -> None:
-        self.poll.warn(message)
+        self.report(polls.poll_warning, message=message)
         log.warning(message, extra={"source": self.source_name})
         self.context.notify("warning", source=self.source_name, message=message)
 
@@ -145,13 +138,14 @@ class SourceSpider(scrapy.Spider):
             candidates.append((normal, entry))
         lookup = [url for normal, _ in candidates for url in self.scheduled[normal]]
         known = await self.context.db(store.known_urls, lookup) if lookup else {}
+        known_now = 0
         requests: list[Request] = []
         remember: dict[int, list[str]] = {}
         for normal, entry in candidates:
             variants = self.scheduled[normal]
             article_id = next((known[u] for u in variants if u in known), None)
             if article_id is not None:
-                self.poll.known += 1
+                known_now += 1
                 missing = [u for u in variants if u not in known]
                 if missing:
                     remember.setdefault(article_id, []).extend(missing)
@@ -166,21 +160,21 @@ class SourceSpider(scrapy.Spider):
             )
         if remember:
             await self.context.db(store.remember_known, remember)
-        self.poll.article_requests += len(requests)
-        self.context.notify(
-            "discovered", source=self.source_name, articles=len(requests), known=self.poll.known
-        )
+        self.known += known_now
+        self.report(polls.urls_known, count=known_now)
+        self.report(polls.articles_requested, count=len(requests))
+        self.context.notify("discovered", source=self.source_name, articles=len(requests), known=self.known)
         return requests
 
     def parse_article(self, response) -> list[ArticlePage]:
         # A list, not a generator: Scrapy inspects the source of generator callbacks on every
         # response (for `return` with a value), which costs milliseconds per page.
-        self.poll.fetched += 1
+        self.report(polls.page_fetched)
         self.context.notify("fetched", source=self.source_name, url=response.url, status=response.status)
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
         if not isinstance(response, TextResponse) or (content_type and "html" not in content_type):
             message = f"not an HTML page ({content_type or 'binary'}): {response.url}"
-            self.poll.error(message)
+            self.report(polls.poll_error, message=message)
             self.context.notify("error", source=self.source_name, message=message)
             return []
         # Requests go out under the normalised URL: unless a redirect (or Scrapy's escaping)
@@ -209,10 +203,10 @@ class SourceSpider(scrapy.Spider):
     def article_failed(self, failure) -> None:
         message, transient = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
         self._count_failed_response(failure)
-        self.poll.error(message, transient=transient)
+        self.report(polls.poll_error, message=message, transient=transient)
         log.info("article failed: %s", message, extra={"source": self.source_name})
         self.context.notify("error", source=self.source_name, message=message)
 
     def _count_failed_response(self, failure) -> None:
         if getattr(failure.value, "response", None) is not None:
-            self.poll.fetched += 1
+            self.report(polls.page_fetched)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from crawler.feeds import HostileDocument, parse_feed
+from crawler.feeds import parse_feed
+from crawler.items import HostileDocument
 from crawler.spiders.base import SourceSpider
 
 

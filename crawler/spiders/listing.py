@@ -7,7 +7,7 @@ page's order (listings put the newest first); the link text becomes the fallback
 
 from __future__ import annotations
 
-from crawler.extract import FeedEntry
+from crawler.items import FeedEntry
 from crawler.spiders.base import SourceSpider
 
 

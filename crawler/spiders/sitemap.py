@@ -8,8 +8,7 @@ limit applies to the merged list.
 
 from __future__ import annotations
 
-from crawler.extract import FeedEntry
-from crawler.feeds import HostileDocument
+from crawler.items import FeedEntry, HostileDocument
 from crawler.sitemaps import MAX_SITEMAP_BYTES, parse_sitemap
 from crawler.spiders.base import SourceSpider
 

@@ -128,9 +128,8 @@ def send_command(
     from sqlalchemy import func, select
 
     from alerts.delivery.digests import close_due_digests
-    from alerts.delivery.dispatcher import Dispatcher, dispatch_until_idle, templates_problems
+    from alerts.delivery.dispatcher import dispatch_until_idle, templates_problems
     from alerts.delivery.outbox import process_new_articles
-    from alerts.rules.matcher import compile_rules
     from newswatch.core.db import session_scope
     from newswatch.core.models import Delivery
 
@@ -138,12 +137,12 @@ def send_command(
     config = app.config
     for problem in templates_problems(config):
         print(f"warning: {problem} (the built-in template is used instead)")
-    compiled = compile_rules(config.rules)
+    compiled = app.compile_rules()
     with session_scope(app.sessions) as session:
         matched = process_new_articles(session, config, compiled)
     with session_scope(app.sessions) as session:
         digests = close_due_digests(session, config, on_start=True)
-    attempted = dispatch_until_idle(Dispatcher(config, app.sessions), max_seconds=max_seconds)
+    attempted = dispatch_until_idle(app.dispatcher(), max_seconds=max_seconds)
     with app.sessions() as session:
         counts = dict(session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
     print(

@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newswatch.core.redact import redact_url
+from alerts.delivery.channels import redact_url
 
 
 def check(ctx: typer.Context) -> None:

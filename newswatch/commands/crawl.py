@@ -116,7 +116,7 @@ def crawl(
     app.engine  # noqa: B018 - applies pending migrations before crawling
     try:
         with CrawlProgress(names, Console(stderr=True)) as display:
-            summaries = crawl_once(config, app.database_url, names, progress=display.update)
+            summaries = crawl_once(config, app.database, names, progress=display.update)
     except KeyboardInterrupt:
         out.print("interrupted: what was stored so far stays stored")
         raise typer.Exit(130) from None

@@ -57,10 +57,10 @@ def match(
     snippets: Annotated[bool, typer.Option("--snippets", help="Also output each match's snippet.")] = False,
 ) -> None:
     """Match articles (JSON lines) against rules; print one JSON line per article."""
-    from alerts.rules.matcher import compile_rules
-    from newswatch.core.config import load_rules
+    from alerts.rules.compiled import compile_rules
+    from newswatch.app import load_checked_rules
 
-    rule_list = load_rules(rules) if rules is not None else ctx.obj.config.rules
+    rule_list = load_checked_rules(rules) if rules is not None else ctx.obj.config.rules
     compiled = compile_rules(rule_list)
     if articles is not None:
         try:

@@ -17,15 +17,13 @@ def run(
     ] = "127.0.0.1",
 ) -> None:
     """Run the service: poll every source on its schedule, match, deliver alerts. Stop with Ctrl-C."""
-    from newswatch.core.db import upgrade
     from newswatch.service import Service
 
     app = ctx.obj
-    config = app.config  # validates first: a broken config exits 2 before anything starts
-    upgrade(app.database_url)
-    service = Service(
-        app.config_dir, app.database_url, metrics_port=metrics_port, metrics_host=metrics_host, config=config
-    )
+    # A broken config, then a database that cannot be opened, exit 2 before anything starts.
+    app.config  # noqa: B018
+    app.engine  # noqa: B018
+    service = Service(app, metrics_port=metrics_port, metrics_host=metrics_host)
     raise typer.Exit(service.run())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -79,7 +80,33 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+class Database:
+    """One deployment's database: its URL, one engine and its sessions, the schema migrated
+    before the first use. Built once (by the application object) and shared by every stage
+    that runs in this process; worker processes open their own engine from `url`."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self._migrate = migrate
+
+    @cached_property
+    def engine(self) -> Engine:
+        if self._migrate:
+            upgrade(self.url)
+        return make_engine(self.url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return session_factory(self.engine)
+
+    def dispose(self) -> None:
+        """Close the engine's pooled connections (the engine stays usable)."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
 def alembic_config(url: str):
+    # Alembic is imported where it is used: ~130 ms that commands which never migrate skip.
     from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
@@ -91,7 +118,7 @@ def alembic_config(url: str):
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Create or migrate the schema at `url` to `revision` (Alembic)."""
-    from alembic import command
+    from alembic import command  # slow import, see alembic_config
 
     try:
         command.upgrade(alembic_config(url), revision)
@@ -100,7 +127,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+    from alembic.runtime.migration import MigrationContext  # slow import, see alembic_config
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

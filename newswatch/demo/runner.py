@@ -16,7 +16,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from newswatch.app import App
 from newswatch.demo.site import DemoSite, bundled_articles
+from newswatch.service import Service
 
 log = logging.getLogger("newswatch.demo")
 
@@ -103,9 +105,6 @@ class Publisher(threading.Thread):
 
 def run_demo(database_url: str | None = None, interval: float = 6.0, every: str = "3s") -> int:
     """Run the demo until Ctrl-C; return the service's exit status."""
-    from newswatch.core.config import load_config
-    from newswatch.service import Service
-
     now = datetime.now(UTC)
     backlog, fresh = split_backlog(now)
     with tempfile.TemporaryDirectory(prefix="newswatch-demo-") as tmp:
@@ -120,7 +119,7 @@ def run_demo(database_url: str | None = None, interval: float = 6.0, every: str 
                 f"  {len(backlog)} old articles are stored without alerting; {len(fresh)} new ones appear every "
                 f"{interval:.0f}s and alert here. Ctrl-C stops."
             )
-            service = Service(config_dir, url, config=load_config(config_dir))
+            service = Service(App(config_option=config_dir, db_option=url))
             publisher.start()
             return service.run()
         finally:

@@ -1,0 +1,208 @@
+"""The lexicon: chunk of an article -> the rule keys its folded words hit, kept across articles.
+
+Title and body are each turned into bytes split at ASCII separators
+(`alerts.rules.text.ScannedText`: the common non-ASCII separators, ’ “ ” — – … and the no-break
+space, become spaces first, so most English text is plain ASCII). The lexicon maps each chunk
+to the rule keys its folded words hit (words, and `b"prefix*"` for prefixes); only chunks never
+seen before are folded and tried against the prefixes, in Python. News repeats its vocabulary,
+so that is a handful of chunks per article.
+
+The lexicon lives in the C chunk table of `alerts.rules._scan` (setup.py builds it; optional):
+one pass over the bytes hashes and probes each chunk in place and returns the article's keys,
+and follows the article's words through a trie of every phrase of two or more plain words, so
+such a phrase is a key like a word (b"space station"). The same table gives the positions of
+NEAR words and the folded text b" w1 w2 … " in one pass each. Where the module was not compiled
+(or NEWSWATCH_PURE_PYTHON=1), the lexicon is a dict over the distinct chunks; the tests run
+both. `compile_rules` reads `USE_C_SCAN` and `_scan` from this module each time it compiles.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from itertools import compress, repeat
+from operator import is_
+
+from alerts.rules.keys import canonical
+from alerts.rules.text import ScannedText, chunk_words
+
+try:  # the optional C chunk table (setup.py); without it the lexicon is a dict
+    from alerts.rules import _scan
+except ImportError:  # pragma: no cover - depends on the machine that installed newswatch
+    _scan = None  # type: ignore[assignment]
+
+# Whether rule sets compiled from now on use the C chunk table (when it was compiled):
+# NEWSWATCH_PURE_PYTHON=1 turns it off, the tests run both.
+USE_C_SCAN = os.environ.get("NEWSWATCH_PURE_PYTHON", "") in ("", "0")
+
+_NO_KEYS: frozenset[bytes] = frozenset()
+LEXICON_LIMIT = 100_000  # distinct chunks remembered per compiled rule set (~15 MiB at most)
+
+
+class LexiconState:
+    """What a lexicon has learned; replaced as a whole when full, never cleared in place (a
+    scan running in another thread keeps the state it started with).
+
+    `changing`: key -> the chunks giving it that are not exactly their one folded word
+    (`Roscosmos’s`, `Café`), which phrases and exact words cannot be looked for in the split
+    bytes. Then either `table` (the C chunk table: chunk -> index into `values`, -1 for no
+    keys, and its words as phrase-word ids; and the trie of the phrases) or `known` (a dict:
+    chunk -> its keys, empty for none)."""
+
+    __slots__ = ("known", "changing", "table", "values", "value_index")
+
+    def __init__(self, phrases: dict[tuple[int, ...], bytes] | None) -> None:
+        self.known: dict[bytes, frozenset[bytes]] = {}
+        self.changing: dict[bytes, frozenset[bytes]] = {}
+        self.values: list[bytes | frozenset[bytes]] = []
+        self.value_index: dict[frozenset[bytes], int] = {}
+        self.table = None if phrases is None else _scan.ChunkTable(self.values)
+        for ids, key in (phrases or {}).items():
+            self.table.add_phrase(ids, self._index(frozenset({key})))
+
+    def __len__(self) -> int:
+        return len(self.known) if self.table is None else len(self.table)
+
+    def _index(self, keys: frozenset[bytes]) -> int:
+        """The index of `keys` in `values`, where one key is kept as itself (the C scan adds
+        it to the article's keys without a set union)."""
+        index = self.value_index.get(keys, -1)
+        if index < 0:
+            index = len(self.values)
+            self.values.append(next(iter(keys)) if len(keys) == 1 else keys)  # before the table refers to it
+            self.value_index[keys] = index
+        return index
+
+    def keys_of(self, chunk: bytes) -> frozenset[bytes] | None:
+        """The keys learned for `chunk` (None: not learned)."""
+        if self.table is None:
+            return self.known.get(chunk)
+        index = self.table.get(chunk)
+        if index is None:
+            return None
+        value = self.values[index] if index >= 0 else _NO_KEYS
+        return frozenset({value}) if isinstance(value, bytes) else value
+
+    def remember(
+        self, chunk: bytes, keys: frozenset[bytes], word_ids: Sequence[int], folded: bytes | None
+    ) -> None:
+        if self.table is None:
+            self.known[chunk] = keys
+        else:
+            self.table.add(chunk, self._index(keys) if keys else -1, word_ids, folded)
+
+
+class Lexicon:
+    """Chunk (a piece of an article between ASCII separators) -> the rule keys its words are.
+
+    Kept across articles: news repeats its vocabulary, so after a few articles nearly every
+    chunk of an article is known, and its keys come from one look-up per distinct chunk.
+    Only new chunks are folded (the non-ASCII ones) and tried against the prefixes, in Python.
+    The look-ups run in the C chunk table of `alerts.rules._scan` (each chunk hashed and probed in
+    place, no Python object per chunk; the phrases of two or more plain words found in the same
+    pass) or, where that module was not compiled, in a dict."""
+
+    __slots__ = (
+        "vocabulary", "prefixes", "lengths", "shortest", "starts", "state", "limit", "phrases", "phrase_words",
+        "near_ids",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        vocabulary: set[bytes],
+        prefixes: set[bytes],
+        limit: int = LEXICON_LIMIT,
+        phrases: Iterable[bytes] | None = None,
+        near_words: Iterable[bytes] = (),
+    ) -> None:
+        self.vocabulary = frozenset(vocabulary)
+        self.prefixes = frozenset(p[:-1] for p in prefixes)  # stored without the *
+        self.lengths = sorted({len(p) for p in self.prefixes})
+        # The prefixes cut to the shortest one's length: a word must start like one of them.
+        self.shortest = self.lengths[0] if self.lengths else 0
+        self.starts = frozenset(p[: self.shortest] for p in self.prefixes)
+        self.limit = limit
+        # Word -> its id (from 1) for the words of phrases and the plain words of NEAR (whose
+        # positions the C table finds), and each phrase as ids -> its key; None: no C table.
+        self.phrase_words: dict[bytes, int] = {}
+        self.phrases: dict[tuple[int, ...], bytes] | None = None
+        if phrases is not None and _scan is not None:
+            self.phrases = {}
+            for key in sorted(phrases):
+                ids = tuple(self.phrase_words.setdefault(w, len(self.phrase_words) + 1) for w in key.split())
+                self.phrases[ids] = key
+            for word in sorted(near_words):
+                self.phrase_words.setdefault(word, len(self.phrase_words) + 1)
+        self.near_ids = [self.phrase_words[w] for w in sorted(near_words) if w in self.phrase_words]
+        self.state = self._new_state()
+
+    def _new_state(self) -> LexiconState:
+        state = LexiconState(self.phrases)
+        if state.table is not None:
+            for index in self.near_ids:
+                state.table.mark(index)
+            # Every phrase word that is ASCII is in the table from the start: a new ASCII chunk
+            # is then a word of no phrase, and the C scan looks for phrases all the same.
+            for word in self.phrase_words:
+                if word.isascii():
+                    self.add(word, state)
+        return state
+
+    def keys(self, scan: ScannedText) -> tuple[set[bytes], LexiconState]:
+        """Return the keys (words, b"prefix*" and, with the C table, phrases) that the field's
+        words hit, and the state they came from."""
+        state = self.state
+        if state.table is None:
+            return self._keys_from_dict(scan.tokens, state)
+        keys, new, dirty, complete = state.table.scan(scan.data)
+        scan.preset_dirty(dirty)
+        if not new:
+            return keys, state
+        if len(state) > self.limit:
+            state = self.state = self._new_state()
+            new, complete = scan.tokens, False  # the known ones are not in the new state either
+        learned = [self.add(chunk, state) for chunk in new]
+        if complete:  # the new chunks were words of no phrase
+            return keys.union(*learned), state
+        keys = state.table.scan(scan.data)[0]  # every chunk known now: the phrases too
+        return keys, state
+
+    def _keys_from_dict(self, tokens: set[bytes], state: LexiconState) -> tuple[set[bytes], LexiconState]:
+        found: list[frozenset[bytes] | None] = list(map(state.known.get, tokens))
+        try:
+            return set().union(*found), state
+        except TypeError:  # a None: some chunks are new
+            pass
+        new: Iterable[bytes] = list(compress(tokens, map(is_, found, repeat(None))))
+        if len(state) > self.limit:
+            state = self.state = self._new_state()
+            new, found = tokens, []  # the known ones are not in the new state either
+        learned = [self.add(chunk, state) for chunk in new]
+        return set().union(*filter(None, found), *learned), state
+
+    def add(self, chunk: bytes, state: LexiconState) -> frozenset[bytes]:
+        """Learn a new chunk into `state` and return its keys."""
+        words = (chunk,) if chunk.isascii() else chunk_words(chunk)
+        keys = self.learn(words)
+        if keys and words != (chunk,):
+            changing = state.changing
+            for key in keys:  # a new frozenset: readers never see one change
+                changing[key] = changing.get(key, _NO_KEYS) | {chunk}
+        get = self.phrase_words.get
+        folded = None if words == (chunk,) else b" ".join(words)
+        state.remember(chunk, keys, [get(w, 0) for w in words], folded)  # last: a known chunk is complete
+        return keys
+
+    def learn(self, words: tuple[bytes, ...]) -> frozenset[bytes]:
+        """Return the keys of one chunk's folded words (the slow path, once per new chunk)."""
+        vocabulary, prefixes, shortest = self.vocabulary, self.prefixes, self.shortest
+        keys = [canonical(w) for w in words if w in vocabulary]
+        for word in words:
+            if word[:shortest] not in self.starts:
+                continue  # no prefix starts like this word (most words)
+            for length in self.lengths:
+                if length > len(word):
+                    break
+                if word[:length] in prefixes:
+                    keys.append(canonical(word[:length] + b"*"))
+        return frozenset(keys) if keys else _NO_KEYS

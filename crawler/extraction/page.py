@@ -1,0 +1,80 @@
+"""One HTML page to an article: decode, parse, metadata, body (crawler.extract's heavy half)."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from htmldate import find_date
+
+from crawler.extraction.body import extract_body
+from crawler.extraction.charset import decode_html
+from crawler.extraction.dates import parse_date
+from crawler.extraction.metadata import byline_authors, extract_metadata
+from crawler.extraction.parse import parse_html
+from crawler.items import ExtractedArticle
+
+LOGGER = logging.getLogger(__name__)
+
+# Real article pages hold under 200,000 characters once scripts and styles are gone (the 102
+# shared pages: at most 198k); a page far beyond that is hostile or a dump, and would hold a
+# worker for seconds. Such pages lose their scripts, styles and SVG (JSON-LD kept), then are cut.
+MAX_PAGE_CHARS = 1_000_000
+_BULKY_BLOCKS = re.compile(
+    r"<(script|style|svg)\b(?![^>]*application/ld\+json)[^>]*>.*?</\1\s*>", re.S | re.I
+)
+
+
+def _bounded(text: str) -> str:
+    """Return the page, shrunk to MAX_PAGE_CHARS if it is larger (see above)."""
+    if len(text) <= MAX_PAGE_CHARS:
+        return text
+    text = _BULKY_BLOCKS.sub("", text)
+    if len(text) > MAX_PAGE_CHARS:
+        LOGGER.info("page cut to %d characters (was %d)", MAX_PAGE_CHARS, len(text))
+        text = text[:MAX_PAGE_CHARS]
+    return text
+
+
+def parse_page(text: str):
+    """Return the lxml tree of a page, or None when it is not HTML at all."""
+    try:
+        return parse_html(text)
+    except Exception:  # lxml raises many kinds on hostile input
+        LOGGER.debug("unparseable page", exc_info=True)
+        return None
+
+
+def page_article(html: bytes | str, url: str | None) -> ExtractedArticle:
+    text = decode_html(html) if isinstance(html, bytes) else html
+    article = ExtractedArticle(url=url, canonical_url=url, title="", text="")
+    if not text or not text.strip():
+        return article
+    tree = parse_page(_bounded(text))
+    if tree is None:
+        return article
+    meta = extract_metadata(tree, url)
+    if not meta.authors:
+        meta.authors = byline_authors(tree)
+    if meta.published is None:
+        found = find_date(
+            tree, extensive_search=False, original_date=True, outputformat="%Y-%m-%dT%H:%M:%S%z"
+        )
+        meta.published = parse_date(found)
+    body = extract_body(
+        tree,
+        url=url,
+        titles=meta.title_candidates,
+        article_body=meta.article_body,
+        description=meta.description,
+    )
+    article.canonical_url = meta.canonical_url or url
+    article.title = meta.title or ""
+    article.text = body
+    article.authors = meta.authors
+    article.published = meta.published
+    article.updated = meta.updated
+    article.language = meta.language
+    article.description = meta.description
+    article.site_name = meta.site_name
+    return article

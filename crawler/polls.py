@@ -1,0 +1,120 @@
+"""The one owner of a poll's record: a Scrapy extension (`PollRecorder`) fed by signals.
+
+Everything a poll does is counted on one `PollRecord` (crawler.records says what goes where),
+and only the recorder changes it. The spider, the store pipeline and the conditional-GET
+middleware report what happened by sending the signals below through `crawler.signals`, as
+Scrapy's own components do. The recorder opens the poll's `crawl_runs` row when the spider
+opens (and tells the pipeline the poll's ids with `poll_started`), and on close writes the
+counters, the source's health fields and the kept validators, then sends `poll_finished` with
+the summary that `CrawlManager.poll()` returns.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from scrapy import signals
+
+from crawler import store
+from crawler.records import PollRecord
+from newswatch.core.models import utcnow
+
+log = logging.getLogger(__name__)
+
+# What the other components report (keyword arguments in brackets).
+page_fetched = object()  # a response the spider saw (not_modified: bool)
+poll_error = object()  # (message, discovery=False, transient=False)
+poll_warning = object()  # (message)
+urls_known = object()  # article URLs skipped because they are stored (count)
+articles_requested = object()  # article requests made (count)
+article_stored = object()  # an article page went through the store (outcome, extract_ms)
+validators_seen = object()  # a discovery page's ETag / Last-Modified (url, etag, last_modified)
+# What the recorder tells.
+poll_started = object()  # (start: store.PollStart)
+poll_finished = object()  # (summary: CrawlSummary)
+
+
+class PollRecorder:
+    """Scrapy extension (crawler.settings EXTENSIONS): records one poll per crawl."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+        self.record: PollRecord | None = None
+        connect = crawler.signals.connect
+        connect(self.spider_opened, signal=signals.spider_opened)
+        connect(self.spider_closed, signal=signals.spider_closed)
+        connect(self._fetched, signal=page_fetched)
+        connect(self._error, signal=poll_error)
+        connect(self._warning, signal=poll_warning)
+        connect(self._known, signal=urls_known)
+        connect(self._requested, signal=articles_requested)
+        connect(self._stored, signal=article_stored)
+        connect(self._validators, signal=validators_seen)
+
+    @classmethod
+    def from_crawler(cls, crawler) -> PollRecorder:
+        return cls(crawler)
+
+    async def spider_opened(self, spider) -> None:
+        record = PollRecord(source=spider.source_name, started_at=utcnow())
+        start = await spider.context.db(store.begin_poll, spider.source, record.started_at)
+        record.source_id, record.run_id, record.first_crawl = start.source_id, start.run_id, start.first_crawl
+        self.record = record
+        self.crawler.signals.send_catch_log(poll_started, start=start)
+        spider.context.notify("poll-started", source=record.source, first_crawl=record.first_crawl)
+
+    async def spider_closed(self, spider, reason=None) -> None:
+        record = self.record
+        try:
+            if record is None:
+                return
+            record.finished_at = utcnow()
+            try:
+                await spider.context.db(store.finish_poll, record, record.finished_at)
+            except Exception:  # the summary still reaches the caller
+                log.exception("recording the poll failed", extra={"source": record.source})
+            summary = record.summary(record.finished_at)
+            self.crawler.signals.send_catch_log(poll_finished, summary=summary)
+            spider.context.notify("poll-finished", source=record.source, summary=summary)
+        finally:
+            if getattr(spider, "owns_context", False):  # plain `scrapy crawl`: the spider made it
+                await spider.context.close()
+
+    # ------------------------------------------------------------------ reports
+
+    def _fetched(self, not_modified: bool = False) -> None:
+        if self.record is not None:
+            self.record.fetched += 1
+            self.record.not_modified += not_modified
+
+    def _error(self, message: str, discovery: bool = False, transient: bool = False) -> None:
+        if self.record is not None:
+            self.record.error(message, discovery=discovery, transient=transient)
+
+    def _warning(self, message: str) -> None:
+        if self.record is not None:
+            self.record.warn(message)
+
+    def _known(self, count: int) -> None:
+        if self.record is not None:
+            self.record.known += count
+
+    def _requested(self, count: int) -> None:
+        if self.record is not None:
+            self.record.article_requests += count
+
+    def _stored(self, outcome: str, extract_ms: float) -> None:
+        record = self.record
+        if record is None:
+            return
+        record.extract_ms.append(extract_ms)
+        if outcome == "new":
+            record.new += 1
+        else:
+            record.duplicates += 1
+        if outcome in ("new", "joined"):
+            record.created += 1
+
+    def _validators(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        if self.record is not None:
+            self.record.validators[url] = (etag, last_modified)

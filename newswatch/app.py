@@ -1,0 +1,134 @@
+"""The application object: one deployment as the CLI options name it, built once.
+
+`App` resolves the config directory, loads and checks the configuration (with the checks the
+stages own: queries parse, Apprise knows every notify URL), resolves the database and opens it
+(schema migrated on first use), and hands out the stages' entry points — the compiled rules,
+the dispatcher, the crawl manager — built from that one config and that one database. The
+service, every CLI command, the demo and the tests take what they need from it instead of
+resolving anything again.
+
+Secrets from the config (notify URLs' passwords and tokens, the database password) are
+registered with the log formatter when the config is loaded, so a stray one in a log line is
+masked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts.delivery.channels import url_problem, url_secrets
+from alerts.delivery.dispatcher import Dispatcher
+from alerts.rules.query import query_problem
+from newswatch.core.config import Config, Rule, resolve_config_dir, resolve_database_url
+from newswatch.core.db import Database
+from newswatch.core.loading import ConfigChecks, load_config, load_rules, load_settings
+from newswatch.core.logs import register_secret
+
+if TYPE_CHECKING:  # the crawler pulls in Scrapy and Twisted: only the commands that crawl pay for it
+    from alerts.rules.compiled import CompiledRules
+    from crawler.runner import CrawlManager
+
+CONFIG_CHECKS = ConfigChecks(query=query_problem, notify_url=url_problem)
+
+
+def load_checked_config(directory: str | Path | None) -> Config:
+    """Return the configuration in `directory`, with every stage's checks applied."""
+    config = load_config(directory, CONFIG_CHECKS)
+    _register_config_secrets(config)
+    return config
+
+
+def load_checked_rules(path: Path) -> list[Rule]:
+    """Return the rules of one rules file, queries checked (`newswatch match --rules`)."""
+    return load_rules(path, CONFIG_CHECKS)
+
+
+def _register_config_secrets(config: Config) -> None:
+    for subscriber in config.subscribers:
+        for url in subscriber.notify:
+            for secret in url_secrets(url):
+                register_secret(secret)
+
+
+@dataclass
+class App:
+    """Global options (config directory, database URL, log format) and what they lead to,
+    each built once, on first use."""
+
+    config_option: str | Path | None = None
+    db_option: str | None = None
+    log_format: str = "text"
+
+    @cached_property
+    def config_dir(self) -> Path:
+        return resolve_config_dir(self.config_option)
+
+    @cached_property
+    def config(self) -> Config:
+        return load_checked_config(self.config_dir)
+
+    def reload_config(self) -> Config:
+        """Return the config read afresh (SIGHUP); the caller decides whether to switch to it."""
+        return load_checked_config(self.config_dir)
+
+    @cached_property
+    def database_url(self) -> str:
+        if "config" in self.__dict__:
+            settings = self.config.settings
+        else:  # `db upgrade` and friends work with only settings.yaml present
+            settings = load_settings(self.config_dir) if self.config_dir.is_dir() else None
+        url = resolve_database_url(self.db_option, settings)
+        password = _password_of(url)
+        if password:
+            register_secret(password)
+        return url
+
+    @cached_property
+    def database(self) -> Database:
+        return Database(self.database_url)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, with the schema migrated to the newest revision first."""
+        return self.database.engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.database.sessions
+
+    # ------------------------------------------------------------------ the stages
+
+    def compile_rules(self, config: Config | None = None) -> CompiledRules:
+        """Return the config's rules compiled into one matcher."""
+        from alerts.rules.compiled import compile_rules  # with the C chunk table: only when matching
+
+        return compile_rules((config or self.config).rules)
+
+    def dispatcher(self, config: Config | None = None) -> Dispatcher:
+        """Return a dispatcher that sends this deployment's due deliveries."""
+        return Dispatcher(config or self.config, self.sessions)
+
+    def crawl_manager(self, **options: Any) -> CrawlManager:
+        """Return a crawl manager (worker pool included) on this config and database."""
+        from crawler.runner import CrawlManager  # Scrapy and Twisted: ~0.5 s of imports
+
+        return CrawlManager(self.config, self.database, **options)
+
+    def close(self) -> None:
+        """Release the database's connections."""
+        if "database" in self.__dict__:
+            self.database.dispose()
+
+
+def _password_of(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except Exception:  # noqa: BLE001 - a malformed URL is reported where it is opened
+        return None
