@@ -58,8 +58,9 @@ class StorePipeline:
                 exc,
                 extra={"source": item.source, "url": item.url},
             )
-            transient = "OperationalError" in type(exc).__name__  # e.g. database locked
-            return self._failed(item.source, f"{_describe(exc)}: {item.url}", transient=transient)
+            # Whatever failed (workers, database, disk), the page was not stored: the feed's
+            # validators must not be saved, or the next poll's 304 would hide it for good.
+            return self._failed(item.source, f"{_describe(exc)}: {item.url}", transient=True)
         self.crawler.signals.send_catch_log(
             polls.article_stored, outcome=result.outcome, extract_ms=result.extract_ms
         )

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import apprise
 from apprise.decorators import notify
@@ -97,7 +97,12 @@ def url_secrets(url: str) -> tuple[str, ...]:
         return set(pieces) | {unquote(p) for p in pieces}
 
     scheme = url.split("://", 1)[0]
-    return tuple(sorted(p for p in parts(url) - parts(shown) if len(p) >= 3 and p != scheme))
+    hidden = {p for p in parts(url) - parts(shown) if len(p) >= 3 and p != scheme}
+    # `-name=value` (a GET parameter sent to the service) and `+name=value` (a header) carry
+    # keys that Apprise's privacy form still shows.
+    query = urlsplit(url).query.replace("+", "%2B")  # parse_qsl reads a bare + as a space
+    hidden |= {value for name, value in parse_qsl(query) if name[:1] in "-+" and len(value) >= 3}
+    return tuple(sorted(hidden))
 
 
 @lru_cache(maxsize=256)

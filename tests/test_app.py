@@ -1,0 +1,68 @@
+"""The application object: one config, one database, the stages built from them; secrets
+from the config masked in every log line."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import pytest
+
+from newswatch.app import App
+from newswatch.core.errors import ConfigError
+from newswatch.core.logs import setup_logging
+
+
+def test_one_database_is_shared_by_the_stages(config_dir: Path, sqlite_url: str) -> None:
+    app = App(config_option=config_dir, db_option=sqlite_url)
+    assert app.config is app.config  # loaded once
+    assert app.engine is app.database.engine and app.sessions is app.database.sessions
+    dispatcher = app.dispatcher()
+    assert dispatcher.sessions is app.sessions and dispatcher.config is app.config
+    compiled = app.compile_rules()
+    assert sorted(compiled.names) == sorted(r.name for r in app.config.rules if r.enabled)
+    app.close()
+
+
+def test_crawl_manager_uses_the_apps_database(config_dir: Path, sqlite_url: str, reactor_loop) -> None:
+    app = App(config_option=config_dir, db_option=sqlite_url)
+    manager = app.crawl_manager(workers=1)
+    try:
+        assert manager.context.sessions is app.sessions
+        assert manager.context.database_url == sqlite_url
+    finally:
+        reactor_loop.run_until_complete(manager.close())
+    # Closing the crawler leaves the application's database usable.
+    with app.sessions() as session:
+        assert session.connection() is not None
+    app.close()
+
+
+def test_stage_checks_apply_where_the_value_stands(config_dir: Path, sqlite_url: str) -> None:
+    rules = config_dir / "rules.yaml"
+    rules.write_text("rules:\n  - name: broken\n    query: 'deorbit AND (ISS'\n", encoding="utf-8")
+    (config_dir / "subscribers.yaml").write_text(
+        "subscribers:\n  - name: desk\n    notify: ['nosuchscheme://x']\n    rules: [broken]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as error:
+        App(config_option=config_dir, db_option=sqlite_url).config
+    assert str(error.value).startswith(f"{rules}: rules[0] 'broken': field 'query': column ")
+
+
+def test_notify_url_secrets_are_masked_in_log_lines(config_dir: Path, sqlite_url: str) -> None:
+    (config_dir / "subscribers.yaml").write_text(
+        "subscribers:\n  - name: desk\n    notify: ['json://hooks.example.org/in?-apikey=s3cr3t-k3y-value']\n"
+        "    rules: [roscosmos]\n",
+        encoding="utf-8",
+    )
+    stream = io.StringIO()
+    setup_logging("INFO", "text", stream=stream)
+    try:
+        App(config_option=config_dir, db_option=sqlite_url).config  # noqa: B018 - registers the secrets
+        logging.getLogger("newswatch.test").warning("a stray secret: s3cr3t-k3y-value")
+    finally:
+        setup_logging("WARNING", "text")
+    assert "s3cr3t-k3y-value" not in stream.getvalue()
+    assert "a stray secret: ***" in stream.getvalue()
