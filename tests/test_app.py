@@ -47,7 +47,7 @@ def test_stage_checks_apply_where_the_value_stands(config_dir: Path, sqlite_url:
         encoding="utf-8",
     )
     with pytest.raises(ConfigError) as error:
-        App(config_option=config_dir, db_option=sqlite_url).config
+        App(config_option=config_dir, db_option=sqlite_url).config  # noqa: B018 - loading is the test
     assert str(error.value).startswith(f"{rules}: rules[0] 'broken': field 'query': column ")
 
 
