@@ -227,3 +227,73 @@ def test_database_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSWATCH_DATABASE_URL", "sqlite:///env.db")
     assert resolve_database_url(None, Settings(database_url="sqlite:///x.db")) == "sqlite:///env.db"
     assert resolve_database_url("sqlite:///opt.db", None) == "sqlite:///opt.db"
+
+
+def test_yaml_alias_bomb_is_refused_quickly(config_dir: Path) -> None:
+    # Nine levels of ten aliases: a billion strings once expanded, a few hundred bytes on disk.
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for level in range(1, 10):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 10) + "]")
+    bomb = "\n".join(lines).replace("\n", "\n  - ")
+    (config_dir / "rules.yaml").write_text(f"rules:\n  - {bomb}\n")
+    result = run_cli("--config", str(config_dir), "check")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "rules.yaml" in result.stderr
+    assert "alias" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_recursive_yaml_anchor_is_refused(config_dir: Path) -> None:
+    (config_dir / "rules.yaml").write_text("rules: &loop\n  - name: a\n    query: x\n    more: *loop\n")
+    with pytest.raises(ConfigError, match="alias"):
+        load_checked_config(config_dir)
+
+
+def test_anchors_within_bounds_still_work(config_dir: Path) -> None:
+    (config_dir / "sources.yaml").write_text(
+        "sources:\n"
+        "  - &slow {name: a, feed: 'https://example.org/a.xml', every: 1h, backfill: 2d}\n"
+        "  - {<<: *slow, name: b, feed: 'https://example.org/b.xml'}\n"
+    )
+    (config_dir / "rules.yaml").write_text("rules:\n  - name: r\n    query: x\n")
+    (config_dir / "subscribers.yaml").write_text(
+        "subscribers:\n  - name: s\n    notify: ['console://']\n    rules: [r]\n"
+    )
+    config = load_checked_config(config_dir)
+    assert [(s.name, s.every, s.backfill) for s in config.sources] == [("a", "1h", "2d"), ("b", "1h", "2d")]
+
+
+@pytest.mark.parametrize(
+    "file,old,new,field",
+    [
+        ("sources.yaml", "every: 10m", "every: 99999999999999999999d", "every"),
+        ("sources.yaml", "every: 10m", "every: 10m\n    backfill: 1e30w", "backfill"),
+        ("sources.yaml", "every: 10m", "every: 10m\n    silent_after: 99999999999999999999h", "silent_after"),
+        ("subscribers.yaml", "digest: null", "digest: 'every 99999999999999999999h'", "digest"),
+    ],
+)
+def test_huge_durations_are_one_clear_line(
+    config_dir: Path, file: str, old: str, new: str, field: str
+) -> None:
+    _edit(config_dir, file, old, new)
+    result = run_cli("--config", str(config_dir), "check")
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"field '{field}'" in result.stderr
+
+
+@pytest.mark.parametrize("key", ["download_timeout", "max_page_size"])
+def test_huge_settings_are_one_clear_line(config_dir: Path, key: str) -> None:
+    value = "99999999999999999999d" if key == "download_timeout" else "99999999999999999999GB"
+    (config_dir / "settings.yaml").write_text(f"crawl:\n  {key}: {value}\n")
+    result = run_cli("--config", str(config_dir), "check")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"field 'crawl.{key}'" in result.stderr
+
+
+def test_template_outside_the_config_directory_is_refused(config_dir: Path) -> None:
+    _edit(
+        config_dir, "subscribers.yaml", "digest: null", "digest: null\n    template: ../../../../etc/hostname"
+    )
+    with pytest.raises(ConfigError, match="outside the config directory") as info:
+        load_checked_config(config_dir)
+    assert info.value.field == "template"

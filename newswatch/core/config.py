@@ -224,15 +224,22 @@ class Settings(_Strict):
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?i?b?)\s*$", re.IGNORECASE)
 
 
+MAX_SIZE = 1024**3  # no news page is larger; bigger values only overflow the downloader
+
+
 def parse_size(text: str | int) -> int:
     """Return bytes for '5MB', '512k', '1GiB' or a plain integer."""
     if isinstance(text, int):
-        return text
-    m = _SIZE.match(str(text))
-    if not m:
-        raise ValueError(f"cannot parse {text!r} as a size (use e.g. 5MB, 512KB)")
-    unit = m.group(2).lower().rstrip("b").rstrip("i")
-    return int(float(m.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit])
+        size = text
+    else:
+        m = _SIZE.match(str(text))
+        if not m:
+            raise ValueError(f"cannot parse {text!r} as a size (use e.g. 5MB, 512KB)")
+        unit = m.group(2).lower().rstrip("b").rstrip("i")
+        size = int(float(m.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit])
+    if size > MAX_SIZE:
+        raise ValueError(f"size {text!r} is larger than the maximum of 1GB")
+    return size
 
 
 @dataclass

@@ -54,6 +54,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: merged keys may be overridden
+            continue
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
@@ -74,8 +76,17 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read ({exc.strerror})") from None
+    loader = _UniqueKeyLoader(text)  # a SafeLoader subclass
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_YAML_NODES:
+            raise ConfigError(
+                str(path),
+                f"YAML aliases expand to more than {MAX_YAML_NODES:,} values (an alias bomb?); refused",
+            )
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -84,6 +95,50 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(str(path), f"YAML syntax error: {problem}{column}", line=line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(str(path), f"YAML syntax error: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+# A config file of thousands of sources is tens of thousands of values; aliases that expand
+# past this are an attack (a "billion laughs" of nested anchors), not a configuration.
+MAX_YAML_NODES = 200_000
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Return how many values the document holds once every alias is expanded, counted without
+    expanding (an alias is the same node object again): sizes are memoised per node, and a
+    node that contains itself counts as unbounded."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children = _children(node)
+        if children_done:
+            in_progress.discard(key)
+            sizes[key] = min(MAX_YAML_NODES + 1, 1 + sum(sizes[id(c)] for c in children))
+            continue
+        if key in in_progress:
+            return MAX_YAML_NODES + 1  # recursive anchor
+        in_progress.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in in_progress:
+                return MAX_YAML_NODES + 1
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -262,6 +317,17 @@ def load_config(directory: str | os.PathLike[str] | None = None, checks: ConfigC
                 raise ConfigError(str(subscribers_file), problem, entry=label, field=f"notify[{position}]")
         if subscriber.template:
             template_path = root / subscriber.template
+            allowed = [root.resolve()]
+            if settings.templates:
+                allowed.append((root / settings.templates).resolve())
+            if not any(template_path.resolve().is_relative_to(folder) for folder in allowed):
+                raise ConfigError(
+                    str(subscribers_file),
+                    f"template {subscriber.template!r} is outside the config directory"
+                    + (" and the templates folder" if settings.templates else ""),
+                    entry=label,
+                    field="template",
+                )
             if not template_path.is_file():
                 raise ConfigError(
                     str(subscribers_file),

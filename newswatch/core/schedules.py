@@ -15,6 +15,8 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Longer than anyone means, and far below what timedelta and the schedulers can hold.
+MAX_DURATION_SECONDS = 10 * 366 * 86400
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhdw])+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 
@@ -27,6 +29,8 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(compact))
     if seconds <= 0:
         raise ValueError(f"duration {text!r} must be longer than zero")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"duration {text!r} is longer than the maximum of 10 years")
     return timedelta(seconds=seconds)
 
 
