@@ -28,8 +28,6 @@ on an address is a pure function of it and is memoised.
 from __future__ import annotations
 
 import asyncio
-import functools
-import ipaddress
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -38,14 +36,10 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.misc import load_object
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from crawler.addresses import address_problem, ip_literal
+
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
-_PRIVATE_NETWORKS = [
-    ipaddress.ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
-]
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 RESOLVE_CACHE_SECONDS = 60.0
 FAILED_RESOLVE_CACHE_SECONDS = 5.0
 RESOLVE_CACHE_MAX_HOSTS = 10_000
@@ -63,61 +57,11 @@ class RefusedAddress(IgnoreRequest):
     """A request the SSRF guard refused; the message says which address and why."""
 
 
-def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
-    if not isinstance(address, ipaddress.IPv6Address):
-        return None
-    if address.ipv4_mapped:
-        return address.ipv4_mapped
-    if address.sixtofour:
-        return address.sixtofour
-    if address.teredo:
-        return address.teredo[1]
-    if address in _NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def address_problem(address: IPAddress | str, allow_private: bool = False) -> str | None:
-    """Return why the crawler must not connect to `address`, or None when it may."""
-    return _address_problem(str(address), allow_private)
-
-
-@functools.lru_cache(maxsize=4096)
-def _address_problem(address: str, allow_private: bool) -> str | None:
-    return _judge(ipaddress.ip_address(address), allow_private)
-
-
-def _judge(ip: IPAddress, allow_private: bool) -> str | None:
-    inner = _embedded_ipv4(ip)
-    if inner is not None:
-        return _judge(inner, allow_private)
-    if ip.is_unspecified:
-        return f"{ip} is an unspecified address"
-    if ip.is_multicast:
-        return f"{ip} is a multicast address"
-    if ip.is_link_local:
-        return f"{ip} is a link-local address (cloud metadata services live there)"
-    if ip.is_loopback:
-        return None if allow_private else f"{ip} is a loopback address"
-    if any(ip in network for network in _PRIVATE_NETWORKS if network.version == ip.version):
-        return None if allow_private else f"{ip} is a private address"
-    if ip.is_reserved or not ip.is_global:
-        return f"{ip} is a reserved, non-global address"
-    return None
-
-
 async def resolve_host(host: str, port: int) -> list[str]:
     """Return every address `host` resolves to (the system resolver, off the event loop)."""
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return sorted({info[4][0] for info in infos})
-
-
-def _literal(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return None
 
 
 class SsrfGuardMiddleware:
@@ -154,7 +98,7 @@ class SsrfGuardMiddleware:
         if not host:
             return "URL without a host"
         port = port or (443 if parts.scheme == "https" else 80)
-        literal = _literal(host)
+        literal = ip_literal(host)
         addresses = [str(literal)] if literal is not None else await self._resolve(host, port)
         if not addresses:
             return f"cannot resolve host {host!r}"

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.delivery.channels import url_problem, url_secrets
 from alerts.delivery.dispatcher import Dispatcher
 from alerts.rules.query import query_problem
+from crawler.addresses import source_url_problem
 from newswatch.core.config import Config, Rule, resolve_config_dir, resolve_database_url
 from newswatch.core.db import Database
 from newswatch.core.loading import ConfigChecks, load_config, load_rules, load_settings
@@ -35,7 +36,7 @@ if TYPE_CHECKING:  # the crawler pulls in Scrapy and Twisted: only the commands 
     from alerts.rules.compiled import CompiledRules
     from crawler.runner import CrawlManager
 
-CONFIG_CHECKS = ConfigChecks(query=query_problem, notify_url=url_problem)
+CONFIG_CHECKS = ConfigChecks(query=query_problem, notify_url=url_problem, source_url=source_url_problem)
 
 
 def load_checked_config(directory: str | Path | None) -> Config:

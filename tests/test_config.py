@@ -297,3 +297,34 @@ def test_template_outside_the_config_directory_is_refused(config_dir: Path) -> N
     with pytest.raises(ConfigError, match="outside the config directory") as info:
         load_checked_config(config_dir)
     assert info.value.field == "template"
+
+
+@pytest.mark.parametrize(
+    "url,allowed,refused",
+    [
+        ("http://127.0.0.1:8080/feed.xml", False, "loopback address"),
+        ("http://localhost/feed.xml", False, "loopback address"),
+        ("http://192.168.1.20/rss", False, "private address"),
+        ("http://169.254.169.254/latest/meta-data", True, "link-local"),
+        ("http://[::1]/feed.xml", True, None),
+        ("http://10.0.0.5/feed.xml", True, None),
+    ],
+)
+def test_check_says_when_a_source_would_be_refused_at_crawl_time(
+    config_dir: Path, url: str, allowed: bool, refused: str | None
+) -> None:
+    _edit(
+        config_dir,
+        "sources.yaml",
+        "feed: https://www.nasa.gov/news-release/feed/",
+        f"feed: '{url}'" + ("\n    allow_private: true" if allowed else ""),
+    )
+    result = run_cli("--config", str(config_dir), "check")
+    if refused is None:
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and "sources[0] 'nasa-news'" in line and "field 'feed'" in line
+    assert refused in line
+    assert ("allow_private: true" in line) == (not allowed)

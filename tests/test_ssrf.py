@@ -10,6 +10,8 @@ from crawl_support import PUBLIC_NAME, source, stored, write_config
 from fixture_site import NewsSite
 
 from crawler.ssrf import SsrfGuardMiddleware, address_problem
+from newswatch.core.errors import ConfigError
+from newswatch.core.loading import load_config
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -77,7 +79,11 @@ async def _resolver(host: str, port: int) -> list[str]:
 
 
 def test_loopback_source_is_refused_without_allow_private(tmp_path, site, crawls) -> None:
-    config = write_config(tmp_path / "config", [{"name": "local", "feed": f"{site.url}/feed.xml"}])
+    # `newswatch check` refuses this config (test_config); the guard refuses it at crawl time
+    # all the same, for a config that reached the crawler without those checks.
+    with pytest.raises(ConfigError, match="allow_private: true"):
+        write_config(tmp_path / "config", [{"name": "local", "feed": f"{site.url}/feed.xml"}])
+    config = load_config(tmp_path / "config")
     summary = crawls(config).poll("local")
     assert not summary.ok and summary.errors == 1
     assert "127.0.0.1 is a loopback address" in summary.error_messages[0]

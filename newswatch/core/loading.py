@@ -42,6 +42,7 @@ class ConfigChecks:
 
     query: Callable[[str], str | None] = _no_problem
     notify_url: Callable[[str], str | None] = _no_problem
+    source_url: Callable[[str, bool], str | None] = lambda _url, _allow_private: None
 
 
 NO_CHECKS = ConfigChecks()
@@ -283,6 +284,10 @@ def load_config(directory: str | os.PathLike[str] | None = None, checks: ConfigC
         for i, raw in enumerate(_entries(sources_file, "sources"))
     ]
     _check_unique(sources, sources_file, "sources")
+    for index, source in enumerate(sources):
+        problem = checks.source_url(source.url, source.allow_private)
+        if problem:
+            raise ConfigError(str(sources_file), problem, entry=f"sources[{index}] '{source.name}'", field=source.kind)
 
     rules_file = root / "rules.yaml"
     rules = load_rules(rules_file, checks)
