@@ -105,5 +105,6 @@ def main(argv: list[str] | None = None) -> None:
         # Standalone mode: usage errors print Click's message and exit 2, --help exits 0.
         command.main(args=argv, prog_name="newswatch", standalone_mode=True)
     except UserError as exc:
-        print(f"newswatch: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:
+            print(f"newswatch: error: {line}", file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -136,7 +136,8 @@ def test_broken_config_is_one_clear_line_with_exit_2(config_dir: Path, file, old
     result = run_cli("--config", str(config_dir), "check")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
+    # One line per problem (a renamed rule also leaves a subscriber naming the old one).
+    assert lines and all(line.startswith("newswatch: error: ") for line in lines), result.stderr
     assert "Traceback" not in result.stderr
     for fragment in expected:
         assert fragment in lines[0], (fragment, lines[0])
@@ -328,3 +329,26 @@ def test_check_says_when_a_source_would_be_refused_at_crawl_time(
     assert "\n" not in line and "sources[0] 'nasa-news'" in line and "field 'feed'" in line
     assert refused in line
     assert ("allow_private: true" in line) == (not allowed)
+
+
+def test_check_reports_every_problem_one_line_each(config_dir: Path) -> None:
+    _edit(config_dir, "sources.yaml", "every: 10m", "every: 10 minutes")
+    _edit(config_dir, "sources.yaml", "every: 15m", "every: 15m\n    colour: blue")
+    (config_dir / "rules.yaml").write_text(
+        "rules:\n  - name: broken\n    query: 'deorbit AND (ISS'\n  - name: fine\n    query: ISS\n    sources: [nosuch]\n"
+    )
+    result = run_cli("--config", str(config_dir), "check")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert all(line.startswith("newswatch: error: ") for line in lines)
+    wanted = [
+        ("sources[0] 'nasa-news'", "field 'every'"),
+        ("sources[1] 'esa-news'", "field 'colour'"),
+        ("rules[0] 'broken'", "field 'query'"),
+        ("rules[1] 'fine'", "no source named 'nosuch'"),
+        ("subscribers[0] 'terminal'", "no rule named 'roscosmos'"),
+    ]
+    for entry, what in wanted:
+        assert any(entry in line and what in line for line in lines), (entry, what, lines)
+    # A source that is merely broken is not reported again where a rule names it.
+    assert not any("no source named 'nasa-news'" in line for line in lines)

@@ -10,7 +10,7 @@ from alerts.delivery.channels import redact_url
 
 
 def check(ctx: typer.Context) -> None:
-    """Validate the configuration; exit 2 with one clear line on the first problem."""
+    """Validate the configuration; exit 2 with one clear line for each problem."""
     config = ctx.obj.config
     console = Console()
     sources = Table(title="sources", title_justify="left")
@@ -39,11 +39,13 @@ def check(ctx: typer.Context) -> None:
             "\n".join(redact_url(u) for u in subscriber.notify),
         )
     from alerts.delivery.dispatcher import templates_problems
-    from newswatch.core.errors import ConfigError
+    from newswatch.core.errors import ConfigError, ConfigProblems
 
-    problems = templates_problems(config)
+    problems = [ConfigError(str(config.directory), problem) for problem in templates_problems(config)]
+    if len(problems) == 1:
+        raise problems[0]
     if problems:
-        raise ConfigError(str(config.directory), problems[0])
+        raise ConfigProblems(problems)
     console.print(sources, rules, subscribers)
     counts = ", ".join(
         _count(len(items), noun)

@@ -31,3 +31,19 @@ class ConfigError(UserError):
             parts.append(f"field '{field}'")
         self.message = message
         super().__init__(": ".join(parts) + ": " + message)
+
+
+class ConfigProblems(ConfigError):
+    """Every problem found in one configuration, one line each (the first one's location)."""
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        self.problems = problems
+        first = problems[0]
+        self.file, self.entry, self.field, self.line, self.message = (
+            first.file,
+            first.entry,
+            first.field,
+            first.line,
+            first.message,
+        )
+        UserError.__init__(self, "\n".join(str(problem) for problem in problems))

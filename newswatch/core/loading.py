@@ -29,7 +29,7 @@ from newswatch.core.config import (
     Subscriber,
     resolve_config_dir,
 )
-from newswatch.core.errors import ConfigError
+from newswatch.core.errors import ConfigError, ConfigProblems
 
 
 def _no_problem(_value: str) -> str | None:
@@ -230,17 +230,54 @@ def _build(model: type[BaseModel], file: Path, key: str, index: int, raw: Any) -
         raise ConfigError(str(file), message, entry=label, field=field_name) from None
 
 
-def _check_unique(items: list[Any], file: Path, key: str) -> None:
+def _unique(
+    entries: list[tuple[int, Any]], file: Path, key: str, problems: list[ConfigError]
+) -> list[tuple[int, Any]]:
+    """Return the entries whose names are not taken by an earlier entry; a repeat is a problem."""
     seen: dict[str, int] = {}
-    for index, item in enumerate(items):
+    kept = []
+    for index, item in entries:
         if item.name in seen:
-            raise ConfigError(
-                str(file),
-                f"duplicate name (already used by {key}[{seen[item.name]}])",
-                entry=f"{key}[{index}] '{item.name}'",
-                field="name",
+            problems.append(
+                ConfigError(
+                    str(file),
+                    f"duplicate name (already used by {key}[{seen[item.name]}])",
+                    entry=f"{key}[{index}] '{item.name}'",
+                    field="name",
+                )
             )
+            continue
         seen[item.name] = index
+        kept.append((index, item))
+    return kept
+
+
+def _load_entries(
+    model: type[BaseModel], file: Path, key: str, problems: list[ConfigError]
+) -> tuple[list[tuple[int, Any]], set[str] | None]:
+    """Return (index, entry) for every valid entry of one file, and every name the file gives
+    (valid or not, so that a broken entry is not reported again where it is referred to; None
+    when the file itself could not be read, so that nothing is checked against it)."""
+    try:
+        raws = _entries(file, key)
+    except ConfigError as exc:
+        problems.append(exc)
+        return [], None
+    names = {raw["name"] for raw in raws if isinstance(raw, dict) and isinstance(raw.get("name"), str)}
+    entries = []
+    for index, raw in enumerate(raws):
+        try:
+            entries.append((index, _build(model, file, key, index, raw)))
+        except ConfigError as exc:
+            problems.append(exc)
+    return _unique(entries, file, key, problems), names
+
+
+def _raise_problems(problems: list[ConfigError]) -> None:
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ConfigProblems(problems)
 
 
 def load_settings(directory: Path) -> Settings:
@@ -261,84 +298,123 @@ def load_settings(directory: Path) -> Settings:
 
 def load_rules(path: Path, checks: ConfigChecks = NO_CHECKS) -> list[Rule]:
     """Return the validated rules of one rules file (names unique, queries checked)."""
-    raws = _entries(path, "rules")
-    rules = [_build(Rule, path, "rules", i, raw) for i, raw in enumerate(raws)]
-    _check_unique(rules, path, "rules")
-    for index, rule in enumerate(rules):
+    problems: list[ConfigError] = []
+    rules, _names = _load_rules(path, checks, problems)
+    _raise_problems(problems)
+    return [rule for _, rule in rules]
+
+
+def _load_rules(
+    path: Path, checks: ConfigChecks, problems: list[ConfigError]
+) -> tuple[list[tuple[int, Rule]], set[str] | None]:
+    rules, names = _load_entries(Rule, path, "rules", problems)
+    valid = []
+    for index, rule in rules:
         problem = checks.query(rule.query)
         if problem:
-            raise ConfigError(str(path), problem, entry=f"rules[{index}] '{rule.name}'", field="query")
-    return rules
+            problems.append(
+                ConfigError(str(path), problem, entry=f"rules[{index}] '{rule.name}'", field="query")
+            )
+        else:
+            valid.append((index, rule))
+    return valid, names
 
 
 def load_config(directory: str | os.PathLike[str] | None = None, checks: ConfigChecks = NO_CHECKS) -> Config:
-    """Return the validated configuration in `directory` (resolved as the README says)."""
+    """Return the validated configuration in `directory` (resolved as the README says).
+
+    Every problem is found, not only the first: a `ConfigProblems` lists them, one line each."""
     root = resolve_config_dir(directory)
     if not root.is_dir():
         raise ConfigError(str(root), "config directory not found (use --config DIR or set NEWSWATCH_CONFIG)")
-    settings = load_settings(root)
+    problems: list[ConfigError] = []
+    try:
+        settings = load_settings(root)
+    except ConfigError as exc:
+        problems.append(exc)
+        settings = Settings()
 
     sources_file = root / "sources.yaml"
-    sources = [
-        _build(Source, sources_file, "sources", i, raw)
-        for i, raw in enumerate(_entries(sources_file, "sources"))
-    ]
-    _check_unique(sources, sources_file, "sources")
-    for index, source in enumerate(sources):
+    sources, source_names = _load_entries(Source, sources_file, "sources", problems)
+    for index, source in sources:
         problem = checks.source_url(source.url, source.allow_private)
         if problem:
-            raise ConfigError(str(sources_file), problem, entry=f"sources[{index}] '{source.name}'", field=source.kind)
+            label = f"sources[{index}] '{source.name}'"
+            problems.append(ConfigError(str(sources_file), problem, entry=label, field=source.kind))
 
     rules_file = root / "rules.yaml"
-    rules = load_rules(rules_file, checks)
-    source_names = {s.name for s in sources}
-    for index, rule in enumerate(rules):
+    rules, rule_names = _load_rules(rules_file, checks, problems)
+    for index, rule in rules:
         for name in rule.sources or []:
-            if name not in source_names:
-                raise ConfigError(
-                    str(rules_file),
-                    f"no source named {name!r} in sources.yaml",
-                    entry=f"rules[{index}] '{rule.name}'",
-                    field="sources",
+            if source_names is not None and name not in source_names:
+                problems.append(
+                    ConfigError(
+                        str(rules_file),
+                        f"no source named {name!r} in sources.yaml",
+                        entry=f"rules[{index}] '{rule.name}'",
+                        field="sources",
+                    )
                 )
 
     subscribers_file = root / "subscribers.yaml"
-    subscribers = [
-        _build(Subscriber, subscribers_file, "subscribers", i, raw)
-        for i, raw in enumerate(_entries(subscribers_file, "subscribers"))
-    ]
-    _check_unique(subscribers, subscribers_file, "subscribers")
-    rule_names = {r.name for r in rules}
-    for index, subscriber in enumerate(subscribers):
-        label = f"subscribers[{index}] '{subscriber.name}'"
-        for name in subscriber.rules:
-            if name not in rule_names:
-                raise ConfigError(
-                    str(subscribers_file), f"no rule named {name!r} in rules.yaml", entry=label, field="rules"
-                )
-        for position, url in enumerate(subscriber.notify):
-            problem = checks.notify_url(url)
-            if problem:
-                raise ConfigError(str(subscribers_file), problem, entry=label, field=f"notify[{position}]")
-        if subscriber.template:
-            template_path = root / subscriber.template
-            allowed = [root.resolve()]
-            if settings.templates:
-                allowed.append((root / settings.templates).resolve())
-            if not any(template_path.resolve().is_relative_to(folder) for folder in allowed):
-                raise ConfigError(
-                    str(subscribers_file),
-                    f"template {subscriber.template!r} is outside the config directory"
-                    + (" and the templates folder" if settings.templates else ""),
+    subscribers, _names = _load_entries(Subscriber, subscribers_file, "subscribers", problems)
+    for index, subscriber in subscribers:
+        problems.extend(
+            _subscriber_problems(subscriber, index, subscribers_file, rule_names, settings, checks)
+        )
+
+    _raise_problems(problems)
+    return Config(
+        directory=root,
+        sources=[s for _, s in sources],
+        rules=[r for _, r in rules],
+        subscribers=[s for _, s in subscribers],
+        settings=settings,
+    )
+
+
+def _subscriber_problems(
+    subscriber: Subscriber,
+    index: int,
+    file: Path,
+    rule_names: set[str] | None,
+    settings: Settings,
+    checks: ConfigChecks,
+) -> list[ConfigError]:
+    root = file.parent
+    label = f"subscribers[{index}] '{subscriber.name}'"
+    problems = []
+    for name in subscriber.rules:
+        if rule_names is not None and name not in rule_names:
+            problems.append(
+                ConfigError(str(file), f"no rule named {name!r} in rules.yaml", entry=label, field="rules")
+            )
+    for position, url in enumerate(subscriber.notify):
+        problem = checks.notify_url(url)
+        if problem:
+            problems.append(ConfigError(str(file), problem, entry=label, field=f"notify[{position}]"))
+    if subscriber.template:
+        template_path = root / subscriber.template
+        allowed = [root.resolve()]
+        if settings.templates:
+            allowed.append((root / settings.templates).resolve())
+        if not any(template_path.resolve().is_relative_to(folder) for folder in allowed):
+            where = "the config directory" + (" and the templates folder" if settings.templates else "")
+            problems.append(
+                ConfigError(
+                    str(file),
+                    f"template {subscriber.template!r} is outside {where}",
                     entry=label,
                     field="template",
                 )
-            if not template_path.is_file():
-                raise ConfigError(
-                    str(subscribers_file),
+            )
+        elif not template_path.is_file():
+            problems.append(
+                ConfigError(
+                    str(file),
                     f"template file {subscriber.template!r} not found",
                     entry=label,
                     field="template",
                 )
-
-    return Config(directory=root, sources=sources, rules=rules, subscribers=subscribers, settings=settings)
+            )
+    return problems
