@@ -17,6 +17,8 @@ _PRIVATE_NETWORKS = [
     for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
 ]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     if not isinstance(address, ipaddress.IPv6Address):
         return None
