@@ -19,6 +19,7 @@ the crawling process can hand pages to a ProcessPoolExecutor without loading it.
 from __future__ import annotations
 
 import logging
+import re
 
 from crawler.extraction.dates import to_utc
 from crawler.items import ExtractedArticle, FeedEntry
@@ -66,4 +67,18 @@ def extract_article(
         article.authors = article.authors or list(feed_entry.authors)
         article.language = article.language or feed_entry.language
         article.description = article.description or (_strip_html(feed_entry.summary) or None)
+    return _without_surrogates(article)
+
+
+# A lone surrogate (from `\ud800` in JSON-LD, say) cannot be encoded as UTF-8: the database
+# would refuse the whole article. Such code points become U+FFFD; nothing else is touched.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(article: ExtractedArticle) -> ExtractedArticle:
+    for name in ("url", "canonical_url", "title", "text", "language", "description", "site_name"):
+        value = getattr(article, name)
+        if value and _SURROGATE.search(value):
+            setattr(article, name, _SURROGATE.sub("\ufffd", value))
+    article.authors = [_SURROGATE.sub("\ufffd", author) for author in article.authors]
     return article

@@ -93,11 +93,24 @@ def _clean_summary(html: str | None) -> str | None:
     return text or None
 
 
+# feedparser fails on a character reference to a lone surrogate (`&#xD800;`: it cannot encode
+# it), losing every entry of the feed; such a reference becomes U+FFFD first.
+_CHARACTER_REFERENCE = re.compile(rb"&#([xX][0-9a-fA-F]{1,8}|[0-9]{1,10});")
+
+
+def _replace_surrogate(match: re.Match[bytes]) -> bytes:
+    digits = match.group(1)
+    code = int(digits[1:], 16) if digits[:1] in b"xX" else int(digits)
+    return b"&#xFFFD;" if 0xD800 <= code <= 0xDFFF else match.group(0)
+
+
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
     """Return the feed's entries (newest first) from the fetched bytes; never touches the network."""
     import feedparser
 
     refuse_entity_declarations(body, "feed")
+    if b"&#" in body:
+        body = _CHARACTER_REFERENCE.sub(_replace_surrogate, body)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type

@@ -9,6 +9,7 @@ import pytest
 from fixture_feeds import BOMB_FEED
 from fixture_site import NewsSite
 
+from crawler.extract import extract_article
 from crawler.feeds import parse_feed
 from crawler.items import HostileDocument
 from newswatch.demo.site import bundled_articles
@@ -85,3 +86,28 @@ def test_windows_1251_feed_decodes() -> None:
         "<item><title>Роскосмос и МКС</title><link>https://tass.example/1</link></item></channel></rss>"
     ).encode("cp1251")
     assert parse_feed(body, BASE).entries[0].title == "Роскосмос и МКС"
+
+
+def test_a_reference_to_a_lone_surrogate_does_not_lose_the_feed() -> None:
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>Deorbit &#xD800; plan</title><link>http://x.org/a</link>"
+        b"<description>Body &#56320; text &#x41;</description></item>"
+        b"<item><title>Second</title><link>http://x.org/b</link></item></channel></rss>"
+    )
+    feed = parse_feed(body, "http://x.org/feed.xml")
+    assert [e.url for e in feed.entries] == ["http://x.org/a", "http://x.org/b"]
+    assert feed.entries[0].title == "Deorbit \ufffd plan"
+    assert feed.entries[0].summary == "Body \ufffd text A"
+
+
+def test_a_lone_surrogate_in_json_ld_is_replaced_in_the_article() -> None:
+    html = (
+        '<html><head><script type="application/ld+json">{"@type": "NewsArticle", "headline": '
+        '"Crew \\ud800 returns", "articleBody": "The crew returned \\udfff safely after the deorbit burn."}'
+        "</script></head><body><p>x</p></body></html>"
+    )
+    article = extract_article(html, "http://x.org/a")
+    stored = article.title + article.text
+    assert not any(0xD800 <= ord(c) <= 0xDFFF for c in stored)
+    stored.encode("utf-8")  # the database would refuse it otherwise

@@ -98,3 +98,17 @@ def test_an_article_stored_by_another_process_meanwhile_becomes_a_duplicate(
         assert (
             session.scalar(select(func.count()).select_from(ArticleUrl).where(ArticleUrl.url == other)) == 1
         )
+
+
+def test_a_page_with_lone_surrogates_is_stored_with_them_replaced(db_url, source_id, sessions) -> None:
+    url, html = _page()
+    assert "The two agencies" in html
+    html = html.replace("The two agencies", "The two&#xD800; agencies &#xDFFF;", 1)
+    html = html.replace("<title>", "<title>&#xD834;", 1)
+    result = ingest(_job(db_url, source_id, url, html, [url]))
+    assert result.outcome == "new"
+    with sessions() as session:
+        article = session.get(Article, result.article_id)
+        stored = article.title + article.text + (article.description or "")
+    assert not any(0xD800 <= ord(c) <= 0xDFFF for c in stored)
+    assert "The two\ufffd agencies" in stored
