@@ -8,7 +8,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as twisted_error
 
-from crawler.ssrf import RefusedAddress
+from crawler.ssrf import HostNotFound, RefusedAddress
 
 _TRANSIENT_STATUS = {408, 425, 429}
 
@@ -51,6 +51,8 @@ def describe_failure(failure, timeout: float | None = None) -> tuple[str, bool]:
             return f"{gave_up}: {response.url}", True
         detail = f" after {retries} retries" if retries else ""
         return f"HTTP {status}{detail}: {response.url}", status in _TRANSIENT_STATUS or status >= 500
+    if isinstance(exc, HostNotFound):
+        return str(exc), True
     if isinstance(exc, RefusedAddress):
         return str(exc), False
     if isinstance(exc, IgnoreRequest):

@@ -13,7 +13,7 @@ target through the middlewares again) — is checked before it is sent:
   for a source with `allow_private: true`;
 - link-local (169.254/16 — where cloud metadata services live — and fe80::/10), multicast,
   unspecified (0.0.0.0, ::) and other reserved or non-global ranges are refused for everyone;
-- a host that does not resolve is refused (the fetch would fail anyway).
+- a host that does not resolve is not fetched (`HostNotFound`: the fetch would fail anyway).
 
 A refused request raises `IgnoreRequest` with a message saying why; the spider's errback
 counts it as an error of the poll, and the crawl goes on. The addresses are resolved here and
@@ -57,6 +57,13 @@ class RefusedAddress(IgnoreRequest):
     """A request the SSRF guard refused; the message says which address and why."""
 
 
+NAME_NOT_FOUND = "host name not found:"
+
+
+class HostNotFound(IgnoreRequest):
+    """A request whose host name does not resolve: not a refusal, the name is not there (yet)."""
+
+
 async def resolve_host(host: str, port: int) -> list[str]:
     """Return every address `host` resolves to (the system resolver, off the event loop)."""
     loop = asyncio.get_running_loop()
@@ -82,8 +89,10 @@ class SsrfGuardMiddleware:
 
     async def process_request(self, request, spider=None) -> None:
         problem = await self.check_url(request.url, self._allow_private())
+        if problem and problem.startswith(NAME_NOT_FOUND):
+            raise HostNotFound(f"{problem}: {request.url}")
         if problem:
-            raise RefusedAddress(f"refused {request.url}: {problem}")
+            raise RefusedAddress(f"refused by the SSRF guard: {request.url}: {problem}")
 
     async def check_url(self, url: str, allow_private: bool) -> str | None:
         """Return why `url` must not be fetched, or None."""
@@ -101,7 +110,7 @@ class SsrfGuardMiddleware:
         literal = ip_literal(host)
         addresses = [str(literal)] if literal is not None else await self._resolve(host, port)
         if not addresses:
-            return f"cannot resolve host {host!r}"
+            return f"{NAME_NOT_FOUND} {host!r} (DNS lookup failed)"
         for address in addresses:
             problem = address_problem(address, allow_private)
             if problem:

@@ -58,7 +58,7 @@ def test_address_policy(address: str, refused_by_default: bool, refused_with_all
         ("http://127.0.0.1:8080/", "loopback"),
         ("http://[::1]/", "loopback"),
         ("http://0x7f000001/", None),  # not an IP literal to Python: resolution decides
-        ("http://nonexistent.invalid/", "cannot resolve"),
+        ("http://nonexistent.invalid/", "host name not found"),
     ],
 )
 def test_urls_are_checked_before_any_connection(reactor_loop, url: str, problem: str | None) -> None:
@@ -176,9 +176,9 @@ def test_dns_answers_are_reused_across_polls_until_they_expire(reactor_loop, mon
     assert check("http://news.example.org/a") is None
     assert check("https://NEWS.example.org:80/b") is None  # same host and port
     assert lookups == ["news.example.org"]
-    assert "cannot resolve" in check("http://gone.example.org/")
+    assert "host name not found" in check("http://gone.example.org/")
     answers["gone.example.org"] = ["93.184.216.35"]
-    assert "cannot resolve" in check("http://gone.example.org/")  # the failure is remembered briefly
+    assert "host name not found" in check("http://gone.example.org/")  # the failure is remembered briefly
     time_to_expire = asyncio.sleep(0.35)
     reactor_loop.run_until_complete(time_to_expire)
     answers["news.example.org"] = ["10.0.0.7"]  # the name moved: the new answer counts after the TTL
@@ -186,3 +186,12 @@ def test_dns_answers_are_reused_across_polls_until_they_expire(reactor_loop, mon
     assert check("http://gone.example.org/") is None
     assert lookups.count("news.example.org") == 2 and lookups.count("gone.example.org") == 2
     ssrf.clear_resolve_cache()
+
+
+def test_a_name_that_does_not_resolve_is_not_worded_as_a_refusal(tmp_path, crawls) -> None:
+    config = write_config(tmp_path / "config", [{"name": "gone", "feed": "http://gone.invalid/feed.xml"}])
+    summary = crawls(config).poll("gone")
+    assert not summary.ok
+    message = summary.error_messages[0]
+    assert "host name not found: 'gone.invalid'" in message and "http://gone.invalid/" in message
+    assert "refused" not in message
