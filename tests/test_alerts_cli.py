@@ -118,3 +118,31 @@ def test_alerts_send_matches_and_delivers_in_one_pass(tmp_path, sqlite_url) -> N
         assert result.returncode == 0, result.stderr
         assert "matched 1 new article" in result.stdout and "1 sent, 0 pending, 0 failed" in result.stdout
         assert hook.requests[0].json()["title"] == "[roscosmos] Roscosmos statement"
+
+
+def test_alerts_send_tries_a_delivery_waiting_for_its_retry_and_due_only_does_not(
+    tmp_path, sqlite_url
+) -> None:
+    sessions = session_factory(make_engine(sqlite_url))
+    bad = f"json://127.0.0.1:{closed_port()}/in"
+    config = write_config(
+        tmp_path / "config",
+        [{"name": "ops-desk", "notify": [bad], "rules": ["roscosmos"]}],
+        delivery={"backoff_initial": "1h", "backoff_max": "2h"},
+    )
+    with sessions() as session:
+        add_article(session, "Roscosmos statement", "Roscosmos said it will continue.")
+        process_new_articles(session, config, compiled_rules(config))
+    Dispatcher(config, sessions).run_once()  # fails: the next attempt is 30–60 minutes away
+    base = ("--config", str(config.directory), "--db", sqlite_url, "alerts", "send")
+
+    waiting = run_cli(*base, "--due-only")
+    assert waiting.returncode == 0, waiting.stderr
+    assert "attempted 0 deliveries" in waiting.stdout
+
+    now = run_cli(*base)  # `send` means now: tried once more, and counted
+    assert now.returncode == 0, now.stderr
+    assert "attempted 1 delivery;" in now.stdout and "1 pending" in now.stdout
+    with sessions() as session:
+        delivery = session.scalars(select(Delivery)).one()
+        assert delivery.attempts == 2 and delivery.status == "pending"

@@ -100,14 +100,26 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ the loop
 
-    def run_once(self, now: datetime | None = None, limit: int = DEFAULT_LIMIT) -> int:
-        """Return how many deliveries were attempted: claim, send and settle up to `limit` due ones."""
+    def run_once(
+        self,
+        now: datetime | None = None,
+        limit: int = DEFAULT_LIMIT,
+        *,
+        due_only: bool = True,
+        tried: set[int] | None = None,
+    ) -> int:
+        """Return how many deliveries were attempted: claim, send and settle up to `limit` due ones.
+
+        With `due_only=False` a pending delivery waiting for its next attempt is sent now too
+        (`newswatch alerts send`), each once per `tried` set (so a failure is not retried at once)."""
         attempted = 0
+        tried = set() if tried is None else tried
         while attempted < limit:
             moment = now or utcnow()
-            delivery_id = self._claim(moment)
+            delivery_id = self._claim(moment, due_only=due_only, tried=tried)
             if delivery_id is None:
                 break
+            tried.add(delivery_id)
             attempted += 1
             self._deliver(delivery_id, moment, fixed_now=now)
         return attempted
@@ -121,11 +133,11 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ claim / settle
 
-    def _claim(self, now: datetime) -> int | None:
+    def _claim(self, now: datetime, *, due_only: bool = True, tried: set[int] = frozenset()) -> int | None:
         """Return the id of one due delivery now leased to us (committed), or None."""
         due = and_(
             Delivery.status == "pending",
-            Delivery.next_attempt_at <= now,
+            Delivery.next_attempt_at <= now if due_only else Delivery.id.not_in(tried),
             or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
         )
         with self.sessions() as session:
@@ -290,13 +302,15 @@ def _clip(text: str) -> str:
 
 
 def dispatch_until_idle(
-    dispatcher: Dispatcher, *, max_seconds: float = 60.0, limit: int = DEFAULT_LIMIT
+    dispatcher: Dispatcher, *, max_seconds: float = 60.0, limit: int = DEFAULT_LIMIT, due_only: bool = True
 ) -> int:
-    """Return deliveries attempted by running `run_once` until nothing is due (bounded in time)."""
+    """Return deliveries attempted by running `run_once` until nothing is due (bounded in time);
+    with `due_only=False`, every pending delivery is attempted once, due or not."""
     deadline = time.monotonic() + max_seconds
     total = 0
+    tried: set[int] = set()
     while time.monotonic() < deadline:
-        attempted = dispatcher.run_once(limit=limit)
+        attempted = dispatcher.run_once(limit=limit, due_only=due_only, tried=tried)
         total += attempted
         if attempted == 0:
             break

@@ -123,8 +123,16 @@ def send_command(
     max_seconds: Annotated[
         float, typer.Option("--max-seconds", help="Stop dispatching after this long.", min=1)
     ] = 120.0,
+    due_only: Annotated[
+        bool,
+        typer.Option(
+            "--due-only",
+            help="Only deliveries whose next attempt is due (as the service does); "
+            "by default every pending delivery is tried now, once.",
+        ),
+    ] = False,
 ) -> None:
-    """One pass now: match new articles, close due digests, send everything due."""
+    """One pass now: match new articles, close due digests, send every pending delivery."""
     from sqlalchemy import func, select
 
     from alerts.delivery.digests import close_due_digests
@@ -142,7 +150,7 @@ def send_command(
         matched = process_new_articles(session, config, compiled)
     with session_scope(app.sessions) as session:
         digests = close_due_digests(session, config, on_start=True)
-    attempted = dispatch_until_idle(app.dispatcher(), max_seconds=max_seconds)
+    attempted = dispatch_until_idle(app.dispatcher(), max_seconds=max_seconds, due_only=due_only)
     with app.sessions() as session:
         counts = dict(session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
     print(
