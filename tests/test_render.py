@@ -61,6 +61,12 @@ def test_html_highlights_hits_and_escapes_the_rest() -> None:
     assert "<script>" not in body and "&lt;script&gt;" in body
 
 
+def test_plain_text_marks_hits_with_quotation_marks_not_markdown() -> None:
+    body = Renderer().render_alert(ITEM, "text").body
+    assert "«Roscosmos»" in body and "«deorbit»" in body
+    assert "**" not in body
+
+
 def test_markdown_keeps_bold_hits_and_escapes_page_markup() -> None:
     body = Renderer().render_alert(ITEM, "markdown").body
     assert "**Roscosmos**" in body and "**deorbit**" in body

@@ -58,7 +58,7 @@ def test_json_webhook_gets_title_and_text_body(tmp_path, sessions) -> None:
         assert payload["title"] == f"[roscosmos, iss-deorbit] {TITLE}"
         message = payload["message"]
         assert "Source: tass-en" in message and "URL: https://tass.com/science/2030-deorbit" in message
-        assert "**Roscosmos**" in message and "Rules: roscosmos, iss-deorbit" in message
+        assert "«Roscosmos»" in message and "**" not in message and "Rules: roscosmos, iss-deorbit" in message
 
 
 def test_form_webhook_gets_form_fields(tmp_path, sessions) -> None:
@@ -115,7 +115,7 @@ def test_default_config_prints_readable_alerts_on_the_console(config_dir, db_url
     out = result.stdout
     assert f"] {TITLE}" in out and "roscosmos" in out
     assert "Source: tass-en" in out and "URL: https://tass.com/science/2030-deorbit" in out
-    assert "**Roscosmos**" in out
+    assert "«Roscosmos»" in out and "**" not in out
     assert "<" not in out.replace("<https://", "")  # plain text, no HTML tags
 
 

@@ -293,7 +293,8 @@ class _NoLoader(BaseLoader):
 
 def _highlighter(fmt: str):
     def highlight(snippet: str) -> str | Markup:
-        """Return the snippet with its **hits** shown as bold in this format."""
+        """Return the snippet with its hits marked in this format: bold in HTML and Markdown,
+        «in quotation marks» in plain text."""
         if fmt == "html":
             parts = _BOLD.split(str(snippet))
             return Markup("").join(
@@ -305,7 +306,9 @@ def _highlighter(fmt: str):
                 f"**{markdown_escape(part)}**" if i % 2 else markdown_escape(part)
                 for i, part in enumerate(parts)
             )
-        return str(snippet)
+        # Plain text (webhooks, MQTT, the terminal): quotation marks read as text, Markdown does not.
+        parts = _BOLD.split(str(snippet))
+        return "".join(f"«{part}»" if i % 2 else part for i, part in enumerate(parts))
 
     return highlight
 
