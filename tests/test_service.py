@@ -188,3 +188,34 @@ def test_demo_shows_alerts_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert code == 0, output[-3000:]
     assert "Traceback" not in output, output[-3000:]
     assert "Source: orbital-desk" in output
+    # It says where its data is and that it is gone.
+    folder = next(
+        line.split("data: ", 1)[1].split(" ", 1)[0] for line in output.splitlines() if "data: " in line
+    )
+    assert "deleted when the demo stops" in output and f"deleted {folder}" in output
+    assert not Path(folder).exists()
+
+
+def test_demo_rerun_on_the_same_database_says_why_nothing_alerts(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    proc = _start(["demo", "--interval", "1", "--db", db, "--keep"], first_log)
+    try:
+        _wait_for(lambda: "Rules:" in first_log.read_text(), 60, first_log, "an alert printed by the demo")
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(30) == 0
+    first = first_log.read_text()
+    kept = next(
+        line.split("data kept in ", 1)[1].strip() for line in first.splitlines() if "data kept in" in line
+    )
+    assert Path(kept, "config", "sources.yaml").is_file()
+    proc = _start(["demo", "--interval", "1", "--db", db], second_log)
+    try:
+        _wait_for(lambda: "already holds" in second_log.read_text(), 60, second_log, "the rerun notice")
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(30) == 0
+    second = second_log.read_text()
+    assert "will not alert again" in second and "alert here" not in second
+    assert f"{db} is kept" in second

@@ -10,13 +10,17 @@ stories also appear in a partner feed with tracking parameters: no alert is repe
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from newswatch.app import App
+from newswatch.core.models import Article, Source
 from newswatch.demo.site import DemoSite, bundled_articles
 from newswatch.service import Service
 
@@ -33,6 +37,9 @@ rules:
   - name: station-operations
     query: '(ISS OR "space station" OR МКС) AND (debris OR leak OR reboost OR маневр* OR манёвр* OR мусор*)'
 """
+
+
+DEMO_SOURCE_NAMES = ("orbital-desk", "orbital-desk-partner")
 
 
 def demo_sources(site_url: str, every: str) -> str:
@@ -103,25 +110,56 @@ class Publisher(threading.Thread):
             log.info("demo site published an article", extra={"title": fresh.title})
 
 
-def run_demo(database_url: str | None = None, interval: float = 6.0, every: str = "3s") -> int:
+def run_demo(
+    database_url: str | None = None, interval: float = 6.0, every: str = "3s", keep: bool = False
+) -> int:
     """Run the demo until Ctrl-C; return the service's exit status."""
     now = datetime.now(UTC)
     backlog, fresh = split_backlog(now)
-    with tempfile.TemporaryDirectory(prefix="newswatch-demo-") as tmp:
-        site = DemoSite(backlog).start()
-        publisher = Publisher(site, fresh, interval)
-        try:
-            config_dir = write_demo_config(Path(tmp) / "config", site.url, every)
-            url = database_url or f"sqlite:///{Path(tmp) / 'demo.db'}"
-            print(f"newswatch demo: news site at {site.url}  (feed {site.url}/feed.xml)")
-            print(f"  config {config_dir}, database {url}")
+    folder = Path(tempfile.mkdtemp(prefix="newswatch-demo-"))
+    site = DemoSite(backlog).start()
+    publisher = Publisher(site, fresh, interval)
+    try:
+        config_dir = write_demo_config(folder / "config", site.url, every)
+        url = database_url or f"sqlite:///{folder / 'demo.db'}"
+        app = App(config_option=config_dir, db_option=url)
+        print(f"newswatch demo: news site at {site.url}  (feed {site.url}/feed.xml)")
+        print(f"  config {config_dir}, database {url}")
+        print(
+            f"  data: {folder} — "
+            + ("kept when the demo stops" if keep else "deleted when the demo stops (--keep keeps it)")
+            + ("; the database is yours and stays" if database_url else "")
+        )
+        known = _demo_stories_in(app)
+        if known:
             print(
-                f"  {len(backlog)} old articles are stored without alerting; {len(fresh)} new ones appear every "
-                f"{interval:.0f}s and alert here. Ctrl-C stops."
+                f"  this database already holds {known} of the demo's articles: their stories were alerted "
+                "before and will not alert again (one alert per story); use a fresh --db to see alerts"
             )
-            service = Service(App(config_option=config_dir, db_option=url))
-            publisher.start()
-            return service.run()
-        finally:
-            publisher.stopped.set()
-            site.stop()
+        else:
+            print(
+                f"  {len(backlog)} old articles are stored without alerting; {len(fresh)} new ones appear "
+                f"every {interval:.0f}s and alert here. Ctrl-C stops."
+            )
+        service = Service(app)
+        publisher.start()
+        return service.run()
+    finally:
+        publisher.stopped.set()
+        site.stop()
+        if keep:
+            print(f"newswatch demo: data kept in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+            print(f"newswatch demo: deleted {folder}" + (f"; {database_url} is kept" if database_url else ""))
+
+
+def _demo_stories_in(app: App) -> int:
+    """Return how many articles of the demo's sources the database holds already."""
+    with app.sessions() as session:
+        return (
+            session.scalar(
+                select(func.count(Article.id)).join(Source).where(Source.name.in_(DEMO_SOURCE_NAMES))
+            )
+            or 0
+        )
