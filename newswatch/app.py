@@ -14,6 +14,7 @@ masked.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -28,9 +29,11 @@ from alerts.delivery.dispatcher import Dispatcher
 from alerts.rules.query import query_problem
 from crawler.addresses import source_url_problem
 from newswatch.core.config import Config, Rule, resolve_config_dir, resolve_database_url
-from newswatch.core.db import Database
+from newswatch.core.db import Database, sqlite_path
+from newswatch.core.errors import UserError
 from newswatch.core.loading import ConfigChecks, load_config, load_rules, load_settings
 from newswatch.core.logs import register_secret
+from newswatch.core.redact import redact_text
 
 if TYPE_CHECKING:  # the crawler pulls in Scrapy and Twisted: only the commands that crawl pay for it
     from alerts.rules.compiled import CompiledRules
@@ -86,6 +89,12 @@ class App:
         else:  # `db upgrade` and friends work with only settings.yaml present
             settings = load_settings(self.config_dir) if self.config_dir.is_dir() else None
         url = resolve_database_url(self.db_option, settings)
+        named = settings.database_url if settings else None
+        if named and url != named:
+            print(
+                f"newswatch: using database {redact_text(url)} (settings.yaml names {redact_text(named)})",
+                file=sys.stderr,
+            )
         password = _password_of(url)
         if password:
             register_secret(password)
@@ -102,6 +111,19 @@ class App:
 
     @property
     def sessions(self) -> sessionmaker[Session]:
+        return self.database.sessions
+
+    @property
+    def read_sessions(self) -> sessionmaker[Session]:
+        """Sessions for a command that only reads: a SQLite file that does not exist is an error
+        naming it, not a new empty database (a command run from the wrong folder would otherwise
+        create ./var/newswatch.db and report that nothing happened)."""
+        path = sqlite_path(self.database_url)
+        if path is not None and not path.exists():
+            raise UserError(
+                f"no database at {path}: nothing has been stored there yet; give --db URL "
+                "(or database_url in settings.yaml), or run from the deployment's folder"
+            )
         return self.database.sessions
 
     # ------------------------------------------------------------------ the stages

@@ -49,7 +49,7 @@ def options(
             "--db",
             metavar="URL",
             help="Database URL (default: $NEWSWATCH_DATABASE_URL, settings.yaml, "
-            "else sqlite:///var/newswatch.core.db).",
+            "else sqlite:///var/newswatch.db).",
         ),
     ] = None,
     log_format: Annotated[str, typer.Option("--log-format", help="Log lines as 'text' or 'json'.")] = "text",

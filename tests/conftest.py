@@ -92,7 +92,7 @@ def sqlite_url(tmp_path: Path) -> str:
     """A fresh, migrated SQLite database file."""
     from newswatch.core.db import upgrade
 
-    url = f"sqlite:///{tmp_path / 'newswatch.core.db'}"
+    url = f"sqlite:///{tmp_path / 'newswatch.db'}"
     upgrade(url)
     return url
 

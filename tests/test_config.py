@@ -223,7 +223,7 @@ def test_database_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     from newswatch.core.config import Settings
 
     monkeypatch.delenv("NEWSWATCH_DATABASE_URL", raising=False)
-    assert resolve_database_url(None, None) == "sqlite:///var/newswatch.core.db"
+    assert resolve_database_url(None, None) == "sqlite:///var/newswatch.db"
     assert resolve_database_url(None, Settings(database_url="sqlite:///x.db")) == "sqlite:///x.db"
     monkeypatch.setenv("NEWSWATCH_DATABASE_URL", "sqlite:///env.db")
     assert resolve_database_url(None, Settings(database_url="sqlite:///x.db")) == "sqlite:///env.db"
@@ -352,3 +352,29 @@ def test_check_reports_every_problem_one_line_each(config_dir: Path) -> None:
         assert any(entry in line and what in line for line in lines), (entry, what, lines)
     # A source that is merely broken is not reported again where a rule names it.
     assert not any("no source named 'nasa-news'" in line for line in lines)
+
+
+@pytest.mark.parametrize("command", [["alerts"], ["status"], ["articles", "ISS"], ["rules", "test", "ISS"]])
+def test_read_only_commands_do_not_create_a_database(
+    tmp_path: Path, config_dir: Path, command: list[str]
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run_cli("--config", str(config_dir), *command, cwd=elsewhere)
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "newswatch: error: no database at var/newswatch.db: nothing has been stored there yet; give --db URL "
+        "(or database_url in settings.yaml), or run from the deployment's folder"
+    ]
+    assert not (elsewhere / "var").exists()
+
+
+def test_a_database_other_than_the_configs_is_named(tmp_path: Path, config_dir: Path) -> None:
+    (config_dir / "settings.yaml").write_text(f"database_url: sqlite:///{tmp_path / 'configured.db'}\n")
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    result = run_cli("--config", str(config_dir), "--db", other, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"using database {other} (settings.yaml names sqlite:///{tmp_path / 'configured.db'})"
+        in result.stderr
+    )

@@ -29,7 +29,7 @@ def table_row(output: str, name: str) -> list[str]:
 def test_crawl_prints_a_summary_and_a_second_pass_costs_304s(tmp_path, site) -> None:
     config_dir = tmp_path / "config"
     write_config(config_dir, [source("desk", "feed", f"{site.url}/feed.xml")])
-    db = f"sqlite:///{tmp_path / 'newswatch.core.db'}"
+    db = f"sqlite:///{tmp_path / 'newswatch.db'}"
     first = newswatch(config_dir, db, "crawl")
     assert first.returncode == 0, first.stderr
     for header in ("source", "fetched", "304", "new", "duplicates", "errors"):

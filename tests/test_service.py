@@ -213,6 +213,7 @@ def test_demo_rerun_on_the_same_database_says_why_nothing_alerts(tmp_path: Path)
     proc = _start(["demo", "--interval", "1", "--db", db], second_log)
     try:
         _wait_for(lambda: "already holds" in second_log.read_text(), 60, second_log, "the rerun notice")
+        _wait_for(lambda: "polled" in second_log.read_text(), 60, second_log, "the first poll")
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(30) == 0

@@ -39,7 +39,7 @@ def show(
     from alerts.delivery.ledger import ledger
 
     app = ctx.obj
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         if subscriber and subscriber not in {s.name for s in app.config.subscribers}:
             from sqlalchemy import exists, select
 

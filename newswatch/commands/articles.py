@@ -72,7 +72,7 @@ def articles(
         compile_search(query)  # a malformed query fails before the database is opened
     console = Console(highlight=False, soft_wrap=True)
     shown = 0
-    with ctx.obj.sessions() as session:
+    with ctx.obj.read_sessions() as session:
         check_source(session, source)
         if query is None:
             for row in recent(session, cutoff, source, limit):

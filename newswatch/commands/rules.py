@@ -42,7 +42,7 @@ def test(
     stats = SearchStats()
     per_day: Counter[str] = Counter()
     shown = []
-    with ctx.obj.sessions() as session:
+    with ctx.obj.read_sessions() as session:
         check_source(session, source)
         for hit in search(session, query, cutoff, source, stats=stats):
             per_day[hit.when.strftime("%Y-%m-%d")] += 1

@@ -29,7 +29,7 @@ def status(
     app = ctx.obj
     config = app.config
     now = utcnow()
-    with app.sessions() as session:
+    with app.read_sessions() as session:
         sources = source_health(session, config, now)
         deliveries = delivery_counts(session)
     if as_json:

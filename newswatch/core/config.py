@@ -33,7 +33,7 @@ from newswatch.core.schedules import (
 )
 
 DEFAULT_CONFIG_DIR = "config"
-DEFAULT_DATABASE_URL = "sqlite:///var/newswatch.core.db"
+DEFAULT_DATABASE_URL = "sqlite:///var/newswatch.db"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 
 

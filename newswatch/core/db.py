@@ -35,6 +35,14 @@ def normalise_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def sqlite_path(url: str) -> Path | None:
+    """Return the file of a SQLite URL (None for another database or an in-memory one)."""
+    parsed = make_url(normalise_database_url(url))
+    if parsed.drivername.startswith("sqlite") and parsed.database and parsed.database != ":memory:":
+        return Path(parsed.database)
+    return None
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """Return an engine for `url`, creating the SQLite file's directory if needed."""
     url = normalise_database_url(url)
