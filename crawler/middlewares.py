@@ -1,7 +1,8 @@
 """Downloader middlewares: polite retries, conditional GET, and a robots.txt cache.
 
 - `BackoffRetryMiddleware` replaces Scrapy's RetryMiddleware: a 429 or 5xx (or a connection
-  error) is retried after a pause — the server's `Retry-After` (seconds or an HTTP date) when
+  error; a refused connection only once, and robots.txt not at all: the page's own request
+  meets the same failure) is retried after a pause — the server's `Retry-After` (seconds or an HTTP date) when
   it sends one, else exponential backoff with jitter (`RETRY_BACKOFF_BASE` × 2ⁿ, at most
   `RETRY_BACKOFF_MAX`). A `Retry-After` longer than `RETRY_AFTER_MAX` is not waited for: the
   request gives up for this poll (the next poll tries again) instead of hammering or stalling.
@@ -18,15 +19,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+import scrapy.exceptions
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
+from twisted.internet.error import ConnectionRefusedError as TwistedConnectionRefused
 
 from crawler import polls, store
 
@@ -84,11 +88,43 @@ class BackoffRetryMiddleware(RetryMiddleware):
     async def process_exception(self, request, exception, spider=None):
         if not isinstance(exception, self.exceptions_to_retry) or request.meta.get("dont_retry", False):
             return None
+        if _is_robots_request(request):
+            return None  # the page's own request meets the same failure, and is retried
+        if isinstance(exception, _REFUSED) and request.meta.get("retry_times", 0) >= 1:
+            return None  # nothing listens there: one more try, not a minute of them
         retry = self._retry(request, exception)
         if retry is None:
             return None
         await asyncio.sleep(self.backoff(retry.meta.get("retry_times", 1)))
         return retry
+
+
+# A refused connection is an answer (nothing listens there), not a glitch worth three retries.
+_REFUSED = tuple(
+    kind
+    for kind in (TwistedConnectionRefused, getattr(scrapy.exceptions, "DownloadConnectionRefusedError", None))
+    if kind is not None
+)
+
+
+def _is_robots_request(request) -> bool:
+    return bool(request.meta.get("dont_obey_robotstxt")) and urlparse_cached(request).path == "/robots.txt"
+
+
+class _OneLineRobotsErrors(logging.Filter):
+    """Scrapy logs a robots.txt that could not be fetched at ERROR with a traceback of ~65 lines,
+    once per poll, although the page's own request fails the same way and the spider reports
+    that in one line. The record is kept, as one line at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith("Error downloading"):
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("scrapy.downloadermiddlewares.robotstxt").addFilter(_OneLineRobotsErrors())
 
 
 class ConditionalGetMiddleware:

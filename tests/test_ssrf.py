@@ -4,10 +4,12 @@ machine, the local network or a metadata service — and a refused page never st
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from crawl_support import PUBLIC_NAME, source, stored, write_config
 from fixture_site import NewsSite
+from receivers import closed_port
 
 from crawler.ssrf import SsrfGuardMiddleware, address_problem
 from newswatch.core.errors import ConfigError
@@ -195,3 +197,17 @@ def test_a_name_that_does_not_resolve_is_not_worded_as_a_refusal(tmp_path, crawl
     message = summary.error_messages[0]
     assert "host name not found: 'gone.invalid'" in message and "http://gone.invalid/" in message
     assert "refused" not in message
+
+
+def test_a_dead_source_costs_one_line_and_two_connection_attempts(tmp_path, crawls, caplog) -> None:
+    port = closed_port()
+    config = write_config(tmp_path / "config", [source("dead", "feed", f"http://127.0.0.1:{port}/feed.xml")])
+    run = crawls(config)
+    with caplog.at_level(logging.INFO):
+        summary = run.poll("dead")
+    assert not summary.ok and summary.errors == 1
+    assert "connection failed" in summary.error_messages[0] and "refused" in summary.error_messages[0].lower()
+    assert not any(record.exc_info for record in caplog.records), "no traceback in the log"
+    assert [r.levelname for r in caplog.records if r.levelno >= logging.WARNING] == ["WARNING"]
+    stats = run.manager.last_stats["dead"]
+    assert stats.get("retry/count", 0) == 1  # the feed once more; robots.txt not at all
