@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from newswatch.core.config import (
@@ -30,6 +29,7 @@ from newswatch.core.config import (
     resolve_config_dir,
 )
 from newswatch.core.errors import ConfigError, ConfigProblems
+from newswatch.core.yaml_files import read_yaml
 
 
 def _no_problem(_value: str) -> str | None:
@@ -46,100 +46,6 @@ class ConfigChecks:
 
 
 NO_CHECKS = ConfigChecks()
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: merged keys may be overridden
-            continue
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def read_yaml(path: Path) -> Any:
-    """Return the parsed YAML document at `path`; syntax errors become one-line ConfigErrors."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), "file not found") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot read ({exc.strerror})") from None
-    loader = _UniqueKeyLoader(text)  # a SafeLoader subclass
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        if _expanded_size(node) > MAX_YAML_NODES:
-            raise ConfigError(
-                str(path),
-                f"YAML aliases expand to more than {MAX_YAML_NODES:,} values (an alias bomb?); refused",
-            )
-        return loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        column = f", column {mark.column + 1}" if mark else ""
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(str(path), f"YAML syntax error: {problem}{column}", line=line) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), f"YAML syntax error: {exc}") from None
-    finally:
-        loader.dispose()
-
-
-# A config file of thousands of sources is tens of thousands of values; aliases that expand
-# past this are an attack (a "billion laughs" of nested anchors), not a configuration.
-MAX_YAML_NODES = 200_000
-
-
-def _expanded_size(root: yaml.Node) -> int:
-    """Return how many values the document holds once every alias is expanded, counted without
-    expanding (an alias is the same node object again): sizes are memoised per node, and a
-    node that contains itself counts as unbounded."""
-    sizes: dict[int, int] = {}
-    in_progress: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        key = id(node)
-        if key in sizes:
-            continue
-        children = _children(node)
-        if children_done:
-            in_progress.discard(key)
-            sizes[key] = min(MAX_YAML_NODES + 1, 1 + sum(sizes[id(c)] for c in children))
-            continue
-        if key in in_progress:
-            return MAX_YAML_NODES + 1  # recursive anchor
-        in_progress.add(key)
-        stack.append((node, True))
-        for child in children:
-            if id(child) in in_progress:
-                return MAX_YAML_NODES + 1
-            if id(child) not in sizes:
-                stack.append((child, False))
-    return sizes[id(root)]
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
