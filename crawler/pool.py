@@ -91,6 +91,7 @@ class ExtractionPool:
         self._executor: Executor | None = None
         self._submitted = 0
         self._lock = threading.Lock()
+        self._closed = False
 
     def _ensure(self, cost: int = 1) -> Executor:
         with self._lock:
@@ -124,7 +125,8 @@ class ExtractionPool:
                 for _ in range(max(1, self.workers)):
                     executor.submit(warm_up)
             except Exception:  # the first real page will report it
-                log.exception("starting the extraction workers failed")
+                if not self._closed:  # closed while starting (a stop at start-up): nothing to report
+                    log.exception("starting the extraction workers failed")
 
         threading.Thread(target=start, name="newswatch-pool-start", daemon=True).start()
 
@@ -165,6 +167,7 @@ class ExtractionPool:
 
     def close(self) -> None:
         """Stop the workers (waits for pages in progress)."""
+        self._closed = True
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None

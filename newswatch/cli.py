@@ -98,13 +98,39 @@ def _register_commands() -> None:
 _register_commands()
 
 
+SERVICE_COMMANDS = ("run", "demo")
+_OPTIONS_WITH_VALUES = ("--config", "-c", "--db", "--log-format", "--log-level")
+
+
+def _command_name(argv: list[str]) -> str | None:
+    """Return the command named in `argv` (the first word that is not a global option)."""
+    words = iter(argv)
+    for word in words:
+        if word in _OPTIONS_WITH_VALUES:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run the command, turning user errors into exit 2."""
+    args = sys.argv[1:] if argv is None else argv
+    service = _command_name(args) in SERVICE_COMMANDS
+    if service:
+        # Before the slow imports: a Ctrl-C or SIGTERM from now on is remembered, and the
+        # service stops as soon as it has started (newswatch.stop_signals).
+        from newswatch import stop_signals
+
+        stop_signals.catch_early()
     command = typer.main.get_command(app)
     try:
         # Standalone mode: usage errors print Click's message and exit 2, --help exits 0.
-        command.main(args=argv, prog_name="newswatch", standalone_mode=True)
+        command.main(args=args, prog_name="newswatch", standalone_mode=True)
     except UserError as exc:
         for line in str(exc).splitlines() or [""]:
             print(f"newswatch: error: {line}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        # Ctrl-C while a command was still starting: stop quietly, no traceback.
+        sys.exit(0 if service else 130)

@@ -42,6 +42,7 @@ from alerts.delivery.digests import close_due_digests
 from alerts.delivery.outbox import process_new_articles
 from alerts.rules.archive import refresh_search_index
 from crawler.runner import reactor_event_loop
+from newswatch import stop_signals
 from newswatch.alarms import raise_source_alarms
 from newswatch.app import App
 from newswatch.core.db import session_scope
@@ -51,6 +52,17 @@ from newswatch.core.schedules import CronSchedule, IntervalSchedule, parse_durat
 from newswatch.metrics import start_metrics_server
 
 log = logging.getLogger("newswatch.service")
+
+
+class _QuietCancelledJobs(logging.Filter):
+    """A job that the scheduler's shutdown cancels is part of stopping, not an error: APScheduler
+    would log it with a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
+logging.getLogger("apscheduler.executors.default").addFilter(_QuietCancelledJobs())
 
 STOP_GRACE = 8.0  # seconds in-flight work may take after SIGTERM before it is abandoned
 MATCH_EVERY = 5.0
@@ -101,7 +113,7 @@ class Service:
         except UserError as exc:
             log.error(str(exc))
             self.exit_code = 2
-        except Exception:  # the search index is a convenience; alerts must go on
+        except Exception:
             log.exception("the service failed")
             self.exit_code = 1
 
@@ -117,6 +129,8 @@ class Service:
         for signum in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(signum, self.request_stop, signum)
         self.loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        if stop_signals.requested.is_set():  # a signal came while the service was starting
+            self.request_stop()
 
         self.scheduler = AsyncIOScheduler(event_loop=self.loop, timezone=UTC)
         self._schedule_sources()
@@ -312,7 +326,7 @@ class Service:
         try:
             with session_scope(self.sessions) as session:
                 refresh_search_index(session)
-        except Exception:
+        except Exception:  # the search index is a convenience; alerts must go on
             log.exception("search index refresh failed")
         finally:
             self._index_lock.release()

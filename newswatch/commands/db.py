@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from newswatch.core.db import current_revision, make_engine, normalise_database_url, upgrade
-
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
 def upgrade_command(ctx: typer.Context) -> None:
     """Create the database schema, or migrate it to the newest version."""
+    from newswatch.core.db import current_revision, make_engine, normalise_database_url, upgrade
+
     url = ctx.obj.database_url
     upgrade(url)
     engine = make_engine(url)

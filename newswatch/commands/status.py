@@ -10,12 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from newswatch.core.models import utcnow
-from newswatch.core.schedules import format_duration
-from newswatch.health import delivery_counts, source_health
-
 
 def _when(value: datetime | None, now: datetime) -> str:
+    from newswatch.core.schedules import format_duration
+
     if value is None:
         return "never"
     return f"{format_duration(now - value)} ago" if now >= value else value.isoformat(timespec="seconds")
@@ -26,6 +24,9 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Per-source health (last poll, last success, failures, new articles in 24 h) and deliveries."""
+    from newswatch.core.models import utcnow
+    from newswatch.health import delivery_counts, source_health
+
     app = ctx.obj
     config = app.config
     now = utcnow()
