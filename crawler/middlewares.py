@@ -8,9 +8,9 @@
   request gives up for this poll (the next poll tries again) instead of hammering or stalling.
 - `ConditionalGetMiddleware`: requests marked `meta["conditional"]` (feeds, sitemaps,
   listings) carry `If-None-Match` / `If-Modified-Since` from the `http_cache` table, and a
-  200's validators are kept on the poll record — written only when the poll's articles were
-  all fetched (or failed for good), so an article that failed for a transient reason is
-  rediscovered on the next poll instead of hiding behind a 304.
+  200's validators are reported to the poll's recorder (crawler.polls) — written only when no
+  article of the poll failed to be fetched or stored for a reason that may pass, so such an
+  article is rediscovered on the next poll instead of hiding behind a 304.
 - `CachedRobotsTxtMiddleware`: Scrapy's robots.txt middleware with a process-wide cache
   (`ROBOTSTXT_CACHE_SECONDS`, default one hour), so repeated polls of a site do not fetch its
   robots.txt every time.

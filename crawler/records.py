@@ -46,7 +46,7 @@ DISCOVERY_PREFIX = "discovery: "
 
 @dataclass
 class PollRecord:
-    """Counters of a poll in progress (owned by the spider; updated on the event loop)."""
+    """Counters of a poll in progress (owned by crawler.polls.PollRecorder; updated on the event loop)."""
 
     source: str
     started_at: datetime
