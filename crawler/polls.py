@@ -43,6 +43,7 @@ class PollRecorder:
         connect = crawler.signals.connect
         connect(self.spider_opened, signal=signals.spider_opened)
         connect(self.spider_closed, signal=signals.spider_closed)
+        connect(self._callback_failed, signal=signals.spider_error)
         connect(self._fetched, signal=page_fetched)
         connect(self._error, signal=poll_error)
         connect(self._warning, signal=poll_warning)
@@ -81,6 +82,13 @@ class PollRecorder:
                 await spider.context.close()
 
     # ------------------------------------------------------------------ reports
+
+    def _callback_failed(self, failure, response, spider) -> None:
+        """A spider callback raised (Scrapy logs the traceback): whatever the page held was
+        not stored, so the poll failed and keeps no validators (a later 304 would hide it)."""
+        if self.record is not None:
+            reason = f"{type(failure.value).__name__}: {failure.value}"
+            self.record.error(f"processing failed ({reason}): {response.url}", discovery=True, transient=True)
 
     def _fetched(self, not_modified: bool = False) -> None:
         if self.record is not None:

@@ -41,6 +41,8 @@ T = TypeVar("T")
 A = TypeVar("A")
 
 DEFAULT_TIMEOUT = 120.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PRELOAD = ["crawler.warmup"]
 
 
 class PoolFailed(Exception):
@@ -65,11 +67,24 @@ def _process_alive(pid: int) -> bool:
         return True
 
 
-def watch_parent(pid: int, interval: float = 1.0) -> None:
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this worker the moment its parent (the forkserver, which
+    itself exits when the crawling process is gone) exits."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the watcher thread below does it
+        pass
+
+
+def watch_parent(pid: int, interval: float = 0.25) -> None:
     """Worker initializer: exit as soon as the crawling process `pid` is gone (else a killed
     service would leave its workers — and their forkserver — waiting for work forever).
     Ctrl-C reaches the whole process group: workers ignore SIGINT and let the parent decide."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
 
     def watch() -> None:
         while _process_alive(pid):
@@ -77,6 +92,33 @@ def watch_parent(pid: int, interval: float = 1.0) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="newswatch-parent-watch", daemon=True).start()
+
+
+def start_forkserver(preload: list[str]) -> None:
+    """Start multiprocessing's forkserver (once per process) so that neither a Ctrl-C nor the
+    current directory can break it.
+
+    The forkserver imports `preload` before it installs its own SIGINT guard, so a Ctrl-C in
+    its first second printed a KeyboardInterrupt traceback: it starts with SIGINT blocked (a
+    thread's signal mask survives fork and exec; Python only reads it). And Python 3.11's
+    forkserver keeps `-c`'s sys.path, whose first entry is the current directory: a folder
+    named like one of our packages there shadowed the installed one in every worker
+    (PYTHONSAFEPATH leaves it out)."""
+    from multiprocessing import forkserver, resource_tracker
+
+    resource_tracker.ensure_running()  # first: starting it unblocks SIGINT in this thread
+    forkserver.set_forkserver_preload(preload)
+    previous_path = os.environ.get("PYTHONSAFEPATH")
+    os.environ["PYTHONSAFEPATH"] = "1"
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        if previous_path is None:
+            os.environ.pop("PYTHONSAFEPATH", None)
+        else:
+            os.environ["PYTHONSAFEPATH"] = previous_path
 
 
 class ExtractionPool:
@@ -98,6 +140,8 @@ class ExtractionPool:
             return self._ensure_locked(cost)
 
     def _ensure_locked(self, cost: int = 1) -> Executor:
+        if self._closed:
+            raise PoolFailed("the worker pool is closed (the crawler is stopping)")
         if self._executor is not None and self._submitted >= self.recycle_after:
             retired, self._executor = self._executor, None
             retired.shutdown(wait=False)  # its queued tasks still complete
@@ -109,7 +153,7 @@ class ExtractionPool:
                 method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
                 context = multiprocessing.get_context(method)
                 if method == "forkserver":
-                    context.set_forkserver_preload(["crawler.warmup"])
+                    start_forkserver(PRELOAD)
                 self._executor = ProcessPoolExecutor(
                     self.workers, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)
                 )
@@ -121,12 +165,14 @@ class ExtractionPool:
 
         def start() -> None:
             try:
-                executor = self._ensure()
-                for _ in range(max(1, self.workers)):
-                    executor.submit(warm_up)
+                with self._lock:  # close() waits until the workers have started (see close)
+                    if self._closed:
+                        return
+                    executor = self._ensure_locked()
+                    for _ in range(max(1, self.workers)):
+                        executor.submit(warm_up)
             except Exception:  # the first real page will report it
-                if not self._closed:  # closed while starting (a stop at start-up): nothing to report
-                    log.exception("starting the extraction workers failed")
+                log.exception("starting the extraction workers failed")
 
         threading.Thread(target=start, name="newswatch-pool-start", daemon=True).start()
 
@@ -166,11 +212,14 @@ class ExtractionPool:
         executor.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
-        """Stop the workers (waits for pages in progress)."""
-        self._closed = True
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Stop the workers (waits for pages in progress). A stop during start-up waits until
+        the workers being started have read their start-up data: shut down before that, the
+        semaphores it names are gone and each worker prints a FileNotFoundError traceback."""
+        with self._lock:
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 class Batcher(Generic[A]):

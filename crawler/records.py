@@ -85,8 +85,17 @@ class PollRecord:
             self.warnings.append(message)
 
     @property
+    def nothing_stored(self) -> bool:
+        """Article pages were requested and every one of them failed."""
+        return (
+            self.article_requests > 0
+            and self.new + self.duplicates == 0
+            and self.errors >= self.article_requests
+        )
+
+    @property
     def ok(self) -> bool:
-        return not self.discovery_failed
+        return not self.discovery_failed and not self.nothing_stored
 
     def summary(self, finished_at: datetime) -> CrawlSummary:
         return CrawlSummary(
@@ -99,7 +108,7 @@ class PollRecord:
             error_messages=list(self.error_messages),
             started_at=self.started_at,
             finished_at=self.finished_at or finished_at,
-            ok=not self.discovery_failed,
+            ok=self.ok,
         )
 
     def error_summary(self) -> str | None:

@@ -385,3 +385,31 @@ def test_a_poll_opens_no_remote_code_execution_server(tmp_path, site, reactor_lo
         reactor_loop.run_until_complete(manager.close())
     assert summary.new == 15 and len(seen) == 16
     assert seen == [[]] * 16
+
+
+def test_a_poll_whose_workers_fail_is_a_failure_and_keeps_no_validators(
+    tmp_path, site, crawls, sessions
+) -> None:
+    run = crawls(feed_config(tmp_path, site))
+    pool = run.manager.context.pool
+    pool.timeout = 1e-9  # every task in the worker pool fails (PoolFailed: took longer than…)
+    failed = run.poll("desk")
+    assert not failed.ok and failed.new == 0
+    assert "parsing the feed failed" in failed.error_messages[0]
+    with sessions() as session:
+        assert session.scalars(select(CrawlRun)).one().status == "failed"
+        assert session.scalars(select(HttpCache)).all() == [], "a later poll would get a 304"
+    pool.timeout = 60.0
+    site.clear_log()
+    again = run.poll("desk")
+    assert site.statuses("/feed.xml") == [200]
+    assert again.ok and again.new == 15
+
+
+def test_a_poll_in_which_every_article_page_fails_is_a_failure(tmp_path, site, crawls, sessions) -> None:
+    for fixture_article in site.articles:
+        site.behave(fixture_article.path, statuses=[404] * 3)
+    summary = crawls(feed_config(tmp_path, site)).poll("desk")
+    assert (summary.ok, summary.new, summary.errors) == (False, 0, 15)
+    with sessions() as session:
+        assert session.scalars(select(Source)).one().consecutive_failures == 1

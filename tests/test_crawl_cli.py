@@ -64,3 +64,25 @@ def test_a_source_that_cannot_be_reached_exits_1(tmp_path, site) -> None:
     assert result.returncode == 1
     assert table_row(result.stdout, "desk")[3] == "15"
     assert "HTTP 404" in result.stdout
+
+
+def test_crawl_from_a_folder_holding_dirs_named_like_the_packages(tmp_path, site) -> None:
+    """The parent folder of a clone named `newswatch` holds a `newswatch/` directory: the
+    worker processes once imported that instead of the installed package and lost every page."""
+    script = Path(sys.executable).with_name("newswatch")
+    if not script.exists():
+        pytest.skip(f"needs the installed console script {script}")
+    for name in ("newswatch", "crawler", "alerts"):
+        (tmp_path / name).mkdir()
+    config_dir = tmp_path / "config"
+    write_config(config_dir, [source("desk", "feed", f"{site.url}/feed.xml")])
+    result = subprocess.run(
+        [str(script), "--config", str(config_dir), "--db", f"sqlite:///{tmp_path / 'n.db'}", "crawl"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ImportError" not in result.stderr
+    assert table_row(result.stdout, "desk")[:6] == ["desk", "16", "0", "15", "0", "0"]

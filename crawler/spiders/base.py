@@ -100,9 +100,10 @@ class SourceSpider(scrapy.Spider):
         log.warning("discovery failed: %s", message, extra={"source": self.source_name})
         self.context.notify("error", source=self.source_name, message=message)
 
-    def discovery_problem(self, message: str, fails_poll: bool = True) -> None:
-        """Count a discovery document that arrived but cannot be used (hostile, not a feed)."""
-        self.report(polls.poll_error, message=message, discovery=fails_poll)
+    def discovery_problem(self, message: str, fails_poll: bool = True, transient: bool = False) -> None:
+        """Count a discovery document that arrived but cannot be used (hostile, not a feed;
+        `transient`: it could not be parsed this time, e.g. a worker crashed)."""
+        self.report(polls.poll_error, message=message, discovery=fails_poll, transient=transient)
         log.warning("discovery failed: %s", message, extra={"source": self.source_name})
         self.context.notify("error", source=self.source_name, message=message)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from crawler.feeds import parse_feed
 from crawler.items import HostileDocument
+from crawler.pool import PoolFailed
 from crawler.spiders.base import SourceSpider
 
 
@@ -22,6 +23,9 @@ class FeedSpider(SourceSpider):
             feed = await self.context.pool.run(parse_feed, response.body, response.url, content_type)
         except HostileDocument as exc:
             self.discovery_problem(f"{exc}: {response.url}")
+            return
+        except PoolFailed as exc:
+            self.discovery_problem(f"parsing the feed failed ({exc}): {response.url}", transient=True)
             return
         for warning in feed.warnings:
             self.warn(f"{warning}: {response.url}")

@@ -9,6 +9,7 @@ limit applies to the merged list.
 from __future__ import annotations
 
 from crawler.items import FeedEntry, HostileDocument
+from crawler.pool import PoolFailed
 from crawler.sitemaps import MAX_SITEMAP_BYTES, parse_sitemap
 from crawler.spiders.base import SourceSpider
 
@@ -63,6 +64,10 @@ class SitemapSpider(SourceSpider):
         except (HostileDocument, ValueError) as exc:
             # A broken child sitemap is an error of this poll; a broken top-level one fails it.
             self.discovery_problem(f"{exc}: {response.url}", fails_poll=depth == 0)
+            return []
+        except PoolFailed as exc:
+            message = f"parsing the sitemap failed ({exc}): {response.url}"
+            self.discovery_problem(message, fails_poll=depth == 0, transient=True)
             return []
         for warning in sitemap.warnings:
             self.warn(f"{warning}: {response.url}")
