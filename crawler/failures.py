@@ -37,6 +37,19 @@ _CONNECTION = (
 _CANCELLED = _named("DownloadCancelledError")
 
 
+def is_refusal(failure) -> bool:
+    """Whether the request was refused by policy (SSRF guard, robots.txt, size limit): the
+    page will never be fetched, so its failure says nothing about the source's health."""
+    exc = failure.value
+    if isinstance(exc, HttpError):  # a subclass of IgnoreRequest, but the server's answer
+        return False
+    return (
+        isinstance(exc, (RefusedAddress, IgnoreRequest))
+        or bool(_CANCELLED and isinstance(exc, _CANCELLED))
+        or "max size" in str(exc)
+    )
+
+
 def describe_failure(failure, timeout: float | None = None) -> tuple[str, bool]:
     """Return (message, transient) for a failed request's Failure."""
     exc = failure.value

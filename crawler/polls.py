@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # What the other components report (keyword arguments in brackets).
 page_fetched = object()  # a response the spider saw (not_modified: bool)
-poll_error = object()  # (message, discovery=False, transient=False)
+poll_error = object()  # (message, discovery=False, transient=False, refused=False)
 poll_warning = object()  # (message)
 urls_known = object()  # article URLs skipped because they are stored (count)
 articles_requested = object()  # article requests made (count)
@@ -95,9 +95,9 @@ class PollRecorder:
             self.record.fetched += 1
             self.record.not_modified += not_modified
 
-    def _error(self, message: str, discovery: bool = False, transient: bool = False) -> None:
+    def _error(self, message: str, discovery: bool = False, transient: bool = False, refused: bool = False) -> None:
         if self.record is not None:
-            self.record.error(message, discovery=discovery, transient=transient)
+            self.record.error(message, discovery=discovery, transient=transient, refused=refused)
 
     def _warning(self, message: str) -> None:
         if self.record is not None:

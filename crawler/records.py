@@ -14,7 +14,9 @@ pages); robots.txt, redirect hops and retried attempts are not counted. `known` 
 article URLs skipped without a fetch because they were already stored.
 
 A poll *fails* when its discovery document (feed, sitemap or listing) could not be fetched or
-parsed; article errors alone do not fail it.
+parsed, or when it requested article pages and none of them was stored for a reason other
+than a refusal by policy (SSRF guard, robots.txt, size limit): such a poll stored nothing of
+what the feed announced. Some article errors beside stored articles do not fail it.
 """
 
 from __future__ import annotations
@@ -64,14 +66,17 @@ class PollRecord:
     warnings: list[str] = field(default_factory=list)
     discovery_failed: bool = False
     transient_failures: int = 0
+    refusals: int = 0
     article_requests: int = 0
     extract_ms: list[float] = field(default_factory=list)
     validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     finished_at: datetime | None = None
 
-    def error(self, message: str, *, discovery: bool = False, transient: bool = False) -> None:
-        """Count one error; `discovery` marks the poll failed, `transient` keeps validators unsaved."""
+    def error(self, message: str, *, discovery: bool = False, transient: bool = False, refused: bool = False) -> None:
+        """Count one error; `discovery` marks the poll failed, `transient` keeps validators
+        unsaved, `refused` marks a refusal by policy (it never fails the poll)."""
         self.errors += 1
+        self.refusals += refused
         if discovery:
             self.discovery_failed = True
             message = DISCOVERY_PREFIX + message
@@ -86,11 +91,12 @@ class PollRecord:
 
     @property
     def nothing_stored(self) -> bool:
-        """Article pages were requested and every one of them failed."""
+        """Article pages were requested, every one of them failed, and not only by refusals."""
         return (
             self.article_requests > 0
             and self.new + self.duplicates == 0
             and self.errors >= self.article_requests
+            and self.refusals < self.errors
         )
 
     @property

@@ -22,7 +22,7 @@ from scrapy.http import Request, TextResponse
 
 from crawler import polls, store
 from crawler.context import CrawlContext
-from crawler.failures import describe_failure
+from crawler.failures import describe_failure, is_refusal
 from crawler.items import ArticlePage, FeedEntry
 from crawler.urls import try_normalise
 from newswatch.core.loading import load_config
@@ -175,7 +175,7 @@ class SourceSpider(scrapy.Spider):
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
         if not isinstance(response, TextResponse) or (content_type and "html" not in content_type):
             message = f"not an HTML page ({content_type or 'binary'}): {response.url}"
-            self.report(polls.poll_error, message=message)
+            self.report(polls.poll_error, message=message, refused=True)
             self.context.notify("error", source=self.source_name, message=message)
             return []
         # Requests go out under the normalised URL: unless a redirect (or Scrapy's escaping)
@@ -204,7 +204,7 @@ class SourceSpider(scrapy.Spider):
     def article_failed(self, failure) -> None:
         message, transient = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
         self._count_failed_response(failure)
-        self.report(polls.poll_error, message=message, transient=transient)
+        self.report(polls.poll_error, message=message, transient=transient, refused=is_refusal(failure))
         log.info("article failed: %s", message, extra={"source": self.source_name})
         self.context.notify("error", source=self.source_name, message=message)
 

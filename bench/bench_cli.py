@@ -1,0 +1,56 @@
+"""CLI start-up: wall time of each command on the bundled config, best and median of 5 runs.
+
+Targets: `--help` / `--version` ≤ 0.3 s; `check`, `status`, `alerts` ≤ 0.7 s. The first run
+of each command is discarded (cold page cache). The database is a SQLite file made once by
+`newswatch crawl --help`-free means: `status` on a fresh file would refuse it, so one is
+created by the `Database` object first.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RUNS = 5
+TARGETS = {"--help": 0.3, "--version": 0.3, "check": 0.7, "status": 0.7, "alerts": 0.7}
+
+
+def _time(args: list[str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=REPO)
+    took = time.perf_counter() - started
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(args)} failed ({result.returncode}): {result.stderr.strip()[-500:]}")
+    return took
+
+
+def main() -> None:
+    from newswatch.core.db import Database
+
+    script = Path(sys.executable).with_name("newswatch")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "newswatch"]
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        database = Database(url)
+        database.engine  # creates and migrates the file
+        database.dispose()
+        base = [*command, "--config", str(REPO / "config"), "--db", url]
+        print(f"{'command':<12} {'best':>7} {'median':>7} {'target':>7}")
+        for name, target in TARGETS.items():
+            args = [*command, name] if name.startswith("--") else [*base, name]
+            _time(args)  # warm the page cache
+            times = [_time(args) for _ in range(RUNS)]
+            verdict = "ok" if statistics.median(times) <= target else "SLOW"
+            print(
+                f"{name:<12} {min(times):>6.2f}s {statistics.median(times):>6.2f}s {target:>6.1f}s  {verdict}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
