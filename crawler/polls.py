@@ -95,7 +95,9 @@ class PollRecorder:
             self.record.fetched += 1
             self.record.not_modified += not_modified
 
-    def _error(self, message: str, discovery: bool = False, transient: bool = False, refused: bool = False) -> None:
+    def _error(
+        self, message: str, discovery: bool = False, transient: bool = False, refused: bool = False
+    ) -> None:
         if self.record is not None:
             self.record.error(message, discovery=discovery, transient=transient, refused=refused)
 

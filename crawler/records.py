@@ -72,7 +72,9 @@ class PollRecord:
     validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     finished_at: datetime | None = None
 
-    def error(self, message: str, *, discovery: bool = False, transient: bool = False, refused: bool = False) -> None:
+    def error(
+        self, message: str, *, discovery: bool = False, transient: bool = False, refused: bool = False
+    ) -> None:
         """Count one error; `discovery` marks the poll failed, `transient` keeps validators
         unsaved, `refused` marks a refusal by policy (it never fails the poll)."""
         self.errors += 1

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import signal
 import threading
 from collections.abc import Callable, Coroutine
@@ -64,6 +63,7 @@ class _QuietCancelledJobs(logging.Filter):
 
 logging.getLogger("apscheduler.executors.default").addFilter(_QuietCancelledJobs())
 
+FIRST_POLL_SPREAD = 1.0  # seconds over which the first polls after start are spread
 STOP_GRACE = 8.0  # seconds in-flight work may take after SIGTERM before it is abandoned
 MATCH_EVERY = 5.0
 DISPATCH_EVERY = 2.0
@@ -203,12 +203,14 @@ class Service:
             if job.id.startswith("poll:") and job.id not in wanted:
                 job.remove()
         now = datetime.now(UTC)
-        for job_id, source in wanted.items():
+        for index, (job_id, source) in enumerate(wanted.items()):
             schedule = source.schedule
             if isinstance(schedule, IntervalSchedule):
                 seconds = schedule.seconds
                 trigger = IntervalTrigger(seconds=seconds, jitter=min(seconds * 0.1, 60), timezone=UTC)
-                first = now + timedelta(seconds=random.uniform(0, min(seconds, 5)))
+                # The first round starts at once, spread over a second: after a restart, what
+                # was published while the service was down should alert without waiting.
+                first = now + timedelta(seconds=min(seconds, FIRST_POLL_SPREAD) * index / len(wanted))
                 grace = int(max(30, seconds))
             else:
                 assert isinstance(schedule, CronSchedule)

@@ -12,7 +12,14 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from newswatch.core.db import current_revision, make_engine, session_scope
+from newswatch.core.db import (
+    SCHEMA_HEAD,
+    Database,
+    alembic_config,
+    current_revision,
+    make_engine,
+    session_scope,
+)
 from newswatch.core.models import Alert, Article, Source, Story
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,6 +47,23 @@ def test_schema_is_at_head(engine) -> None:
         "http_cache",
         "alert_sightings",
     } <= tables
+
+
+def test_schema_head_names_the_newest_migration(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert ScriptDirectory.from_config(alembic_config(url)).get_current_head() == SCHEMA_HEAD
+
+
+def test_a_database_behind_the_schema_is_migrated_when_opened(tmp_path: Path) -> None:
+    from newswatch.core.db import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0001")
+    database = Database(url)
+    assert current_revision(database.engine) == SCHEMA_HEAD
+    database.dispose()
 
 
 def test_times_come_back_timezone_aware_utc(sessions) -> None:

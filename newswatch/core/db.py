@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newswatch.core.errors import UserError
@@ -99,9 +99,11 @@ class Database:
 
     @cached_property
     def engine(self) -> Engine:
-        if self._migrate:
+        engine = make_engine(self.url)
+        if self._migrate and _stored_revision(engine) != SCHEMA_HEAD:
+            engine.dispose()
             upgrade(self.url)
-        return make_engine(self.url)
+        return engine
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -111,6 +113,20 @@ class Database:
         """Close the engine's pooled connections (the engine stays usable)."""
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+# The newest migration's revision: a database already there starts without loading Alembic
+# (~0.2 s of every start). tests/test_db.py checks that it names Alembic's head.
+SCHEMA_HEAD = "0003"
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """The schema revision stored in the database, or None (no schema yet, or unreadable)."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:
+        return None
 
 
 def alembic_config(url: str):
