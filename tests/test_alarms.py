@@ -19,7 +19,7 @@ from sqlalchemy import select
 from alerts.delivery.dispatcher import Dispatcher
 from newswatch.alarms import raise_source_alarms
 from newswatch.core.db import session_scope
-from newswatch.core.models import Alert, utcnow
+from newswatch.core.models import Alert, CrawlRun, Source, utcnow
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -69,6 +69,51 @@ def test_failing_source_alarms_admins_once_and_recovery_follows(sessions, tmp_pa
         Dispatcher(config, sessions).run_once(now + timedelta(minutes=3))
         assert admin.wait_for(4, timeout=10)
         assert "recovered" in admin.successes[-1].json()["title"]
+
+
+def _failed_polls(session, name: str, times: list) -> None:
+    row = source(session, name)
+    for started in times:
+        session.add(
+            CrawlRun(source_id=row.id, started_at=started, finished_at=started, status="failed", errors=1)
+        )
+    row.consecutive_failures = (row.consecutive_failures or 0) + len(times)
+    row.last_poll_at = times[-1]
+    row.last_error = "connection failed: https://nasa-news.example.org/feed"
+
+
+def test_quick_restarts_without_network_raise_no_failure_alarm(sessions, tmp_path: Path) -> None:
+    with WebhookReceiver() as admin, WebhookReceiver() as desk:
+        config = write_config(tmp_path / "config", _subscribers(admin.url(), desk.url()))
+        now = utcnow()
+        with session_scope(sessions) as session:
+            # Three starts in a minute, each polling at once: three failures, not half an hour of them.
+            _failed_polls(session, "nasa-news", [now - timedelta(seconds=s) for s in (50, 25, 0)])
+        with sessions() as session:
+            assert raise_source_alarms(session, config, now) == 0
+        with session_scope(sessions) as session:  # the failures go on for three poll intervals
+            _failed_polls(session, "nasa-news", [now + timedelta(minutes=m) for m in (10, 20)])
+        with sessions() as session:
+            assert raise_source_alarms(session, config, now + timedelta(minutes=20)) == 2
+
+
+def test_two_health_checks_at_once_raise_one_alarm(sessions, tmp_path: Path) -> None:
+    with WebhookReceiver() as admin, WebhookReceiver() as desk:
+        config = write_config(tmp_path / "config", _subscribers(admin.url(), desk.url()))
+        now = utcnow()
+        with session_scope(sessions) as session:
+            _failed_polls(session, "nasa-news", [now - timedelta(minutes=m) for m in (40, 30, 20)])
+        late = sessions()
+        stale = late.scalars(select(Source)).all()  # this check read the sources before the other wrote
+        late.commit()
+        with sessions() as session:
+            assert raise_source_alarms(session, config, now) == 2
+        assert raise_source_alarms(late, config, now + timedelta(seconds=1)) == 0
+        late.close()
+        assert stale
+        with sessions() as session:
+            keys = session.scalars(select(Alert.alarm_key).where(Alert.kind == "health")).all()
+        assert len(set(keys)) == 1, keys
 
 
 def test_silent_source_alarms(sessions, tmp_path: Path) -> None:
