@@ -40,6 +40,7 @@ from sqlalchemy import update
 from alerts.delivery.digests import close_due_digests
 from alerts.delivery.outbox import process_new_articles
 from alerts.rules.archive import refresh_search_index
+from crawler.records import CrawlSummary
 from crawler.runner import reactor_event_loop
 from newswatch import stop_signals
 from newswatch.alarms import raise_source_alarms
@@ -63,6 +64,7 @@ class _QuietCancelledJobs(logging.Filter):
 
 logging.getLogger("apscheduler.executors.default").addFilter(_QuietCancelledJobs())
 
+FIRST_ROUND_SHOWN = 5  # failing sources named in the summary of the first round of polls
 FIRST_POLL_SPREAD = 1.0  # seconds over which the first polls after start are spread
 STOP_GRACE = 8.0  # seconds in-flight work may take after SIGTERM before it is abandoned
 MATCH_EVERY = 5.0
@@ -92,6 +94,7 @@ class Service:
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newswatch-worker")
         self._stopping = False
         self._index_lock = threading.Lock()
+        self._first_round: dict[str, CrawlSummary] | None = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -299,10 +302,36 @@ class Service:
                 "errors": summary.errors,
             },
         )
+        self._note_first_round(summary)
         if summary.new:
             await self.match_new()
         if summary.errors or summary.new:
             await self.check_health()
+
+    def _note_first_round(self, summary: CrawlSummary) -> None:
+        """After every enabled source was polled once, say in one line how they did, so a
+        new user whose sources all fail hears it within the first minute."""
+        if self._first_round is None:
+            return
+        self._first_round[summary.source] = summary
+        wanted = {s.name for s in self.config.sources if s.enabled}
+        if not wanted <= self._first_round.keys():
+            return
+        failing = {name: s for name, s in self._first_round.items() if name in wanted and not s.ok}
+        self._first_round = None
+        reasons = "; ".join(
+            f"{name}: {_first_line(s.error_messages)}"
+            for name, s in sorted(failing.items())[:FIRST_ROUND_SHOWN]
+        )
+        more = f" and {len(failing) - FIRST_ROUND_SHOWN} more" if len(failing) > FIRST_ROUND_SHOWN else ""
+        text = f"first round of polls: {len(wanted) - len(failing)} of {len(wanted)} sources ok"
+        if failing:
+            text += f", {len(failing)} failing ({reasons}{more})"
+        log.log(
+            logging.WARNING if failing else logging.INFO,
+            "%s; `newswatch status` shows every source's health",
+            text,
+        )
 
     async def match_new(self) -> None:
         """Match new articles and write their alerts (one transaction per batch)."""
@@ -386,3 +415,8 @@ class Service:
                 .values(raw_html=None)
             )
             return result.rowcount or 0
+
+
+def _first_line(messages: list[str]) -> str:
+    text = messages[0] if messages else "no article could be stored"
+    return text.removeprefix("discovery: ").splitlines()[0][:200]

@@ -158,7 +158,10 @@ def test_service_alarms_admin_when_a_source_keeps_failing(tmp_path: Path) -> Non
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
             site.stop()
-        assert arrived, (tmp_path / "service.log").read_text()[-4000:]
+        output = (tmp_path / "service.log").read_text()
+        assert arrived, output[-4000:]
+        assert "first round of polls: 0 of 1 sources ok, 1 failing (broken: HTTP 404" in output
+        assert output.count("first round of polls") == 1
         message = admin.successes[0].json()
         assert "broken" in message["title"]
         assert "polls in a row" in message["message"]
