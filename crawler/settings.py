@@ -15,6 +15,7 @@ from __future__ import annotations
 
 BOT_NAME = "newswatch"
 SPIDER_MODULES = ["crawler.spiders"]
+COMMANDS_MODULE = "crawler.commands"  # `scrapy crawl` checks its source before crawling
 NEWSPIDER_MODULE = "crawler.spiders"
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -159,4 +159,33 @@ def test_scrapy_crawl_of_an_unknown_source_says_so(tmp_path, site) -> None:
         text=True,
         timeout=180,
     )
-    assert "no source named 'nope'" in result.stderr
+    assert result.returncode == 2
+    assert "error: no source named 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_scrapy_crawl_without_a_source_or_with_the_wrong_spider_says_how(tmp_path, site) -> None:
+    config_dir = tmp_path / "config"
+    write_config(config_dir, [source("desk", "feed", f"{site.url}/feed.xml")])
+    env = {
+        **os.environ,
+        "NEWSWATCH_CONFIG": str(config_dir),
+        "NEWSWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+    }
+    for args, says in (
+        (["feed"], "which source? use: scrapy crawl feed -a source=NAME"),
+        (
+            ["listing", "-a", "source=desk"],
+            "source 'desk' is a feed source: use scrapy crawl feed -a source=desk",
+        ),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "scrapy", "crawl", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert result.returncode == 2 and says in result.stderr, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr

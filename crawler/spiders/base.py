@@ -25,11 +25,28 @@ from crawler.context import CrawlContext
 from crawler.failures import describe_failure, is_refusal
 from crawler.items import ArticlePage, FeedEntry
 from crawler.urls import try_normalise
+from newswatch.core.config import Config, Source
 from newswatch.core.loading import load_config
 
 log = logging.getLogger(__name__)
 
 DISCOVERY_PRIORITY = 10_000
+
+
+def source_to_crawl(config: Config, kind: str, name: str | None) -> Source:
+    """Return the configured source `name` for the spider of `kind`; ValueError saying how
+    to call it right (also used by `scrapy crawl`, which turns it into one usage line)."""
+    if not name:
+        raise ValueError(f"which source? use: scrapy crawl {kind} -a source=NAME")
+    try:
+        source = config.source(name)
+    except KeyError:
+        raise ValueError(f"no source named {name!r} in {config.directory}/sources.yaml") from None
+    if source.kind != kind:
+        raise ValueError(
+            f"source {name!r} is a {source.kind} source: use scrapy crawl {source.kind} -a source={name}"
+        )
+    return source
 
 
 class SourceSpider(scrapy.Spider):
@@ -48,17 +65,7 @@ class SourceSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         context: CrawlContext | None = getattr(crawler, "newswatch_context", None)
         config = context.config if context is not None else load_config(None)
-        try:
-            spider.source = config.source(spider.source_name)
-        except KeyError:
-            raise ValueError(
-                f"no source named {spider.source_name!r} in {config.directory}/sources.yaml"
-            ) from None
-        if spider.source.kind != cls.kind:
-            raise ValueError(
-                f"source {spider.source_name!r} is a {spider.source.kind} source: "
-                f"use scrapy crawl {spider.source.kind} -a source={spider.source_name}"
-            )
+        spider.source = source_to_crawl(config, cls.kind, spider.source_name)
         spider.owns_context = context is None
         if context is None:  # plain `scrapy crawl`: resolve config and database like the CLI
             context = CrawlContext.from_environment(config)
