@@ -132,8 +132,6 @@ class Service:
         for signum in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(signum, self.request_stop, signum)
         self.loop.add_signal_handler(signal.SIGHUP, self.request_reload)
-        if stop_signals.requested.is_set():  # a signal came while the service was starting
-            self.request_stop()
 
         self.scheduler = AsyncIOScheduler(event_loop=self.loop, timezone=UTC)
         self._schedule_sources()
@@ -167,6 +165,8 @@ class Service:
                 "config": str(self.app.config_dir),
             },
         )
+        if stop_signals.requested.is_set():  # a signal came while the service was starting
+            self.request_stop()
 
     def request_stop(self, signum: int | None = None) -> None:
         """Begin a graceful stop (signal handler)."""

@@ -181,3 +181,33 @@ def test_nothing_the_service_started_outlives_a_sigkill(tmp_path, news_site) -> 
     assert not any(alive(p) for p in family), "children outlived the service by 10 s"
     print(f"\nall {len(family)} children gone {lingered:.2f}s after the service's SIGKILL")
     assert lingered < 0.5, f"children outlived the killed service by {lingered:.2f}s"
+
+
+@pytest.mark.parametrize("moment", [0.5, "polled"], ids=["while-starting", "while-polling"])
+def test_ctrl_c_stops_the_demo_cleanly(tmp_path, moment) -> None:
+    log_path = tmp_path / "demo.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newswatch", "demo"],
+        stdout=open(log_path, "w"),
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+    try:
+        if isinstance(moment, float):
+            time.sleep(moment)
+        else:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and moment not in log_path.read_text():
+                time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(STOP_WITHIN)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    output = log_path.read_text()
+    assert code == 0, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert "newswatch demo: deleted" in output, output[-3000:]
