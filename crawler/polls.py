@@ -58,7 +58,18 @@ class PollRecorder:
 
     async def spider_opened(self, spider) -> None:
         record = PollRecord(source=spider.source_name, started_at=utcnow())
-        start = await spider.context.db(store.begin_poll, spider.source, record.started_at)
+        try:
+            start = await spider.context.db(store.begin_poll, spider.source, record.started_at)
+        except Exception as exc:  # noqa: BLE001 - the database is down, locked or full
+            # Nothing could be stored either: the poll stops before its first request, fails,
+            # and is repeated on schedule once the database is back.
+            reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            message = f"cannot record the poll in the database ({reason})"
+            log.warning("poll skipped: %s", message, extra={"source": record.source})
+            record.error(message, discovery=True, transient=True)
+            self.record = record
+            spider.poll_open = False
+            return
         record.source_id, record.run_id, record.first_crawl = start.source_id, start.run_id, start.first_crawl
         self.record = record
         self.crawler.signals.send_catch_log(poll_started, start=start)
@@ -71,9 +82,14 @@ class PollRecorder:
                 return
             record.finished_at = utcnow()
             try:
-                await spider.context.db(store.finish_poll, record, record.finished_at)
-            except Exception:  # the summary still reaches the caller
-                log.exception("recording the poll failed", extra={"source": record.source})
+                if record.run_id is not None:
+                    await spider.context.db(store.finish_poll, record, record.finished_at)
+            except Exception as exc:  # noqa: BLE001 - the summary still reaches the caller
+                reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+                log.warning("recording the poll failed: %s", reason, extra={"source": record.source})
+                record.error(
+                    f"cannot record the poll in the database ({reason})", discovery=True, transient=True
+                )
             summary = record.summary(record.finished_at)
             self.crawler.signals.send_catch_log(poll_finished, summary=summary)
             spider.context.notify("poll-finished", source=record.source, summary=summary)

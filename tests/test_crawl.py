@@ -413,3 +413,38 @@ def test_a_poll_in_which_every_article_page_fails_is_a_failure(tmp_path, site, c
     assert (summary.ok, summary.new, summary.errors) == (False, 0, 15)
     with sessions() as session:
         assert session.scalars(select(Source)).one().consecutive_failures == 1
+
+
+def test_a_poll_while_the_database_refuses_connections_fails_quietly_and_fetches_nothing(
+    tmp_path, site, crawls, db_url
+) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a database server that refuses connections: the PostgreSQL case")
+    postgres_url = db_url
+    database = make_url(postgres_url).database
+    admin = create_engine(make_url(postgres_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    run = crawls(feed_config(tmp_path, site))
+
+    def allow(allowed: bool) -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {str(allowed).lower()}'))
+            if not allowed:
+                conn.execute(
+                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :db"),
+                    {"db": database},
+                )
+
+    try:
+        allow(False)
+        down = run.poll("desk")
+    finally:
+        allow(True)
+    assert not down.ok and down.new == 0
+    assert "cannot record the poll in the database" in down.error_messages[0]
+    assert site.hits("/feed.xml") == 0, "a poll that cannot be recorded must not fetch anything"
+    back = run.poll("desk")
+    assert back.ok and back.new == 15, back.error_messages
+    admin.dispose()

@@ -66,6 +66,7 @@ class SourceSpider(scrapy.Spider):
         context: CrawlContext | None = getattr(crawler, "newswatch_context", None)
         config = context.config if context is not None else load_config(None)
         spider.source = source_to_crawl(config, cls.kind, spider.source_name)
+        spider.poll_open = True  # the poll recorder sets False when the poll cannot be recorded
         spider.owns_context = context is None
         if context is None:  # plain `scrapy crawl`: resolve config and database like the CLI
             context = CrawlContext.from_environment(config)
@@ -75,6 +76,16 @@ class SourceSpider(scrapy.Spider):
         spider.scheduled = {}
         spider.known = 0
         return spider
+
+    async def start(self):
+        if not self.poll_open:
+            return
+        for request in self.discovery_requests():
+            yield request
+
+    def discovery_requests(self) -> list[Request]:
+        """The poll's first requests: the source's feed, sitemap or listing page."""
+        raise NotImplementedError
 
     def report(self, signal: object, **data) -> None:
         """Tell the poll's recorder what happened (crawler.polls)."""

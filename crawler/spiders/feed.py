@@ -12,8 +12,8 @@ class FeedSpider(SourceSpider):
     name = "feed"
     kind = "feed"
 
-    async def start(self):
-        yield self.discovery_request(self.source.feed, self.parse_feed)
+    def discovery_requests(self):
+        return [self.discovery_request(self.source.feed, self.parse_feed)]
 
     async def parse_feed(self, response):
         if not self.seen_discovery(response):

@@ -32,8 +32,8 @@ class ListingSpider(SourceSpider):
     name = "listing"
     kind = "listing"
 
-    async def start(self):
-        yield self.discovery_request(self.source.listing, self.parse_listing)
+    def discovery_requests(self):
+        return [self.discovery_request(self.source.listing, self.parse_listing)]
 
     async def parse_listing(self, response):
         if not self.seen_discovery(response):

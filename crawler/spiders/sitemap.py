@@ -28,10 +28,10 @@ class SitemapSpider(SourceSpider):
     name = "sitemap"
     kind = "sitemap"
 
-    async def start(self):
+    def discovery_requests(self):
         self.pending_sitemaps = 1
         self.collected: list[FeedEntry] = []
-        yield self._sitemap_request(self.source.sitemap, depth=0)
+        return [self._sitemap_request(self.source.sitemap, depth=0)]
 
     def _sitemap_request(self, url: str, depth: int):
         request = self.discovery_request(
