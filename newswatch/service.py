@@ -35,7 +35,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from alerts.delivery.digests import close_due_digests
 from alerts.delivery.outbox import process_new_articles
@@ -50,6 +50,7 @@ from newswatch.core.errors import UserError
 from newswatch.core.models import Article, utcnow
 from newswatch.core.schedules import CronSchedule, IntervalSchedule, parse_duration
 from newswatch.metrics import start_metrics_server
+from newswatch.outage import DatabaseOutage
 
 log = logging.getLogger("newswatch.service")
 
@@ -95,6 +96,7 @@ class Service:
         self._stopping = False
         self._index_lock = threading.Lock()
         self._first_round: dict[str, CrawlSummary] | None = {}
+        self.outage = DatabaseOutage()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -275,7 +277,22 @@ class Service:
             return None
 
     async def _in_thread(self, func: Callable, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._threads, func, *args)
+        """Run blocking (database) work in a worker thread; while the database is unavailable,
+        return None after one log line for the whole outage (newswatch.outage)."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._threads, self._checked, func, args)
+        except Exception as exc:
+            if self.outage.failed(exc):
+                return None
+            raise
+
+    def _checked(self, func: Callable, args: tuple) -> Any:
+        result = func(*args)
+        if self.outage.ongoing:  # the job may not have needed the database: ask it
+            with self.sessions() as session:
+                session.execute(text("SELECT 1"))
+            self.outage.succeeded()
+        return result
 
     def _count(self, name: str, by: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + by
