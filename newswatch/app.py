@@ -25,7 +25,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.delivery.channels import url_problem, url_secrets
-from alerts.delivery.dispatcher import Dispatcher
 from alerts.rules.query import query_problem
 from crawler.addresses import source_url_problem
 from newswatch.core.config import Config, Rule, resolve_config_dir, resolve_database_url
@@ -35,7 +34,8 @@ from newswatch.core.loading import ConfigChecks, load_config, load_rules, load_s
 from newswatch.core.logs import register_secret
 from newswatch.core.redact import redact_text
 
-if TYPE_CHECKING:  # the crawler pulls in Scrapy and Twisted: only the commands that crawl pay for it
+if TYPE_CHECKING:  # the stages' entry points are imported by the methods that build them
+    from alerts.delivery.dispatcher import Dispatcher
     from alerts.rules.compiled import CompiledRules
     from crawler.runner import CrawlManager
 
@@ -136,6 +136,8 @@ class App:
 
     def dispatcher(self, config: Config | None = None) -> Dispatcher:
         """Return a dispatcher that sends this deployment's due deliveries."""
+        from alerts.delivery.dispatcher import Dispatcher  # outbox, digests, ledger: not for `status`
+
         return Dispatcher(config or self.config, self.sessions)
 
     def crawl_manager(self, **options: Any) -> CrawlManager:
