@@ -58,7 +58,29 @@ class FieldWords:
         index = self.exact_index if word.exact else self.index
         if not word.prefix:
             return index.get(word.key, [])
-        return sorted(i for key, found in index.items() if key.startswith(word.key) for i in found)
+        cache = self._prefix_positions
+        found = cache.get((word.exact, word.key))
+        if found is None:
+            keys = self.exact_keys if word.exact else self.keys
+            # The keys starting with the prefix are one run of the sorted keys.
+            low = bisect_left(keys, word.key)
+            high = low
+            while high < len(keys) and keys[high].startswith(word.key):
+                high += 1
+            found = cache[(word.exact, word.key)] = sorted(i for key in keys[low:high] for i in index[key])
+        return found
+
+    @cached_property
+    def keys(self) -> list[str]:
+        return sorted(self.index)
+
+    @cached_property
+    def exact_keys(self) -> list[str]:
+        return sorted(self.exact_index)
+
+    @cached_property
+    def _prefix_positions(self) -> dict[tuple[bool, str], list[int]]:
+        return {}
 
 
 def _positions(words: list[str]) -> dict[str, list[int]]:
