@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from alerts.rules.text import TOKEN_RE, fold, fold_exact
 from alerts.rules.tree import (
@@ -359,6 +360,12 @@ def parse_query(text: str) -> Query:
     """Return the parsed query; raise QuerySyntaxError (with the column) when it is malformed."""
     if not isinstance(text, str):
         raise QuerySyntaxError(1, "the query must be text")
+    return _parse_text(text)
+
+
+@lru_cache(maxsize=1 << 17)
+def _parse_text(text: str) -> Query:
+    # Trees are frozen: the check of a rules file and its compilation share one parse.
     root = _Parser(text).parse()
     if required_atoms(root) is None:
         raise QuerySyntaxError(
