@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerts.rules import lexicon, reference
-from alerts.rules.explanations import RuleMatch, explain
+from alerts.rules.explanations import ArticleExplainer, RuleMatch
 from alerts.rules.keys import indexed_key, word_key
 from alerts.rules.plan import (
     CodeGen,
@@ -270,8 +270,8 @@ class CompiledRules:
         rules = self._matching(title, text, source)
         if not rules:
             return []
-        plain = reference.Article(title or "", text or "")
-        return [explain(rule.name, rule.query, plain) for rule in rules]
+        explainer = ArticleExplainer(reference.Article(title or "", text or ""))
+        return [explainer.explain(rule.name, rule.query) for rule in rules]
 
 
 def _rule_fields(rule: Any) -> tuple[str, str, Iterable[str] | None, bool]:

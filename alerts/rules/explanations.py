@@ -2,14 +2,15 @@
 
 They come from the plain evaluator in `alerts.rules.reference`, run only for the rules the
 compiled matcher found (`CompiledRules.match`), and for the archive search's results: the
-compiled matcher decides, the plain evaluator explains.
+compiled matcher decides, the plain evaluator explains. On one article, the rules share the
+work (`ArticleExplainer`): each word, phrase or NEAR is looked up once however many rules hold
+it, and a snippet is made only when it is read.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 from alerts.rules import reference
 from alerts.rules.tree import FIELDS, Query
@@ -18,35 +19,73 @@ SNIPPET_BEFORE = 12  # words shown before the first hit
 SNIPPET_AFTER = 24  # words shown after it
 
 
-@dataclass
 class RuleMatch:
-    """One rule that matched one article, with what hit where and a highlighted snippet."""
+    """One rule that matched one article: what hit where (`hits`: per field, the words as
+    written, in order, each once) and a highlighted snippet, made when first asked for."""
 
-    rule: str
-    hits: dict[str, list[str]]
-    snippet: str
+    __slots__ = ("_snippet", "_snippet_of", "hits", "rule")
+
+    def __init__(self, rule: str, hits: dict[str, list[str]], snippet: str | Callable[[], str]) -> None:
+        self.rule, self.hits = rule, hits
+        self._snippet: str | None = snippet if isinstance(snippet, str) else None
+        self._snippet_of = None if isinstance(snippet, str) else snippet
+
+    @property
+    def snippet(self) -> str:
+        if self._snippet is None:
+            self._snippet = self._snippet_of()
+        return self._snippet
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RuleMatch):
+            return NotImplemented
+        return (self.rule, self.hits, self.snippet) == (other.rule, other.hits, other.snippet)
+
+    def __repr__(self) -> str:
+        return f"RuleMatch(rule={self.rule!r}, hits={self.hits!r}, snippet={self.snippet!r})"
+
+
+class ArticleExplainer:
+    """Explains rules on one article, sharing what rules have in common: the hits of each word,
+    phrase or NEAR, and each hit's folded key and surface form, are found once per article."""
+
+    def __init__(self, article: reference.Article) -> None:
+        self.article = article
+        self._leaves: dict = {}
+        self._words: dict[tuple[str, int, int], tuple[str, str]] = {}
+
+    def explain(self, name: str, query: Query) -> RuleMatch:
+        _, hits = reference.explain(query.root, self.article, self._leaves)
+        spans: dict[str, set[tuple[int, int]]] = {f: set() for f in FIELDS}
+        for field_name, span in hits:
+            spans[field_name].add(span)
+        by_field: dict[str, list[str]] = {}
+        for field_name in FIELDS:
+            seen: set[str] = set()
+            for start, end in sorted(spans[field_name]):
+                key, surface = self._word(field_name, start, end)
+                if key not in seen:
+                    seen.add(key)
+                    by_field.setdefault(field_name, []).append(surface)
+        snippet_field = "text" if spans["text"] else "title"
+        words = self.article.fields[snippet_field]
+        ordered = sorted(spans[snippet_field])
+        return RuleMatch(name, by_field, lambda: make_snippet(words, ordered))
+
+    def _word(self, field_name: str, start: int, end: int) -> tuple[str, str]:
+        """A hit's folded key (to keep each once) and its surface form, as written."""
+        found = self._words.get((field_name, start, end))
+        if found is None:
+            words = self.article.fields[field_name]
+            surface = words.text[words.matches[start].start() : words.matches[end].end()]
+            found = (" ".join(words.folded[start : end + 1]), " ".join(surface.split()))
+            self._words[(field_name, start, end)] = found
+        return found
 
 
 def explain(name: str, query: Query, article: reference.Article) -> RuleMatch:
     """Return the rule's hits per field (surface forms, in order, once each) and its snippet."""
-    _, hits = reference.explain(query.root, article)
-    by_field: dict[str, list[str]] = {}
-    spans: dict[str, list[tuple[int, int]]] = {f: [] for f in FIELDS}
-    for field_name, span in hits:
-        spans[field_name].append(span)
-    for field_name in FIELDS:
-        words = article.fields[field_name]
-        seen: set[str] = set()
-        for start, end in sorted(set(spans[field_name])):
-            key = " ".join(words.folded[start : end + 1])
-            if key in seen:
-                continue
-            seen.add(key)
-            surface = words.text[words.matches[start].start() : words.matches[end].end()]
-            by_field.setdefault(field_name, []).append(" ".join(surface.split()))
-    snippet_field = "text" if spans["text"] else "title"
-    snippet = make_snippet(article.fields[snippet_field], sorted(set(spans[snippet_field])))
-    return RuleMatch(rule=name, hits=by_field, snippet=snippet)
+    return ArticleExplainer(article).explain(name, query)
 
 
 _WHITESPACE = re.compile(r"\s+")

@@ -139,15 +139,25 @@ def occurrences(node: Node, article: Article, field: str) -> list[Occurrence]:
     raise TypeError(f"not a positional node: {node!r}")
 
 
-def explain(node: Node, article: Article) -> tuple[bool, list[tuple[str, Span]]]:
-    """Return whether `node` is true, and the (field, span) of every hit that made it true."""
+Hits = list[tuple[str, Span]]
+
+
+def explain(node: Node, article: Article, leaves: dict[Node, Hits] | None = None) -> tuple[bool, Hits]:
+    """Return whether `node` is true, and the (field, span) of every hit that made it true.
+
+    `leaves` memoises the hits of words, phrases and NEARs (trees are immutable and compare by
+    value), so the rules that share them on one article find each only once."""
     if isinstance(node, Word | Phrase | Near):
-        hits = [(f, part) for f in FIELDS for o in occurrences(node, article, f) for part in o.parts]
+        hits = leaves.get(node) if leaves is not None else None
+        if hits is None:
+            hits = [(f, part) for f in FIELDS for o in occurrences(node, article, f) for part in o.parts]
+            if leaves is not None:
+                leaves[node] = hits
         return bool(hits), hits
     if isinstance(node, Not):
-        value, _ = explain(node.child, article)
+        value, _ = explain(node.child, article, leaves)
         return not value, []
-    results = [explain(child, article) for child in node.children]
+    results = [explain(child, article, leaves) for child in node.children]
     if isinstance(node, And):
         if all(value for value, _ in results):
             return True, [hit for _, hits in results for hit in hits]
