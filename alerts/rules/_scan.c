@@ -84,22 +84,62 @@ typedef struct {
     int high;      /* a byte >= 0x80 */
 } ChunkKey;
 
-/* Hash a chunk (FNV-1a). */
+/* The hash is keyed with 16 random bytes drawn once per process (module init): the chunks
+ * come from pages whoever writes them chooses, and an unkeyed hash lets a page be written
+ * whose words all fall on one probe sequence (each look-up then walks all the others). */
+static uint64_t hash_key0, hash_key1;
+
+/* MurmurHash3's 64-bit finaliser: a bijection that spreads every input bit over the output. */
+static inline uint64_t
+mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* Hash a chunk, 8 bytes at a time, keyed (see hash_key0). */
 static inline ChunkKey
 chunk_key(const unsigned char *p, Py_ssize_t n)
 {
     ChunkKey key;
-    uint64_t h = 1469598103934665603ULL;
-    unsigned char bits = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-        bits |= p[i];
+    uint64_t h = hash_key0 ^ ((uint64_t)n * 0x9E3779B97F4A7C15ULL);
+    uint64_t bits = 0;
+    for (Py_ssize_t i = 0; i < n; i += 8) {
+        uint64_t word = load_word(p + i, n - i);
+        bits |= word;
+        h = mix64(h ^ word);
     }
+    h = mix64(h ^ hash_key1);
     key.head = load_word(p, n);
     key.hash = h ? h : 1;
-    key.high = (bits & 0x80) != 0;
+    key.high = (bits & 0x8080808080808080ULL) != 0;
     return key;
+}
+
+/* Draw the hash key from os.urandom (16 bytes); 0 on success. */
+static int
+draw_hash_key(void)
+{
+    PyObject *os = PyImport_ImportModule("os");
+    if (os == NULL)
+        return -1;
+    PyObject *bytes = PyObject_CallMethod(os, "urandom", "i", 16);
+    Py_DECREF(os);
+    if (bytes == NULL)
+        return -1;
+    if (!PyBytes_Check(bytes) || PyBytes_GET_SIZE(bytes) != 16) {
+        Py_DECREF(bytes);
+        PyErr_SetString(PyExc_RuntimeError, "os.urandom(16) gave no 16 bytes");
+        return -1;
+    }
+    memcpy(&hash_key0, PyBytes_AS_STRING(bytes), 8);
+    memcpy(&hash_key1, PyBytes_AS_STRING(bytes) + 8, 8);
+    Py_DECREF(bytes);
+    return 0;
 }
 
 static Slot *
@@ -796,6 +836,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__scan(void)
 {
+    if (draw_hash_key() < 0)
+        return NULL;
     if (PyType_Ready(&ChunkTableType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
