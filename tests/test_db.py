@@ -151,6 +151,34 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", [["status"], ["alerts"], ["db", "upgrade"], ["run"]])
+def test_a_file_that_is_not_a_database_is_one_line_and_left_as_it_was(tmp_path: Path, command) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"my notes, not a database\n" * 10)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newswatch",
+            "--config",
+            str(REPO / "config"),
+            "--db",
+            f"sqlite:///{path}",
+            *command,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.strip()
+        == f"newswatch: error: cannot open database sqlite:///{path}: file is not a database"
+    )
+    assert path.read_bytes() == b"my notes, not a database\n" * 10
+
+
 def test_naive_datetimes_are_refused(sessions) -> None:
     with pytest.raises(Exception, match="naive"):
         with session_scope(sessions) as s:

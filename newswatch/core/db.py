@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newswatch.core.errors import UserError
@@ -146,8 +146,9 @@ def upgrade(url: str, revision: str = "head") -> None:
 
     try:
         command.upgrade(alembic_config(url), revision)
-    except OperationalError as exc:
-        raise UserError(f"cannot open database: {str(exc.orig).splitlines()[0]}") from None
+    except DBAPIError as exc:  # unreachable, refused, or not a database at all
+        shown = make_url(normalise_database_url(url)).render_as_string(hide_password=True)
+        raise UserError(f"cannot open database {shown}: {str(exc.orig).splitlines()[0]}") from None
 
 
 def current_revision(engine: Engine) -> str | None:
