@@ -130,7 +130,9 @@ class ClusterNode:
             self._election_task = asyncio.ensure_future(self.election.elect())
         if "web" in self.roles:
             log.debug("web role: served by the web application where it is installed")
-        log.info("cluster process started", extra={"roles": format_roles(self.roles), "process_id": self.id[:8]})
+        log.info(
+            "cluster process started", extra={"roles": format_roles(self.roles), "process_id": self.id[:8]}
+        )
 
     async def _work(self, role: str, queue: str, slots: int) -> None:
         try:

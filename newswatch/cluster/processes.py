@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from newswatch.core.models import CrawlRun, Process, Source, utcnow
 
 BEAT_EVERY = 2.0
-GONE_AFTER = timedelta(seconds=20)
+GONE_AFTER = timedelta(seconds=10)  # five missed beats
 FORGET_AFTER = timedelta(hours=1)
 ABANDONED_AFTER = timedelta(seconds=30)
 ABANDONED_MESSAGE = "abandoned: the process running this poll stopped before it finished"
@@ -140,3 +140,27 @@ def queue_depth(session: Session) -> dict[str, dict[str, float]]:
         queue: {"waiting": waiting, "running": running, "oldest_wait_s": float(oldest or 0.0)}
         for queue, waiting, running, oldest in rows
     }
+
+
+def process_states(session: Session, now: datetime | None = None) -> list[dict]:
+    """Every process row as `newswatch status` shows it (state: running, stopped or gone)."""
+    now = now or utcnow()
+    out = []
+    for row in processes(session):
+        state = "stopped" if row.stopped_at else ("running" if is_live(row, now) else "gone")
+        out.append(
+            {
+                "host": row.host,
+                "pid": row.pid,
+                "roles": row.roles,
+                "state": state,
+                "leader": bool(row.leader) and state == "running",
+                "started_at": row.started_at,
+                "last_seen": row.last_seen,
+                "polls_in_flight": list(row.polls_in_flight or []) if state == "running" else [],
+                "polls_done": row.polls_done,
+                "lag_p50_s": row.lag_p50,
+                "lag_p95_s": row.lag_p95,
+            }
+        )
+    return out
