@@ -231,6 +231,11 @@ class NewsSite(FeedFormats, DemoSite):
         with self._lock:
             return [r.status for r in self.requests if r.path == path]
 
+    def answering(self, path: str) -> int:
+        """Return how many requests to `path` are being answered now (e.g. held by a delay)."""
+        with self._lock:
+            return self._in_flight.get(path, 0)
+
     def most_at_once(self, path: str) -> int:
         """Return the most requests to `path` that were being answered at the same moment."""
         with self._lock:

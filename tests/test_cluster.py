@@ -160,7 +160,7 @@ def test_cluster_keeps_every_alert_once_with_a_crawler_and_the_scheduler_killed(
             slow = f"/articles/{DURING_CRAWL_KILL[0].slug}.html"
             site.behave(slow, delay=4.0)
             _publish(site, DURING_CRAWL_KILL)
-            wait_until(lambda: site.hits(slow) >= 1, 30, "C to be mid-poll", nodes)
+            wait_until(lambda: site.answering(slow) >= 1, 30, "C to be mid-poll", nodes)
             d = node("d", "crawl")
             c.kill()
             killed_at = datetime.now(UTC).replace(tzinfo=None)
