@@ -27,10 +27,12 @@ REPO = Path(__file__).resolve().parent.parent
 class Node:
     """One `newswatch run --roles ROLES` process, its output in a log file."""
 
-    def __init__(self, name: str, roles: str, config_dir: Path, db_url: str, log_dir: Path) -> None:
+    def __init__(
+        self, name: str, roles: str, config_dir: Path, db_url: str, log_dir: Path, *extra: str
+    ) -> None:
         self.name, self.roles = name, roles
         self.args = [
-            sys.executable, "-m", "newswatch", "--config", str(config_dir), "--db", db_url, "run", "--roles", roles,
+            sys.executable, "-m", "newswatch", "--config", str(config_dir), "--db", db_url, "run", "--roles", roles, *extra,
         ]  # fmt: skip
         self.log_path = log_dir / f"{name}.log"
         self.proc: subprocess.Popen | None = None

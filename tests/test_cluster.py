@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from cluster_support import REPO, Node, Records, article, logs, wait_until
 from fixture_site import NewsSite
-from receivers import WebhookReceiver
+from receivers import WebhookReceiver, free_port
 
 from newswatch.demo.site import DemoArticle
 
@@ -141,13 +141,14 @@ def test_cluster_keeps_every_alert_once_with_a_crawler_and_the_scheduler_killed(
         with WebhookReceiver() as desk:
             config_dir = _config(tmp_path / "config", site, desk.url())
 
-            def node(name: str, roles: str) -> Node:
-                nodes.append(Node(name, roles, config_dir, postgres_url, tmp_path).start())
+            def node(name: str, roles: str, *extra: str) -> Node:
+                nodes.append(Node(name, roles, config_dir, postgres_url, tmp_path, *extra).start())
                 return nodes[-1]
 
             a = node("a", "scheduler,match")
             wait_until(lambda: records.leader_pid() == a.pid, 60, "A to become the active scheduler", nodes)
-            b = node("b", "scheduler,match,deliver")
+            b_port = free_port()
+            b = node("b", "scheduler,match,deliver", "--metrics-port", str(b_port))
             c = node("c", "crawl")
             wait_until(
                 lambda: site.hits("/articles/old-deorbit-plan.html") >= 1, 60, "the backlog crawl", nodes

@@ -27,6 +27,7 @@ BEAT_EVERY = 2.0
 GONE_AFTER = timedelta(seconds=10)  # five missed beats
 FORGET_AFTER = timedelta(hours=1)
 ABANDONED_AFTER = timedelta(seconds=30)
+QUEUES = ("polls", "match", "deliver")  # newswatch.cluster.engine's queues, shown even when empty
 ABANDONED_MESSAGE = "abandoned: the process running this poll stopped before it finished"
 
 
@@ -136,10 +137,10 @@ def queue_depth(session: Session) -> dict[str, dict[str, float]]:
             " FROM procrastinate_jobs WHERE status IN ('todo', 'doing') GROUP BY queue_name"
         )
     ).all()
-    return {
-        queue: {"waiting": waiting, "running": running, "oldest_wait_s": float(oldest or 0.0)}
-        for queue, waiting, running, oldest in rows
-    }
+    depth = {queue: {"waiting": 0, "running": 0, "oldest_wait_s": 0.0} for queue in QUEUES}
+    for queue, waiting, running, oldest in rows:
+        depth[queue] = {"waiting": waiting, "running": running, "oldest_wait_s": float(oldest or 0.0)}
+    return depth
 
 
 def process_states(session: Session, now: datetime | None = None) -> list[dict]:
