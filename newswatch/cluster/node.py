@@ -66,6 +66,9 @@ log = logging.getLogger("newswatch.cluster")
 ENGINE_HEARTBEAT = 2.0  # seconds between the engine workers' heartbeats
 STALLED_AFTER = 10.0  # a worker silent this long is dead: its jobs are taken up again
 MAINTAIN_EVERY = 3.0
+# A poll waiting behind another poll of its host becomes runnable when that one ends, which
+# the engine announces to nobody: its workers find such polls by looking again this often.
+FETCH_EVERY = {"crawl": 0.5, "match": 5.0, "deliver": 5.0}
 WORKER_GRACE = 8.0  # seconds a stopping worker gives its jobs (the service's STOP_GRACE)
 LAG_WINDOW = 500  # polls over which the scheduling lag's quantiles are taken
 LEADER_JOBS = frozenset({"digests", "health", "retention", "maintain"})
@@ -141,6 +144,7 @@ class ClusterNode:
                 queues=[queue],
                 concurrency=slots,
                 wait=True,
+                fetch_job_polling_interval=FETCH_EVERY[role],
                 install_signal_handlers=False,
                 delete_jobs="always",
                 update_heartbeat_interval=ENGINE_HEARTBEAT,
