@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from newswatch.core.config import Source as SourceConfig
 from newswatch.core.models import URL_LENGTH, Article, ArticleUrl, CrawlRun, HttpCache, Source, Story, utcnow
 
 SQL_BATCH = 500
+INTERRUPTED = "interrupted: the process running this poll stopped before it finished"
 NEAR_DUPLICATE_WINDOW = timedelta(days=7)
 
 
@@ -62,6 +63,15 @@ def begin_poll(session: Session, config: SourceConfig, started_at: datetime) -> 
     """Record the start of a poll (a `crawl_runs` row) and return what the poll needs to know."""
     serialise_writers(session)
     source = ensure_source(session, config)
+    # A source is polled by one process at a time: a poll still "running" is one whose process
+    # died (SIGKILL, power loss); it ends here rather than stay running forever.
+    session.execute(
+        update(CrawlRun)
+        .where(CrawlRun.source_id == source.id, CrawlRun.status == "running")
+        .values(
+            status="failed", finished_at=started_at, errors=CrawlRun.errors + 1, error_summary=INTERRUPTED
+        )
+    )
     run = CrawlRun(source_id=source.id, started_at=started_at, status="running")
     session.add(run)
     source.last_poll_at = started_at

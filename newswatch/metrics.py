@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
+from newswatch.cluster.processes import queue_depth
 from newswatch.core.models import utcnow
 from newswatch.health import delivery_counts, source_health
 
@@ -33,6 +34,7 @@ def render_metrics(service: Service) -> str:
     with service.sessions() as session:
         sources = source_health(session, service.config, now)
         deliveries = delivery_counts(session)
+        queues = queue_depth(session) if service.cluster is not None else {}
     gauges = {
         "newswatch_source_consecutive_failures": ("Failed polls in a row.", lambda s: s.consecutive_failures),
         "newswatch_source_new_articles_24h": ("New articles in the last 24 hours.", lambda s: s.new_24h),
@@ -71,7 +73,49 @@ def render_metrics(service: Service) -> str:
             f"# TYPE newswatch_{key}_total counter",
             f"newswatch_{key}_total {service.counters.get(key, 0)}",
         ]
+    if service.cluster is not None:
+        lines += _cluster_lines(service, queues)
     return "\n".join(lines) + "\n"
+
+
+def _cluster_lines(service: Service, queues: dict[str, dict[str, float]]) -> list[str]:
+    """This process's part in a multi-process deployment, and the engine's queues."""
+    node = service.cluster
+    report = node.report()
+    lines = [
+        "# HELP newswatch_process_role 1 for each role this process runs.",
+        "# TYPE newswatch_process_role gauge",
+    ]
+    lines += [f'newswatch_process_role{{role="{role}"}} 1' for role in sorted(node.roles)]
+    lines += [
+        "# HELP newswatch_scheduler_active 1 while this process is the active scheduler.",
+        "# TYPE newswatch_scheduler_active gauge",
+        f"newswatch_scheduler_active {int(report.leader)}",
+        "# HELP newswatch_polls_in_flight Polls this process is running now.",
+        "# TYPE newswatch_polls_in_flight gauge",
+        f"newswatch_polls_in_flight {len(report.polls_in_flight)}",
+        "# HELP newswatch_polls_run_total Poll jobs this process ran since start.",
+        "# TYPE newswatch_polls_run_total counter",
+        f"newswatch_polls_run_total {report.polls_done}",
+        "# HELP newswatch_scheduling_lag_seconds How late this process's last polls started against their schedule.",
+        "# TYPE newswatch_scheduling_lag_seconds summary",
+    ]
+    for quantile, value in (("0.5", report.lag_p50), ("0.95", report.lag_p95)):
+        if value is not None:
+            lines.append(f'newswatch_scheduling_lag_seconds{{quantile="{quantile}"}} {value:.3f}')
+    lines += [
+        "# HELP newswatch_queue_jobs Jobs in the engine's queues by state.",
+        "# TYPE newswatch_queue_jobs gauge",
+    ]
+    for queue, depth in sorted(queues.items()):
+        lines.append(f'newswatch_queue_jobs{{queue="{queue}",state="waiting"}} {depth["waiting"]}')
+        lines.append(f'newswatch_queue_jobs{{queue="{queue}",state="running"}} {depth["running"]}')
+    lines += [
+        "# HELP newswatch_queue_oldest_lag_seconds How late the longest-waiting poll already is.",
+        "# TYPE newswatch_queue_oldest_lag_seconds gauge",
+        f"newswatch_queue_oldest_lag_seconds {queues.get('polls', {}).get('oldest_wait_s', 0.0):.3f}",
+    ]
+    return lines
 
 
 async def start_metrics_server(service: Service, host: str, port: int) -> asyncio.base_events.Server:

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -45,12 +45,16 @@ from crawler.runner import reactor_event_loop
 from newswatch import stop_signals
 from newswatch.alarms import raise_source_alarms
 from newswatch.app import App
+from newswatch.cluster.roles import ALL_ROLES
 from newswatch.core.db import session_scope
 from newswatch.core.errors import UserError
 from newswatch.core.models import Article, utcnow
 from newswatch.core.schedules import CronSchedule, IntervalSchedule, parse_duration
 from newswatch.metrics import start_metrics_server
 from newswatch.outage import DatabaseOutage
+
+if TYPE_CHECKING:  # the engine (Procrastinate) is loaded only by `run --roles` on PostgreSQL
+    from newswatch.cluster.node import ClusterNode
 
 log = logging.getLogger("newswatch.service")
 
@@ -84,8 +88,12 @@ class Service:
         *,
         metrics_port: int | None = None,
         metrics_host: str = "127.0.0.1",
+        cluster: ClusterNode | None = None,
     ) -> None:
         self.app = app
+        # `run --roles`: one process of a deployment (newswatch.cluster); None: every role here.
+        self.cluster = cluster
+        self.roles = cluster.roles if cluster is not None else ALL_ROLES
         self.metrics_port = metrics_port
         self.metrics_host = metrics_host
         self.config = app.config  # validated before anything starts: a broken config exits 2
@@ -97,6 +105,8 @@ class Service:
         self._index_lock = threading.Lock()
         self._first_round: dict[str, CrawlSummary] | None = {}
         self.outage = DatabaseOutage()
+        if cluster is not None:
+            cluster.attach(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -128,7 +138,7 @@ class Service:
         self._match_lock = asyncio.Lock()
         self.sessions = await self._in_thread(lambda: self.app.sessions)  # migrates the schema first
         self.compiled = self.app.compile_rules(self.config)
-        self.crawls = self.app.crawl_manager()
+        self.crawls = self.app.crawl_manager() if "crawl" in self.roles else None
         self.dispatcher = self.app.dispatcher(self.config)
 
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -136,26 +146,15 @@ class Service:
         self.loop.add_signal_handler(signal.SIGHUP, self.request_reload)
 
         self.scheduler = AsyncIOScheduler(event_loop=self.loop, timezone=UTC)
-        self._schedule_sources()
-        now = datetime.now(UTC)
-        periodic = (
-            (self.match_new, "match", MATCH_EVERY, now),
-            (self.close_digests, "digests", DIGESTS_EVERY, now),
-            (self.check_health, "health", HEALTH_EVERY, now + timedelta(seconds=HEALTH_EVERY)),
-            (self.drop_old_html, "retention", RETENTION_EVERY, now + timedelta(seconds=60)),
-        )
-        for func, job_id, seconds, first in periodic:
-            self.scheduler.add_job(
-                func,
-                "interval",
-                seconds=seconds,
-                id=job_id,
-                max_instances=1,
-                coalesce=True,
-                next_run_time=first,
-            )
+        if self.cluster is None:  # in a cluster, the elected scheduler adds them (cluster.node)
+            self._schedule_sources()
+            self._add_periodic()
         self.scheduler.start()
-        self._dispatch_task = asyncio.ensure_future(self._dispatch_loop())
+        self._dispatch_task = (
+            asyncio.ensure_future(self._dispatch_loop()) if "deliver" in self.roles else None
+        )
+        if self.cluster is not None:
+            await self.cluster.start()
         if self.metrics_port is not None:
             self._metrics_server = await start_metrics_server(self, self.metrics_host, self.metrics_port)
         log.info(
@@ -182,7 +181,9 @@ class Service:
     async def _shutdown(self) -> None:
         self.scheduler.shutdown(wait=False)
         self._dispatch_kick.set()
-        pending = {t for t in self._in_flight if not t.done()} | {self._dispatch_task}
+        if self.cluster is not None:
+            await self.cluster.stop()
+        pending = {t for t in self._in_flight if not t.done()} | ({self._dispatch_task} - {None})
         if pending:
             done, still = await asyncio.wait(pending, timeout=STOP_GRACE)
             if still:
@@ -192,7 +193,8 @@ class Service:
                     extra={"tasks": len(still)},
                 )
         try:
-            await asyncio.wait_for(self.crawls.close(), timeout=3)
+            if self.crawls is not None:
+                await asyncio.wait_for(self.crawls.close(), timeout=3)
         except TimeoutError:
             log.warning("crawler did not close in time")
         if getattr(self, "_metrics_server", None):
@@ -201,6 +203,28 @@ class Service:
         log.info("stopped")
 
     # ------------------------------------------------------------------ scheduling
+
+    def _add_periodic(self, job_ids: set[str] | frozenset[str] | None = None) -> None:
+        """Add the periodic jobs (those named in `job_ids`, default all) to the scheduler."""
+        now = datetime.now(UTC)
+        periodic = (
+            (self.match_new, "match", MATCH_EVERY, now),
+            (self.close_digests, "digests", DIGESTS_EVERY, now),
+            (self.check_health, "health", HEALTH_EVERY, now + timedelta(seconds=HEALTH_EVERY)),
+            (self.drop_old_html, "retention", RETENTION_EVERY, now + timedelta(seconds=60)),
+        )
+        for func, job_id, seconds, first in periodic:
+            if job_ids is None or job_id in job_ids:
+                self.scheduler.add_job(
+                    func,
+                    "interval",
+                    seconds=seconds,
+                    id=job_id,
+                    max_instances=1,
+                    coalesce=True,
+                    next_run_time=first,
+                    replace_existing=True,
+                )
 
     def _schedule_sources(self) -> None:
         wanted = {f"poll:{s.name}": s for s in self.config.sources if s.enabled}
@@ -247,9 +271,11 @@ class Service:
         self.config, self.compiled = config, compiled
         self.dispatcher = self.app.dispatcher(config)
         # New and changed sources apply at their next poll; crawl: settings need a restart.
-        self.crawls.config = config
-        self.crawls.context.config = config
-        self._schedule_sources()
+        if self.crawls is not None:
+            self.crawls.config = config
+            self.crawls.context.config = config
+        if self.cluster is None or self.cluster.is_leader:
+            self._schedule_sources()
         log.info(
             "config reloaded",
             extra={
@@ -300,6 +326,9 @@ class Service:
     async def poll(self, name: str, every: str | None = None) -> None:
         """Poll one source, then match what it brought."""
         if self._stopping:
+            return
+        if self.cluster is not None:  # the elected scheduler: a crawl process will run it
+            await self.cluster.enqueue_poll(name)
             return
         # Shielded: stopping the scheduler cancels its jobs, but a poll under way may finish.
         await self._shielded(self._poll(name))
@@ -354,10 +383,13 @@ class Service:
         """Match new articles and write their alerts (one transaction per batch)."""
         if self._stopping:
             return
+        if "match" not in self.roles:
+            self.cluster.wake("match")
+            return
         async with self._match_lock:
             matched = await self._shielded(self._in_thread(self._match_batch))
         if matched:
-            self._dispatch_kick.set()
+            self._wake_dispatcher()
             # After the dispatcher is woken: indexing for search must not delay alerts.
             await self._shielded(self._in_thread(self._index_for_search))
 
@@ -384,7 +416,7 @@ class Service:
             return
         closed = await self._shielded(self._in_thread(self._close_digests))
         if closed:
-            self._dispatch_kick.set()
+            self._wake_dispatcher()
 
     def _close_digests(self) -> int:
         # The first pass after start also sends what waits for a digest that no longer exists
@@ -392,6 +424,13 @@ class Service:
         on_start, self._digests_started = not getattr(self, "_digests_started", False), True
         with session_scope(self.sessions) as session:
             return close_due_digests(session, self.config, utcnow(), on_start=on_start)
+
+    def _wake_dispatcher(self) -> None:
+        """New deliveries are due: wake this process's dispatcher, or the deliver processes'."""
+        if "deliver" in self.roles:
+            self._dispatch_kick.set()
+        else:
+            self.cluster.wake("deliver")
 
     async def _dispatch_loop(self) -> None:
         while not self._stopping:
@@ -414,7 +453,7 @@ class Service:
             return
         raised = await self._shielded(self._in_thread(self._check_health))
         if raised:
-            self._dispatch_kick.set()
+            self._wake_dispatcher()
 
     def _check_health(self) -> int:
         with session_scope(self.sessions) as session:

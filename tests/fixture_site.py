@@ -6,6 +6,7 @@ a request log and hostile endpoints. A real HTTP server on 127.0.0.1.
     site.publish(article)              # new articles appear over time
     site.behave("/feed.xml", statuses=[429, 200], retry_after="1")
     site.hits("/feed.xml")             # what the crawler actually fetched
+    site.most_at_once("/feed.xml")     # the most requests to it answered at the same moment
     site.stop()
 
 Tests get a started one from the `site` fixture (tests/conftest.py). Pages beyond the demo's
@@ -105,6 +106,13 @@ class _Handler(DemoHandler):
     site: NewsSite
 
     def answer(self, path: str, query: str, base: str) -> None:
+        self.site._enter(path)
+        try:
+            self._answer(path, query, base)
+        finally:
+            self.site._leave(path)
+
+    def _answer(self, path: str, query: str, base: str) -> None:
         self.logged_as = (path, query)
         status, behaviour = self.site._take_behaviour(path)
         if behaviour and behaviour.delay:
@@ -161,6 +169,8 @@ class NewsSite(FeedFormats, DemoSite):
         self._pages: dict[str, tuple[bytes, str]] = {}
         self._behaviours: dict[str, Behaviour] = {}
         self.requests: list[RequestRecord] = []
+        self._in_flight: dict[str, int] = {}
+        self._most_in_flight: dict[str, int] = {}
         self._internal = None
         self.internal_hits = 0
         super().__init__(articles, **kwargs)
@@ -220,6 +230,25 @@ class NewsSite(FeedFormats, DemoSite):
     def statuses(self, path: str) -> list[int]:
         with self._lock:
             return [r.status for r in self.requests if r.path == path]
+
+    def answering(self, path: str) -> int:
+        """Return how many requests to `path` are being answered now (e.g. held by a delay)."""
+        with self._lock:
+            return self._in_flight.get(path, 0)
+
+    def most_at_once(self, path: str) -> int:
+        """Return the most requests to `path` that were being answered at the same moment."""
+        with self._lock:
+            return self._most_in_flight.get(path, 0)
+
+    def _enter(self, path: str) -> None:
+        with self._lock:
+            now = self._in_flight[path] = self._in_flight.get(path, 0) + 1
+            self._most_in_flight[path] = max(now, self._most_in_flight.get(path, 0))
+
+    def _leave(self, path: str) -> None:
+        with self._lock:
+            self._in_flight[path] -= 1
 
     def clear_log(self) -> None:
         with self._lock:

@@ -210,6 +210,16 @@ class CrawlSettings(_Strict):
     obey_robots: bool = True
 
 
+class ClusterSettings(_Strict):
+    """A deployment of several processes (`newswatch run --roles …`, PostgreSQL only).
+
+    `broker_url` is for an engine that needs a broker; the engine newswatch uses (Procrastinate)
+    keeps its jobs in the database, so it is accepted and not needed ($NEWSWATCH_BROKER_URL too)."""
+
+    broker_url: str | None = None
+    crawl_concurrency: int = Field(default=16, ge=1, le=512)  # polls at once per crawl process
+
+
 class Settings(_Strict):
     """`settings.yaml`: service-wide options, all optional."""
 
@@ -219,6 +229,7 @@ class Settings(_Strict):
     health: HealthSettings = HealthSettings()
     retention: RetentionSettings = RetentionSettings()
     templates: str | None = None
+    cluster: ClusterSettings = ClusterSettings()
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?i?b?)\s*$", re.IGNORECASE)

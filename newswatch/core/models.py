@@ -9,6 +9,7 @@
     digests       one per (subscriber, due time)
     deliveries    one per (alert or digest, destination): the ledger the dispatcher works on
     http_cache    ETag / Last-Modified per feed or sitemap URL, for conditional GET
+    processes     the running processes of a multi-process deployment (heartbeats)
 
 Times are timezone-aware UTC in Python and UTC in the database (SQLite has no time zones,
 so `UTCDateTime` strips and restores the zone).
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -300,3 +302,27 @@ class ArticleSearch(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     title_words: Mapped[str] = mapped_column(Text, default="")
     text_words: Mapped[str] = mapped_column(Text, default="")
+
+
+class Process(Base):
+    """One running process of a deployment (`newswatch run --roles …`), as it last reported
+    itself: which roles it plays, whether it is the active scheduler, which polls it runs.
+    Each process rewrites its own row every few seconds; a row whose `last_seen` is old
+    belongs to a process that stopped or died (newswatch.cluster)."""
+
+    __tablename__ = "processes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    roles: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    leader: Mapped[bool] = mapped_column(Boolean, default=False)
+    polls_in_flight: Mapped[list[str]] = mapped_column(JSON, default=list)  # source names
+    polls_done: Mapped[int] = mapped_column(Integer, default=0)
+    lag_p50: Mapped[float | None] = mapped_column(
+        Float
+    )  # seconds a poll started after it was due (last polls)
+    lag_p95: Mapped[float | None] = mapped_column(Float)
+    stopped_at: Mapped[datetime | None]
