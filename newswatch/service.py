@@ -33,14 +33,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text, update
 
 from alerts.delivery.digests import close_due_digests
 from alerts.delivery.outbox import process_new_articles
 from alerts.rules.archive import refresh_search_index
-from crawler.records import CrawlSummary
 from crawler.runner import reactor_event_loop
 from newswatch import stop_signals
 from newswatch.alarms import raise_source_alarms
@@ -49,9 +46,11 @@ from newswatch.cluster.roles import ALL_ROLES
 from newswatch.core.db import session_scope
 from newswatch.core.errors import UserError
 from newswatch.core.models import Article, utcnow
-from newswatch.core.schedules import CronSchedule, IntervalSchedule, parse_duration
+from newswatch.core.schedules import parse_duration
+from newswatch.first_round import FirstRound
 from newswatch.metrics import start_metrics_server
 from newswatch.outage import DatabaseOutage
+from newswatch.poll_jobs import sync_poll_jobs
 
 if TYPE_CHECKING:  # the engine (Procrastinate) is loaded only by `run --roles` on PostgreSQL
     from newswatch.cluster.node import ClusterNode
@@ -69,8 +68,6 @@ class _QuietCancelledJobs(logging.Filter):
 
 logging.getLogger("apscheduler.executors.default").addFilter(_QuietCancelledJobs())
 
-FIRST_ROUND_SHOWN = 5  # failing sources named in the summary of the first round of polls
-FIRST_POLL_SPREAD = 1.0  # seconds over which the first polls after start are spread
 STOP_GRACE = 8.0  # seconds in-flight work may take after SIGTERM before it is abandoned
 MATCH_EVERY = 5.0
 DISPATCH_EVERY = 2.0
@@ -103,7 +100,7 @@ class Service:
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newswatch-worker")
         self._stopping = False
         self._index_lock = threading.Lock()
-        self._first_round: dict[str, CrawlSummary] | None = {}
+        self.first_round = FirstRound()
         self.outage = DatabaseOutage()
         if cluster is not None:
             cluster.attach(self)
@@ -227,38 +224,7 @@ class Service:
                 )
 
     def _schedule_sources(self) -> None:
-        wanted = {f"poll:{s.name}": s for s in self.config.sources if s.enabled}
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("poll:") and job.id not in wanted:
-                job.remove()
-        now = datetime.now(UTC)
-        for index, (job_id, source) in enumerate(wanted.items()):
-            schedule = source.schedule
-            if isinstance(schedule, IntervalSchedule):
-                seconds = schedule.seconds
-                trigger = IntervalTrigger(seconds=seconds, jitter=min(seconds * 0.1, 60), timezone=UTC)
-                # The first round starts at once, spread over a second: after a restart, what
-                # was published while the service was down should alert without waiting.
-                first = now + timedelta(seconds=min(seconds, FIRST_POLL_SPREAD) * index / len(wanted))
-                grace = int(max(30, seconds))
-            else:
-                assert isinstance(schedule, CronSchedule)
-                trigger = CronTrigger.from_crontab(schedule.expression, timezone=UTC)
-                first, grace = None, 300
-            existing = self.scheduler.get_job(job_id)
-            if existing is not None and getattr(existing, "kwargs", {}).get("every") == source.every:
-                continue
-            kwargs: dict[str, Any] = {
-                "id": job_id,
-                "max_instances": 1,
-                "coalesce": True,
-                "misfire_grace_time": grace,
-                "replace_existing": True,
-                "kwargs": {"name": source.name, "every": source.every},
-            }
-            if first is not None:
-                kwargs["next_run_time"] = first
-            self.scheduler.add_job(self.poll, trigger, **kwargs)
+        sync_poll_jobs(self.scheduler, self.config, self.poll)
 
     def request_reload(self) -> None:
         """SIGHUP: re-validate the config and switch to it; keep the running one on error."""
@@ -348,36 +314,11 @@ class Service:
                 "errors": summary.errors,
             },
         )
-        self._note_first_round(summary)
+        self.first_round.note(summary, self.config)
         if summary.new:
             await self.match_new()
         if summary.errors or summary.new:
             await self.check_health()
-
-    def _note_first_round(self, summary: CrawlSummary) -> None:
-        """After every enabled source was polled once, say in one line how they did, so a
-        new user whose sources all fail hears it within the first minute."""
-        if self._first_round is None:
-            return
-        self._first_round[summary.source] = summary
-        wanted = {s.name for s in self.config.sources if s.enabled}
-        if not wanted <= self._first_round.keys():
-            return
-        failing = {name: s for name, s in self._first_round.items() if name in wanted and not s.ok}
-        self._first_round = None
-        reasons = "; ".join(
-            f"{name}: {_first_line(s.error_messages)}"
-            for name, s in sorted(failing.items())[:FIRST_ROUND_SHOWN]
-        )
-        more = f" and {len(failing) - FIRST_ROUND_SHOWN} more" if len(failing) > FIRST_ROUND_SHOWN else ""
-        text = f"first round of polls: {len(wanted) - len(failing)} of {len(wanted)} sources ok"
-        if failing:
-            text += f", {len(failing)} failing ({reasons}{more})"
-        log.log(
-            logging.WARNING if failing else logging.INFO,
-            "%s; `newswatch status` shows every source's health",
-            text,
-        )
 
     async def match_new(self) -> None:
         """Match new articles and write their alerts (one transaction per batch)."""
@@ -471,8 +412,3 @@ class Service:
                 .values(raw_html=None)
             )
             return result.rowcount or 0
-
-
-def _first_line(messages: list[str]) -> str:
-    text = messages[0] if messages else "no article could be stored"
-    return text.removeprefix("discovery: ").splitlines()[0][:200]
