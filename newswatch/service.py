@@ -15,6 +15,10 @@ loop. Jobs:
 Blocking work (database batches, Apprise sends) runs in worker threads; extraction runs in
 the crawler's process pool; the loop stays free.
 
+    changes        every second: the config revision; when sources, rules or subscribers were
+                   changed through the API, the config is rebuilt as on SIGHUP
+    web            the web interface and HTTP API (newswatch.web), served by uvicorn on this loop
+
 Stop: SIGTERM / SIGINT stop scheduling and give in-flight work STOP_GRACE seconds; what is
 abandoned is safe (deliveries are leased and retried after restart, a poll is repeated).
 Reload: SIGHUP re-validates the config; on an error the running config is kept.
@@ -30,7 +34,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -45,6 +49,7 @@ from crawler.runner import reactor_event_loop
 from newswatch import stop_signals
 from newswatch.alarms import raise_source_alarms
 from newswatch.app import App
+from newswatch.core.config import Config
 from newswatch.core.db import session_scope
 from newswatch.core.errors import UserError
 from newswatch.core.models import Article, utcnow
@@ -73,6 +78,14 @@ DISPATCH_EVERY = 2.0
 DIGESTS_EVERY = 5.0
 HEALTH_EVERY = 30.0
 RETENTION_EVERY = 3600.0
+CHANGES_EVERY = 1.0  # how often the config revision is read: API changes apply within ~2 s
+
+
+class WebInterface(Protocol):
+    """The web server the CLI hands in (newswatch.web.server.WebServer)."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
 
 
 class Service:
@@ -84,8 +97,10 @@ class Service:
         *,
         metrics_port: int | None = None,
         metrics_host: str = "127.0.0.1",
+        web: Callable[[Callable[[], Config]], WebInterface] | None = None,
     ) -> None:
         self.app = app
+        self._make_web = web
         self.metrics_port = metrics_port
         self.metrics_host = metrics_host
         self.config = app.config  # validated before anything starts: a broken config exits 2
@@ -127,8 +142,10 @@ class Service:
         self._dispatch_kick = asyncio.Event()
         self._match_lock = asyncio.Lock()
         self.sessions = await self._in_thread(lambda: self.app.sessions)  # migrates the schema first
+        self.file_config = self.config
+        self.config, self._revision = await self._in_thread(self.app.managed_config, self.file_config)
         self.compiled = self.app.compile_rules(self.config)
-        self.crawls = self.app.crawl_manager()
+        self.crawls = self.app.crawl_manager(self.config)
         self.dispatcher = self.app.dispatcher(self.config)
 
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -143,6 +160,7 @@ class Service:
             (self.close_digests, "digests", DIGESTS_EVERY, now),
             (self.check_health, "health", HEALTH_EVERY, now + timedelta(seconds=HEALTH_EVERY)),
             (self.drop_old_html, "retention", RETENTION_EVERY, now + timedelta(seconds=60)),
+            (self.pick_up_changes, "changes", CHANGES_EVERY, now + timedelta(seconds=CHANGES_EVERY)),
         )
         for func, job_id, seconds, first in periodic:
             self.scheduler.add_job(
@@ -158,6 +176,9 @@ class Service:
         self._dispatch_task = asyncio.ensure_future(self._dispatch_loop())
         if self.metrics_port is not None:
             self._metrics_server = await start_metrics_server(self, self.metrics_host, self.metrics_port)
+        self.web = self._make_web(lambda: self.file_config) if self._make_web else None
+        if self.web is not None:
+            await self.web.start()
         log.info(
             "newswatch running",
             extra={
@@ -180,6 +201,8 @@ class Service:
         self._stopped.set()
 
     async def _shutdown(self) -> None:
+        if getattr(self, "web", None) is not None:
+            await self.web.stop()
         self.scheduler.shutdown(wait=False)
         self._dispatch_kick.set()
         pending = {t for t in self._in_flight if not t.done()} | {self._dispatch_task}
@@ -237,14 +260,35 @@ class Service:
             self.scheduler.add_job(self.poll, trigger, **kwargs)
 
     def request_reload(self) -> None:
-        """SIGHUP: re-validate the config and switch to it; keep the running one on error."""
+        """SIGHUP: re-validate the config files and switch to them; keep the running config on error."""
         try:
-            config = self.app.reload_config()
-            compiled = self.app.compile_rules(config)
+            file_config = self.app.reload_config()
         except UserError as exc:
             log.error("config reload failed, keeping the running config: %s", exc)
             return
-        self.config, self.compiled = config, compiled
+        self.file_config = file_config
+        self._revision = -1  # makes the `changes` pass merge the API's entities into it, now
+        self._track(self.pick_up_changes())
+
+    async def pick_up_changes(self) -> None:
+        """Rebuild the config when the files were reloaded or the API changed an entity."""
+        if self._stopping:
+            return
+        revision = await self._in_thread(self.app.config_revision)
+        if revision is None or revision == self._revision:
+            return
+        loaded = await self._in_thread(self.app.managed_config, self.file_config)
+        if loaded is not None:
+            self._switch_to(*loaded)
+
+    def _switch_to(self, config: Config, revision: int) -> None:
+        try:
+            compiled = self.app.compile_rules(config)
+        except UserError as exc:
+            log.error("config change refused, keeping the running config: %s", exc)
+            self._revision = revision
+            return
+        self.config, self.compiled, self._revision = config, compiled, revision
         self.dispatcher = self.app.dispatcher(config)
         # New and changed sources apply at their next poll; crawl: settings need a restart.
         self.crawls.config = config

@@ -1,4 +1,5 @@
-"""`newswatch run`: the service (schedules, crawls, matches, delivers) until SIGTERM/SIGINT."""
+"""`newswatch run`: the service (schedules, crawls, matches, delivers, serves the web interface
+and API) until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -15,15 +16,28 @@ def run(
     metrics_host: Annotated[
         str, typer.Option("--metrics-host", help="Address for --metrics-port.")
     ] = "127.0.0.1",
+    web: Annotated[
+        str | None,
+        typer.Option(
+            "--web",
+            metavar="HOST:PORT",
+            help="Serve the web interface and API here (default: web.listen, 127.0.0.1:8470).",
+        ),
+    ] = None,
+    no_web: Annotated[bool, typer.Option("--no-web", help="Do not serve the web interface and API.")] = False,
 ) -> None:
-    """Run the service: poll every source on its schedule, match, deliver alerts. Stop with Ctrl-C."""
+    """Run the service: poll every source on its schedule, match, deliver alerts, serve the API. Stop with Ctrl-C."""
     from newswatch.service import Service
+    from newswatch.web.server import parse_listen, web_server
 
     app = ctx.obj
     # A broken config, then a database that cannot be opened, exit 2 before anything starts.
     app.config  # noqa: B018
     app.engine  # noqa: B018
-    service = Service(app, metrics_port=metrics_port, metrics_host=metrics_host)
+    listen = web or app.config.settings.web.listen
+    parse_listen(listen)  # a malformed address exits 2 now
+    make_web = None if no_web else (lambda file_config: web_server(app, file_config, listen))
+    service = Service(app, metrics_port=metrics_port, metrics_host=metrics_host, web=make_web)
     raise typer.Exit(service.run())
 
 
