@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -23,6 +24,7 @@ from newswatch.core.managed import ATTRIBUTES, FILES, MODELS, build_entity, bump
 from newswatch.core.models import utcnow
 from newswatch.core.runtime_models import FeedToken, ManagedEntity, User
 from newswatch.web.auth import Principal
+from newswatch.web.context import WebContext
 from newswatch.web.errors import ApiError, validation_field
 
 
@@ -45,14 +47,20 @@ class Entity:
 class Entities:
     """The entities of one kind that one principal may see, and the changes they may make."""
 
-    def __init__(self, session: Session, config: Config, principal: Principal, kind: str) -> None:
+    def __init__(self, session: Session, context: WebContext, principal: Principal, kind: str) -> None:
         self.session = session
-        self.config = config
+        self.context = context
+        self.files: Config = context.file_config()
         self.principal = principal
         self.kind = kind
 
+    @cached_property
+    def config(self) -> Config:
+        """The effective config (files and database), for references between entities."""
+        return self.context.effective_config(self.session)
+
     def _file_entities(self) -> list[Any]:
-        return list(getattr(self.config, ATTRIBUTES[self.kind]))
+        return list(getattr(self.files, ATTRIBUTES[self.kind]))
 
     def _file_visible(self) -> bool:
         return self.kind != "subscriber" or self.principal.is_admin
@@ -61,7 +69,7 @@ class Entities:
         return self.kind == "source" or self.principal.is_admin or row.owner_id == self.principal.id
 
     def file_path(self) -> str:
-        return str((self.config.directory / FILES[self.kind]).resolve())
+        return str((self.files.directory / FILES[self.kind]).resolve())
 
     def all(self) -> list[Entity]:
         out: list[Entity] = []

@@ -61,8 +61,7 @@ def _visible_subscribers(request: Request, session: Session, principal: Principa
     """The subscriber names whose alerts the principal sees (None: all, for admins)."""
     if principal.is_admin:
         return None
-    config = request.app.state.context.effective_config(session)
-    return {e.name for e in Entities(session, config, principal, "subscriber").all()}
+    return {e.name for e in Entities(session, request.app.state.context, principal, "subscriber").all()}
 
 
 def _delivery_json(d: Delivery) -> dict[str, Any]:

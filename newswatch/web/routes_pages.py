@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from newswatch import __version__
+from newswatch.core.errors import UserError
 from newswatch.core.runtime_models import ApiToken, User
 from newswatch.web.auth import (
     SESSION_COOKIE,
@@ -205,7 +206,7 @@ def healthz(request: Request) -> JSONResponse:
     try:
         with request.app.state.context.session() as session:
             session.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError):
+    except (SQLAlchemyError, OSError, UserError):
         return JSONResponse({"status": "error", "error": "database unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "version": __version__, "database": "ok"})
 

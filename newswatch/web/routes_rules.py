@@ -73,8 +73,7 @@ def _context(request: Request):
 
 
 def _rules(request: Request, session: Session, principal: Principal) -> Entities:
-    config = _context(request).effective_config(session)
-    return Entities(session, config, principal, "rule")
+    return Entities(session, _context(request), principal, "rule")
 
 
 def check_rule(fields: dict[str, Any], config: Config) -> Rule:

@@ -69,7 +69,7 @@ class PreviewIn(BaseModel):
 
 
 def _sources(request: Request, session: Session, principal: Principal) -> Entities:
-    return Entities(session, request.app.state.context.effective_config(session), principal, "source")
+    return Entities(session, request.app.state.context, principal, "source")
 
 
 def check_source(fields: dict[str, Any]) -> Source:

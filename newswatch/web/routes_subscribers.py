@@ -51,14 +51,12 @@ class SubscriberPatch(BaseModel):
 
 
 def _subscribers(request: Request, session: Session, principal: Principal) -> Entities:
-    config = request.app.state.context.effective_config(session)
-    return Entities(session, config, principal, "subscriber")
+    return Entities(session, request.app.state.context, principal, "subscriber")
 
 
-def check_subscriber(
-    fields: dict[str, Any], session: Session, config: Config, principal: Principal
-) -> Subscriber:
+def check_subscriber(fields: dict[str, Any], subscribers: Entities) -> Subscriber:
     """Return the subscriber, or a 422 naming the field (notify, rules, digest, admin)."""
+    principal = subscribers.principal
     if fields.get("admin") and not principal.is_admin:
         raise ApiError(422, "admin: only an admin may receive source-health alarms", "admin")
     subscriber = validated("subscriber", fields)
@@ -66,7 +64,8 @@ def check_subscriber(
         problem = notify_problem(url, principal.is_admin)
         if problem:
             raise ApiError(422, f"notify[{position}]: {problem}", "notify")
-    visible = {e.name for e in Entities(session, config, principal, "rule").all()}
+    rules = Entities(subscribers.session, subscribers.context, principal, "rule")
+    visible = {e.name for e in rules.all()}
     for name in subscriber.rules:
         if name not in visible:
             raise ApiError(422, f"rules: no rule named {name!r}", "rules")
@@ -107,7 +106,7 @@ def create_subscriber(
     principal: Principal = Depends(current_user),
 ) -> dict[str, Any]:
     subscribers = _subscribers(request, session, principal)
-    subscriber = check_subscriber(body.model_dump(exclude_unset=True), session, subscribers.config, principal)
+    subscriber = check_subscriber(body.model_dump(exclude_unset=True), subscribers)
     return subscriber_json(request, session, subscribers.create(subscriber))
 
 
@@ -132,7 +131,7 @@ def change_subscriber(
     subscribers = _subscribers(request, session, principal)
     entity = subscribers.writable(name)
     fields = merged_fields(entity, body.model_dump(exclude_unset=True))
-    subscriber = check_subscriber(fields, session, subscribers.config, principal)
+    subscriber = check_subscriber(fields, subscribers)
     return subscriber_json(request, session, subscribers.replace(entity, subscriber))
 
 
