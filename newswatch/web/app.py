@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newswatch import __version__
 from newswatch.web import (
+    pages,
     routes_articles,
     routes_feeds,
     routes_pages,
@@ -124,6 +125,7 @@ def create_app(context: WebContext) -> FastAPI:
         routes_feeds,
     ):
         app.include_router(module.router)
+    pages.install(app)
     app.add_middleware(BodyLimit, limit=context.max_body)
     app.add_middleware(SafeHeaders)
     return app

@@ -66,19 +66,28 @@ async def _credentials(request: Request) -> dict[str, str]:
             raise ApiError(400, 'send {"username": …, "password": …}')
     else:
         data = dict(await request.form())
-    return {k: str(data.get(k) or "")[:1000] for k in ("username", "password", "token")}
+    return {k: str(data.get(k) or "")[:1000] for k in ("username", "password", "token", "next")}
 
 
 def _wants_json(request: Request) -> bool:
     return request.headers.get("content-type", "").startswith("application/json")
 
 
-def _logged_in(request: Request, session_token: str, name: str, as_json: bool) -> Response:
+def _safe_next(value: str | None) -> str:
+    """Where to go after logging in: a path of this site only (never `//host` or a URL)."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+def _logged_in(
+    request: Request, session_token: str, name: str, as_json: bool, next_path: str = "/"
+) -> Response:
     response: Response
     if as_json:
         response = JSONResponse({"name": name, "csrf_token": csrf_token(session_token)})
     else:
-        response = RedirectResponse("/", status_code=303)
+        response = RedirectResponse(_safe_next(next_path), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         session_token,
@@ -92,8 +101,8 @@ def _logged_in(request: Request, session_token: str, name: str, as_json: bool) -
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_page() -> HTMLResponse:
-    return _page()
+def login_page(next: str = "") -> HTMLResponse:
+    return _page(next=_safe_next(next) if next else "")
 
 
 @router.post("/login", include_in_schema=False)
@@ -106,7 +115,7 @@ async def login(request: Request) -> Response:
         message = "too many failed logins: try again later"
         if _wants_json(request):
             return JSONResponse(error_body(message), status_code=429, headers={"Retry-After": str(wait)})
-        return _page(429, message=message, username=given["username"])
+        return _page(429, message=message, username=given["username"], next=given["next"])
 
     def check() -> tuple[str, str] | None:
         with context.session() as session:
@@ -123,22 +132,32 @@ async def login(request: Request) -> Response:
         message = "wrong username or password"
         if _wants_json(request):
             return JSONResponse(error_body(message), status_code=401)
-        return _page(401, message=message, username=given["username"])
+        return _page(401, message=message, username=given["username"], next=given["next"])
     context.limiter.succeeded(address, given["username"])
-    return _logged_in(request, result[0], result[1], _wants_json(request))
+    return _logged_in(request, result[0], result[1], _wants_json(request), given["next"])
 
 
 @router.post("/logout", include_in_schema=False)
-def logout(request: Request, principal: Principal = Depends(current_user)) -> Response:
-    """End this browser session (a cookie-authenticated request, so it needs the CSRF token)."""
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
+async def logout(request: Request) -> Response:
+    """End this browser session: from the page's form (its `csrf_token` field; answered with a
+    redirect to /login) or from a script (the X-CSRF-Token header; answered in JSON)."""
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    form = {} if _wants_json(request) else dict(await request.form())
+    given = str(form.get("csrf_token") or request.headers.get("x-csrf-token", ""))
+    if not cookie or not hmac.compare_digest(given, csrf_token(cookie)):
+        raise ApiError(403, "missing or wrong CSRF token (send it in the X-CSRF-Token header)")
+
+    def forget() -> None:
         with request.app.state.context.session() as session:
             row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(cookie)))
             if row is not None:
                 session.delete(row)
                 session.commit()
-    response = JSONResponse({"logged_out": True})
+
+    await run_in_threadpool(forget)
+    response: Response = (
+        RedirectResponse("/login", status_code=303) if form else JSONResponse({"logged_out": True})
+    )
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -180,24 +199,6 @@ async def setup(request: Request) -> Response:
     session_token = await run_in_threadpool(make)
     context.setup_token = None
     return _logged_in(request, session_token, given["username"], _wants_json(request))
-
-
-@router.get("/", include_in_schema=False)
-def home(request: Request) -> Response:
-    with request.app.state.context.session() as session:
-        try:
-            principal = current_user(request, session)
-        except ApiError:
-            return RedirectResponse("/login", status_code=303)
-    return HTMLResponse(
-        f"<!doctype html><title>newswatch</title><p>Logged in as {_escape(principal.name)}."
-        ' The API is described at <a href="/api/docs">/api/docs</a>.</p>',
-        headers=_PAGE_HEADERS,
-    )
-
-
-def _escape(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @router.get("/healthz", tags=["health"])
