@@ -36,12 +36,13 @@ from newswatch.web.auth import (
     verify_password,
 )
 from newswatch.web.errors import ApiError, error_body
+from newswatch.web.pages.base import HTML_HEADERS
 
 router = APIRouter(tags=["pages"])
 _pages = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
 )
-_PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'"}
+_PAGE_HEADERS = HTML_HEADERS
 
 
 def _page(status: int = 200, **values: Any) -> HTMLResponse:

@@ -12,11 +12,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from newswatch.web.pages import articles, overview, rules
+from newswatch.web.pages import accounts, alerts, articles, overview, rules, sources, subscribers
 from newswatch.web.pages.base import HTML_HEADERS, FormRefused, LoginRequired, NotAllowed, templates
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-ROUTERS = (overview, articles, rules)
+ROUTERS = (overview, articles, rules, subscribers, alerts, sources, accounts)
 
 
 def install(app: FastAPI) -> None:

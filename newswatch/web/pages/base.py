@@ -11,19 +11,23 @@ cannot disagree about what is allowed or valid.
 
 from __future__ import annotations
 
+import functools
 import hmac
+import inspect
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from newswatch.core.models import utcnow
 from newswatch.core.schedules import format_duration
@@ -120,9 +124,8 @@ def _as_get(request: Request) -> Request:
     return Request(scope)
 
 
-async def read_form(request: Request, principal: Principal) -> dict[str, Any]:
-    """Return the posted form's fields after checking its CSRF token (403 when it is wrong)."""
-    form = await request.form()
+def form_fields(request: Request, principal: Principal, form: FormData) -> dict[str, Any]:
+    """Return the posted form's fields after checking its CSRF token (FormRefused otherwise)."""
     given = str(form.get("csrf_token") or "")
     cookie = request.cookies.get(SESSION_COOKIE, "")
     if principal.via != "session" or not hmac.compare_digest(given, csrf_token(cookie)):
@@ -136,6 +139,23 @@ async def read_form(request: Request, principal: Principal) -> dict[str, Any]:
         else:
             fields[key] = value
     return fields
+
+
+def posted(handler: Callable[..., Response]) -> Callable[..., Awaitable[Response]]:
+    """Make a page's form handler: the form is read on the event loop, everything else (the
+    database, a preview's fetch, a test message) runs in a worker thread, so that the polls
+    sharing the loop never wait for a page."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request, **params: Any) -> Response:
+        form = await request.form()
+        return await run_in_threadpool(handler, request, form, **params)
+
+    signature = inspect.signature(handler)
+    endpoint.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for name, p in signature.parameters.items() if name != "form_data"]
+    )
+    return endpoint
 
 
 def render(

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
+from starlette.datastructures import FormData
 
 from alerts.rules.trial import diff_queries, try_query
 from newswatch.core.errors import UserError
@@ -22,7 +23,7 @@ from newswatch.core.models import Match, utcnow
 from newswatch.web.common import checked_query, since_cutoff
 from newswatch.web.entities import Entities
 from newswatch.web.errors import ApiError
-from newswatch.web.pages.base import done, page_user, read_form, render
+from newswatch.web.pages.base import done, form_fields, page_user, posted, render
 from newswatch.web.routes_rules import RuleIn, RulePatch, change_rule, create_rule, delete_rule, rule_json
 
 router = APIRouter(include_in_schema=False)
@@ -164,13 +165,13 @@ def new_rule_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/rules/new", response_class=HTMLResponse)
-async def new_rule(request: Request) -> Response:
+@posted
+def new_rule(request: Request, form_data: FormData) -> Response:
     context = request.app.state.context
     with context.session() as session:
         principal = page_user(request, session)
-    fields = await read_form(request, principal)
-    form = _from_form(fields)
-    with context.session() as session:
+        fields = form_fields(request, principal, form_data)
+        form = _from_form(fields)
         if fields.get("action") == "test":
             return _editor(request, session, principal, form, preview=True)
         try:
@@ -197,12 +198,12 @@ def rule_page(request: Request, name: str) -> HTMLResponse:
 
 
 @router.post("/rules/{name}", response_class=HTMLResponse)
-async def save_rule(request: Request, name: str) -> Response:
+@posted
+def save_rule(request: Request, form_data: FormData, name: str) -> Response:
     context = request.app.state.context
     with context.session() as session:
         principal = page_user(request, session)
-    fields = await read_form(request, principal)
-    with context.session() as session:
+        fields = form_fields(request, principal, form_data)
         try:
             saved = _from_rule(
                 rule_json(request, session, Entities(session, context, principal, "rule").get(name))
