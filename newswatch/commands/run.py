@@ -36,7 +36,9 @@ def run(
     app.engine  # noqa: B018
     listen = web or app.config.settings.web.listen
     parse_listen(listen)  # a malformed address exits 2 now
-    make_web = None if no_web else (lambda file_config: web_server(app, file_config, listen))
+    # An address given with --web must be served; the default one may be taken (a second
+    # service on this machine): then the service runs on without it, after an error line.
+    make_web = None if no_web else (lambda file_config: web_server(app, file_config, listen, web is not None))
     service = Service(app, metrics_port=metrics_port, metrics_host=metrics_host, web=make_web)
     raise typer.Exit(service.run())
 

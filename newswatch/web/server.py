@@ -60,8 +60,9 @@ class _Server(uvicorn.Server):
 class WebServer:
     """The web application served on one address, as a task of the running loop."""
 
-    def __init__(self, context: WebContext) -> None:
+    def __init__(self, context: WebContext, required: bool = True) -> None:
         self.context = context
+        self.required = required  # False: an address in use is logged, and the caller runs on
         self.host, self.port = parse_listen(context.listen)
         self._task: asyncio.Task | None = None
 
@@ -86,7 +87,13 @@ class WebServer:
     async def start(self, announce: bool = True) -> None:
         """Start serving; with `announce`, print the address and, when no account exists yet,
         the one-time set-up URL (to the terminal, never to the log)."""
-        sock = self._bind()
+        try:
+            sock = self._bind()
+        except UserError as exc:
+            if self.required:
+                raise
+            log.error("%s; the service runs on without it (give --web HOST:PORT or --no-web)", exc)
+            return
         config = uvicorn.Config(
             create_app(self.context),
             log_config=None,
@@ -146,6 +153,6 @@ class WebServer:
             self._task.cancel()
 
 
-def web_server(app: App, file_config: Callable[[], Config], listen: str) -> WebServer:
+def web_server(app: App, file_config: Callable[[], Config], listen: str, required: bool) -> WebServer:
     """Return the web server of `app`'s deployment on `listen` (for the service)."""
-    return WebServer(WebContext(app, file_config, listen))
+    return WebServer(WebContext(app, file_config, listen), required)
