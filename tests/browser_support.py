@@ -8,10 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -38,36 +35,6 @@ def screenshot_dir() -> Path:
     )
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (make install does)"
-    )
-    path = chromium_path()
-    if path is None:
-        pytest.skip(
-            "no Chromium here: `apt-get install -y chromium` (as .ci/run does) or set NEWSWATCH_CHROMIUM"
-        )
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser) -> Iterator[object]:
-    """A fresh browser context (no cookies) and page; console errors and page errors collected
-    in `page.problems`."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    context.set_default_timeout(20_000)
-    tab = context.new_page()
-    tab.problems = []
-    tab.on("pageerror", lambda error: tab.problems.append(f"page error: {error}"))
-    tab.on("console", lambda message: tab.problems.append(message.text) if message.type == "error" else None)
-    yield tab
-    context.close()
 
 
 def log_in(page, base: str, name: str, password: str = PASSWORD) -> None:

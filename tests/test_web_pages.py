@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from alert_helpers import write_config
 from api_support import ApiServer
-from browser_support import PASSWORD, browser, log_in, page, shoot  # noqa: F401 (fixtures)
+from browser_support import PASSWORD, log_in, shoot
 from receivers import WebhookReceiver
 from sqlalchemy import select
 
