@@ -84,6 +84,8 @@ CHANGES_EVERY = 1.0  # how often the config revision is read: API changes apply 
 class WebInterface(Protocol):
     """The web server the CLI hands in (newswatch.web.server.WebServer)."""
 
+    context: Any  # newswatch.web.context.WebContext
+
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
 
@@ -178,6 +180,7 @@ class Service:
             self._metrics_server = await start_metrics_server(self, self.metrics_host, self.metrics_port)
         self.web = self._make_web(lambda: self.file_config) if self._make_web else None
         if self.web is not None:
+            self.web.context.poll_now = self.poll_on_request
             await self.web.start()
         log.info(
             "newswatch running",
@@ -340,6 +343,10 @@ class Service:
 
     def _count(self, name: str, by: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + by
+
+    def poll_on_request(self, name: str) -> None:
+        """Poll a source now (the web interface's "Poll now"; callable from any thread)."""
+        self.loop.call_soon_threadsafe(lambda: self._track(self.poll(name)))
 
     async def poll(self, name: str, every: str | None = None) -> None:
         """Poll one source, then match what it brought."""

@@ -70,6 +70,7 @@ class WebContext:
     max_body: int = MAX_BODY_BYTES
     setup_token: str | None = None
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    poll_now: Callable[[str], None] | None = None  # set by the service that serves the interface
 
     @contextmanager
     def session(self) -> Iterator[Session]:
