@@ -103,6 +103,7 @@ def _publish_and_measure(site, receiver: Receiver, first: int) -> list[float]:
         article.published = datetime.now(UTC).replace(microsecond=0)
         published[article.title] = time.time()
         site.publish(article)
+
     def arrived() -> dict[str, float]:  # alert titles are "[rules] article title"
         with receiver.lock:
             seen = dict(receiver.arrivals)

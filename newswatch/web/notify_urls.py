@@ -10,7 +10,7 @@ import socket
 from urllib.parse import parse_qsl, urlsplit
 
 from alerts.delivery.channels import redact_url, url_problem
-from crawler.addresses import _LOOPBACK_NAMES, address_problem, ip_literal
+from crawler.addresses import LOOPBACK_NAMES, address_problem, ip_literal
 
 LOCAL_SCHEMES = ("console",)  # prints on the server's terminal
 RESOLVE_TIMEOUT = 2.0
@@ -28,7 +28,7 @@ def _addresses(host: str) -> list[str]:
     literal = ip_literal(host)
     if literal is not None:
         return [str(literal)]
-    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
         return ["127.0.0.1"]
     previous = socket.getdefaulttimeout()
     try:

@@ -119,18 +119,10 @@ class WebServer:
             )
         log.info("web interface at %s", self.url)
         if announce:
-            print(
-                f"newswatch: web interface at {self.url}/ (API under /api/v1/)", file=sys.stderr, flush=True
-            )
             loop = asyncio.get_running_loop()
             url = await loop.run_in_executor(None, self._setup_url)
             if url:
-                print(
-                    "newswatch: no account exists yet. Open this one-time link to create the first admin:\n"
-                    f"  {url}\n(or run `newswatch users add NAME --admin`)",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                announce_setup(url, self.context.app.log_format)
 
     def _setup_url(self) -> str | None:
         with self.context.session() as session:
@@ -151,6 +143,20 @@ class WebServer:
         except TimeoutError:
             self._server.force_exit = True
             self._task.cancel()
+
+
+def announce_setup(url: str, log_format: str) -> None:
+    """Show the one-time set-up URL on the terminal: plain lines, or one JSON log record when
+    the log is JSON (every line of it must parse). It is good for one use, while no account exists."""
+    if log_format == "json":
+        log.warning("no account exists yet: open the one-time set-up link to create the first admin: %s", url)
+        return
+    print(
+        "newswatch: no account exists yet. Open this one-time link to create the first admin:\n"
+        f"  {url}\n(or run `newswatch users add NAME --admin`)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def web_server(app: App, file_config: Callable[[], Config], listen: str, required: bool) -> WebServer:
