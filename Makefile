@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml setup.py alerts/rules/_scan.c
 
 run: install
 	@mkdir -p var
+	@echo "newswatch: the web interface and API will be at http://127.0.0.1:8470/ (web.listen in config/settings.yaml)"
 	$(BIN)/newswatch --config config run
 
 demo: install

@@ -62,7 +62,7 @@ def _judge(ip: IPAddress, allow_private: bool) -> str | None:
     return None
 
 
-_LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 
 
 def source_url_problem(url: str, allow_private: bool) -> str | None:
@@ -73,7 +73,7 @@ def source_url_problem(url: str, allow_private: bool) -> str | None:
     literal = ip_literal(host)
     if literal is not None:
         problem = _judge(literal, allow_private)
-    elif host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+    elif host in LOOPBACK_NAMES or host.endswith(".localhost"):
         problem = None if allow_private else f"{host} is a loopback address"
     else:
         return None

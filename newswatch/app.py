@@ -14,6 +14,7 @@ masked.
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.delivery.channels import url_problem, url_secrets
+from alerts.rules.examples import examples_problem
 from alerts.rules.query import query_problem
 from crawler.addresses import source_url_problem
 from newswatch.core.config import Config, Rule, resolve_config_dir, resolve_database_url
@@ -32,6 +34,7 @@ from newswatch.core.db import Database, sqlite_path
 from newswatch.core.errors import UserError
 from newswatch.core.loading import ConfigChecks, load_config, load_rules, load_settings
 from newswatch.core.logs import register_secret
+from newswatch.core.managed import config_revision, load_managed, merge_config
 from newswatch.core.redact import redact_text
 
 if TYPE_CHECKING:  # the stages' entry points are imported by the methods that build them
@@ -39,7 +42,11 @@ if TYPE_CHECKING:  # the stages' entry points are imported by the methods that b
     from alerts.rules.compiled import CompiledRules
     from crawler.runner import CrawlManager
 
-CONFIG_CHECKS = ConfigChecks(query=query_problem, notify_url=url_problem, source_url=source_url_problem)
+log = logging.getLogger("newswatch.app")
+
+CONFIG_CHECKS = ConfigChecks(
+    query=query_problem, notify_url=url_problem, source_url=source_url_problem, examples=examples_problem
+)
 
 
 def load_checked_config(directory: str | Path | None) -> Config:
@@ -81,6 +88,23 @@ class App:
     def reload_config(self) -> Config:
         """Return the config read afresh (SIGHUP); the caller decides whether to switch to it."""
         return load_checked_config(self.config_dir)
+
+    def managed_config(self, file_config: Config | None = None) -> tuple[Config, int]:
+        """Return the config files' config with the sources, rules and subscribers made through
+        the API added (newswatch.core.managed), and the config revision it reflects."""
+        with self.sessions() as session:
+            revision = config_revision(session)
+            managed = load_managed(session)
+        config, problems = merge_config(file_config or self.config, managed, CONFIG_CHECKS)
+        for problem in problems:
+            log.warning(problem)
+        _register_config_secrets(config)
+        return config, revision
+
+    def config_revision(self) -> int:
+        """Return the counter of changes made through the API (read every second by the service)."""
+        with self.sessions() as session:
+            return config_revision(session)
 
     @cached_property
     def database_url(self) -> str:
@@ -140,11 +164,11 @@ class App:
 
         return Dispatcher(config or self.config, self.sessions)
 
-    def crawl_manager(self, **options: Any) -> CrawlManager:
+    def crawl_manager(self, config: Config | None = None, **options: Any) -> CrawlManager:
         """Return a crawl manager (worker pool included) on this config and database."""
         from crawler.runner import CrawlManager  # Scrapy and Twisted: ~0.5 s of imports
 
-        return CrawlManager(self.config, self.database, **options)
+        return CrawlManager(config or self.config, self.database, **options)
 
     def close(self) -> None:
         """Release the database's connections."""

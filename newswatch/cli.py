@@ -85,6 +85,7 @@ COMMAND_MODULES = (
     "match",
     "articles",
     "rules",
+    "web",
 )
 
 
@@ -98,7 +99,7 @@ def _register_commands() -> None:
 _register_commands()
 
 
-SERVICE_COMMANDS = ("run", "demo")
+SERVICE_COMMANDS = ("run", "demo", "web")
 _OPTIONS_WITH_VALUES = ("--config", "-c", "--db", "--log-format", "--log-level")
 
 

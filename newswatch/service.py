@@ -15,6 +15,10 @@ loop. Jobs:
 Blocking work (database batches, Apprise sends) runs in worker threads; extraction runs in
 the crawler's process pool; the loop stays free.
 
+    changes        every second: the config revision; when sources, rules or subscribers were
+                   changed through the API, the config is rebuilt as on SIGHUP
+    web            the web interface and HTTP API (newswatch.web), served by uvicorn on this loop
+
 Stop: SIGTERM / SIGINT stop scheduling and give in-flight work STOP_GRACE seconds; what is
 abandoned is safe (deliveries are leased and retried after restart, a poll is repeated).
 Reload: SIGHUP re-validates the config; on an error the running config is kept.
@@ -30,7 +34,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text, update
@@ -43,6 +47,7 @@ from newswatch import stop_signals
 from newswatch.alarms import raise_source_alarms
 from newswatch.app import App
 from newswatch.cluster.roles import ALL_ROLES
+from newswatch.core.config import Config
 from newswatch.core.db import session_scope
 from newswatch.core.errors import UserError
 from newswatch.core.models import Article, utcnow
@@ -74,6 +79,16 @@ DISPATCH_EVERY = 2.0
 DIGESTS_EVERY = 5.0
 HEALTH_EVERY = 30.0
 RETENTION_EVERY = 3600.0
+CHANGES_EVERY = 1.0  # how often the config revision is read: API changes apply within ~2 s
+
+
+class WebInterface(Protocol):
+    """The web server the CLI hands in (newswatch.web.server.WebServer)."""
+
+    context: Any  # newswatch.web.context.WebContext
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
 
 
 class Service:
@@ -86,11 +101,13 @@ class Service:
         metrics_port: int | None = None,
         metrics_host: str = "127.0.0.1",
         cluster: ClusterNode | None = None,
+        web: Callable[[Callable[[], Config]], WebInterface] | None = None,
     ) -> None:
         self.app = app
         # `run --roles`: one process of a deployment (newswatch.cluster); None: every role here.
         self.cluster = cluster
         self.roles = cluster.roles if cluster is not None else ALL_ROLES
+        self._make_web = web
         self.metrics_port = metrics_port
         self.metrics_host = metrics_host
         self.config = app.config  # validated before anything starts: a broken config exits 2
@@ -134,8 +151,10 @@ class Service:
         self._dispatch_kick = asyncio.Event()
         self._match_lock = asyncio.Lock()
         self.sessions = await self._in_thread(lambda: self.app.sessions)  # migrates the schema first
+        self.file_config = self.config
+        self.config, self._revision = await self._in_thread(self.app.managed_config, self.file_config)
         self.compiled = self.app.compile_rules(self.config)
-        self.crawls = self.app.crawl_manager() if "crawl" in self.roles else None
+        self.crawls = self.app.crawl_manager(self.config) if "crawl" in self.roles else None
         self.dispatcher = self.app.dispatcher(self.config)
 
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -146,6 +165,16 @@ class Service:
         if self.cluster is None:  # in a cluster, the elected scheduler adds them (cluster.node)
             self._schedule_sources()
             self._add_periodic()
+        # Every process follows the config's changes made through the API (and SIGHUP).
+        self.scheduler.add_job(
+            self.pick_up_changes,
+            "interval",
+            seconds=CHANGES_EVERY,
+            id="changes",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=CHANGES_EVERY),
+        )
         self.scheduler.start()
         self._dispatch_task = (
             asyncio.ensure_future(self._dispatch_loop()) if "deliver" in self.roles else None
@@ -154,6 +183,10 @@ class Service:
             await self.cluster.start()
         if self.metrics_port is not None:
             self._metrics_server = await start_metrics_server(self, self.metrics_host, self.metrics_port)
+        self.web = self._make_web(lambda: self.file_config) if self._make_web else None
+        if self.web is not None:
+            self.web.context.poll_now = self.poll_on_request
+            await self.web.start()
         log.info(
             "newswatch running",
             extra={
@@ -176,6 +209,8 @@ class Service:
         self._stopped.set()
 
     async def _shutdown(self) -> None:
+        if getattr(self, "web", None) is not None:
+            await self.web.stop()
         self.scheduler.shutdown(wait=False)
         self._dispatch_kick.set()
         if self.cluster is not None:
@@ -227,14 +262,35 @@ class Service:
         sync_poll_jobs(self.scheduler, self.config, self.poll)
 
     def request_reload(self) -> None:
-        """SIGHUP: re-validate the config and switch to it; keep the running one on error."""
+        """SIGHUP: re-validate the config files and switch to them; keep the running config on error."""
         try:
-            config = self.app.reload_config()
-            compiled = self.app.compile_rules(config)
+            file_config = self.app.reload_config()
         except UserError as exc:
             log.error("config reload failed, keeping the running config: %s", exc)
             return
-        self.config, self.compiled = config, compiled
+        self.file_config = file_config
+        self._revision = -1  # makes the `changes` pass merge the API's entities into it, now
+        self._track(self.pick_up_changes())
+
+    async def pick_up_changes(self) -> None:
+        """Rebuild the config when the files were reloaded or the API changed an entity."""
+        if self._stopping:
+            return
+        revision = await self._in_thread(self.app.config_revision)
+        if revision is None or revision == self._revision:
+            return
+        loaded = await self._in_thread(self.app.managed_config, self.file_config)
+        if loaded is not None:
+            self._switch_to(*loaded)
+
+    def _switch_to(self, config: Config, revision: int) -> None:
+        try:
+            compiled = self.app.compile_rules(config)
+        except UserError as exc:
+            log.error("config change refused, keeping the running config: %s", exc)
+            self._revision = revision
+            return
+        self.config, self.compiled, self._revision = config, compiled, revision
         self.dispatcher = self.app.dispatcher(config)
         # New and changed sources apply at their next poll; crawl: settings need a restart.
         if self.crawls is not None:
@@ -288,6 +344,10 @@ class Service:
 
     def _count(self, name: str, by: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + by
+
+    def poll_on_request(self, name: str) -> None:
+        """Poll a source now (the web interface's "Poll now"; callable from any thread)."""
+        self.loop.call_soon_threadsafe(lambda: self._track(self.poll(name)))
 
     async def poll(self, name: str, every: str | None = None) -> None:
         """Poll one source, then match what it brought."""

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM_ARGS, chromium_path
 from fixture_site import NewsSite
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -157,3 +158,36 @@ def crawls(reactor_loop, db_url):
     yield make
     for item in made:
         item.close()
+
+
+# ---------------------------------------------------------------- a real browser (tests/browser_support.py)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (make install does)"
+    )
+    path = chromium_path()
+    if path is None:
+        pytest.skip(
+            "no Chromium here: `apt-get install -y chromium` (as .ci/run does) or set NEWSWATCH_CHROMIUM"
+        )
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    """A fresh browser context (no cookies) and page; console errors and page errors collected
+    in `page.problems`."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(20_000)
+    tab = context.new_page()
+    tab.problems = []
+    tab.on("pageerror", lambda error: tab.problems.append(f"page error: {error}"))
+    tab.on("console", lambda message: tab.problems.append(message.text) if message.type == "error" else None)
+    yield tab
+    context.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Annotated
 
 import typer
@@ -33,26 +32,22 @@ def test(
     ] = 10,
 ) -> None:
     """Show hits per day and sample titles (hits in bold) for QUERY over the stored articles."""
-    from alerts.rules.archive import SearchStats, compile_search, search
+    from alerts.rules.archive import compile_search
+    from alerts.rules.trial import try_query
     from newswatch.commands.articles import bold, check_source, parse_since, when
 
     cutoff = parse_since(since)
-    parsed, _ = compile_search(query)
+    compile_search(query)  # a malformed query fails before the database is opened
     console = Console(highlight=False, soft_wrap=True)
-    stats = SearchStats()
-    per_day: Counter[str] = Counter()
-    shown = []
     with ctx.obj.read_sessions() as session:
         check_source(session, source)
-        for hit in search(session, query, cutoff, source, stats=stats):
-            per_day[hit.when.strftime("%Y-%m-%d")] += 1
-            if len(shown) < samples:
-                shown.append(hit)
+        trial = try_query(session, query, cutoff, source, samples)
+    per_day, shown = trial.per_day, trial.samples
     scope = f" from {source}" if source else ""
-    console.print(f"query: {escape(str(parsed))}")
+    console.print(f"query: {escape(trial.query)}")
     console.print(
-        f"last {since}{escape(scope)}: {stats.matched} matching articles "
-        f"({stats.candidates} passed the index prefilter)"
+        f"last {since}{escape(scope)}: {trial.stats.matched} matching articles "
+        f"({trial.stats.candidates} passed the index prefilter)"
     )
     if per_day:
         console.print("hits per day:")

@@ -126,6 +126,13 @@ class Source(_Strict):
         return parse_duration(self.backfill)
 
 
+class RuleExamples(_Strict):
+    """Sentences the rule must match and must not match (checked by `check`, `run` and the API)."""
+
+    match: list[str] = Field(default_factory=list)
+    no_match: list[str] = Field(default_factory=list)
+
+
 class Rule(_Strict):
     """A named query; optionally limited to some sources."""
 
@@ -133,6 +140,7 @@ class Rule(_Strict):
     query: str = Field(min_length=1)
     sources: list[str] | None = None
     enabled: bool = True
+    examples: RuleExamples | None = None
 
 
 class Subscriber(_Strict):
@@ -220,6 +228,12 @@ class ClusterSettings(_Strict):
     crawl_concurrency: int = Field(default=16, ge=1, le=512)  # polls at once per crawl process
 
 
+class WebSettings(_Strict):
+    """The web interface and HTTP API that `newswatch run` and `newswatch web` serve."""
+
+    listen: str = "127.0.0.1:8470"
+
+
 class Settings(_Strict):
     """`settings.yaml`: service-wide options, all optional."""
 
@@ -228,6 +242,7 @@ class Settings(_Strict):
     delivery: DeliverySettings = DeliverySettings()
     health: HealthSettings = HealthSettings()
     retention: RetentionSettings = RetentionSettings()
+    web: WebSettings = WebSettings()
     templates: str | None = None
     cluster: ClusterSettings = ClusterSettings()
 

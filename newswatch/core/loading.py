@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from newswatch.core.config import (
     Config,
     Rule,
+    RuleExamples,
     Settings,
     Source,
     Subscriber,
@@ -43,6 +44,8 @@ class ConfigChecks:
     query: Callable[[str], str | None] = _no_problem
     notify_url: Callable[[str], str | None] = _no_problem
     source_url: Callable[[str, bool], str | None] = lambda _url, _allow_private: None
+    # (query, examples) -> (field, why) for the first failing example, or None
+    examples: Callable[[str, RuleExamples | None], tuple[str, str] | None] = lambda _q, _e: None
 
 
 NO_CHECKS = ConfigChecks()
@@ -217,9 +220,14 @@ def _load_rules(
     valid = []
     for index, rule in rules:
         problem = checks.query(rule.query)
+        failing = None if problem else checks.examples(rule.query, rule.examples)
         if problem:
             problems.append(
                 ConfigError(str(path), problem, entry=f"rules[{index}] '{rule.name}'", field="query")
+            )
+        elif failing:
+            problems.append(
+                ConfigError(str(path), failing[1], entry=f"rules[{index}] '{rule.name}'", field=failing[0])
             )
         else:
             valid.append((index, rule))

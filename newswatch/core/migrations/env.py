@@ -4,6 +4,7 @@ from alembic import context
 
 from newswatch.core.db import make_engine
 from newswatch.core.models import Base
+from newswatch.core.runtime_models import ConfigRevision  # noqa: F401  (its tables join Base.metadata)
 
 config = context.config
 target_metadata = Base.metadata
