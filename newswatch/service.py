@@ -37,21 +37,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import text, update
+from sqlalchemy import text
 
-from alerts.delivery.digests import close_due_digests
-from alerts.delivery.outbox import process_new_articles
-from alerts.rules.archive import refresh_search_index
 from crawler.runner import reactor_event_loop
-from newswatch import stop_signals
-from newswatch.alarms import raise_source_alarms
+from newswatch import jobs, stop_signals
 from newswatch.app import App
 from newswatch.cluster.roles import ALL_ROLES
 from newswatch.core.config import Config
-from newswatch.core.db import session_scope
 from newswatch.core.errors import UserError
-from newswatch.core.models import Article, utcnow
-from newswatch.core.schedules import parse_duration
 from newswatch.first_round import FirstRound
 from newswatch.metrics import start_metrics_server
 from newswatch.outage import DatabaseOutage
@@ -388,43 +381,26 @@ class Service:
             self.cluster.wake("match")
             return
         async with self._match_lock:
-            matched = await self._shielded(self._in_thread(self._match_batch))
+            matched = await self._shielded(
+                self._in_thread(jobs.match_new_articles, self.sessions, self.config, self.compiled)
+            )
+        self._count("articles_matched", matched or 0)
         if matched:
             self._wake_dispatcher()
             # After the dispatcher is woken: indexing for search must not delay alerts.
-            await self._shielded(self._in_thread(self._index_for_search))
-
-    def _match_batch(self) -> int:
-        with session_scope(self.sessions) as session:
-            done = process_new_articles(session, self.config, self.compiled)
-        self._count("articles_matched", done)
-        return done
-
-    def _index_for_search(self) -> None:
-        """Keep `newswatch articles` / `rules test` fast: index new articles now, not at the next search."""
-        if not self._index_lock.acquire(blocking=False):
-            return  # another refresh is under way and will pick these articles up
-        try:
-            with session_scope(self.sessions) as session:
-                refresh_search_index(session)
-        except Exception:  # the search index is a convenience; alerts must go on
-            log.exception("search index refresh failed")
-        finally:
-            self._index_lock.release()
+            await self._shielded(self._in_thread(jobs.index_for_search, self.sessions, self._index_lock))
 
     async def close_digests(self) -> None:
         if self._stopping:
             return
-        closed = await self._shielded(self._in_thread(self._close_digests))
-        if closed:
-            self._wake_dispatcher()
-
-    def _close_digests(self) -> int:
         # The first pass after start also sends what waits for a digest that no longer exists
         # (a subscriber switched from digest to instant while the service was down).
         on_start, self._digests_started = not getattr(self, "_digests_started", False), True
-        with session_scope(self.sessions) as session:
-            return close_due_digests(session, self.config, utcnow(), on_start=on_start)
+        closed = await self._shielded(
+            self._in_thread(jobs.close_digests, self.sessions, self.config, on_start)
+        )
+        if closed:
+            self._wake_dispatcher()
 
     def _wake_dispatcher(self) -> None:
         """New deliveries are due: wake this process's dispatcher, or the deliver processes'."""
@@ -452,23 +428,9 @@ class Service:
     async def check_health(self) -> None:
         if self._stopping:
             return
-        raised = await self._shielded(self._in_thread(self._check_health))
+        raised = await self._shielded(self._in_thread(jobs.raise_alarms, self.sessions, self.config))
         if raised:
             self._wake_dispatcher()
 
-    def _check_health(self) -> int:
-        with session_scope(self.sessions) as session:
-            return raise_source_alarms(session, self.config, utcnow())
-
     async def drop_old_html(self) -> None:
-        await self._shielded(self._in_thread(self._drop_old_html))
-
-    def _drop_old_html(self) -> int:
-        cutoff = utcnow() - parse_duration(self.config.settings.retention.raw_html)
-        with session_scope(self.sessions) as session:
-            result = session.execute(
-                update(Article)
-                .where(Article.fetched_at < cutoff, Article.raw_html.is_not(None))
-                .values(raw_html=None)
-            )
-            return result.rowcount or 0
+        await self._shielded(self._in_thread(jobs.drop_old_html, self.sessions, self.config))
