@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from newswatch.core.logs import redact
+
 MAX_ERROR_MESSAGES = 50
 
 
@@ -79,6 +81,7 @@ class PollRecord:
         unsaved, `refused` marks a refusal by policy (it never fails the poll)."""
         self.errors += 1
         self.refusals += refused
+        message = redact(message)  # it goes to crawl_runs, the source's row, status and alarms
         if discovery:
             self.discovery_failed = True
             message = DISCOVERY_PREFIX + message
@@ -89,7 +92,7 @@ class PollRecord:
 
     def warn(self, message: str) -> None:
         if len(self.warnings) < MAX_ERROR_MESSAGES:
-            self.warnings.append(message)
+            self.warnings.append(redact(message))
 
     @property
     def nothing_stored(self) -> bool:

@@ -29,6 +29,8 @@ COOKIES_ENABLED = False
 LOG_LEVEL = "INFO"
 
 # Politeness.
+# A feed's URL may carry a key (`?apikey=`): no Referer leaves the source's own origin.
+REFERRER_POLICY = "same-origin"
 ROBOTSTXT_OBEY = True
 ROBOTSTXT_CACHE_SECONDS = 3600
 CONCURRENT_REQUESTS = 32

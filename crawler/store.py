@@ -28,6 +28,7 @@ from crawler.records import PollRecord
 from crawler.work import ProcessedPage
 from newswatch.core.config import Source as SourceConfig
 from newswatch.core.models import URL_LENGTH, Article, ArticleUrl, CrawlRun, HttpCache, Source, Story, utcnow
+from newswatch.core.redact import display_url
 
 SQL_BATCH = 500
 INTERRUPTED = "interrupted: the process running this poll stopped before it finished"
@@ -40,12 +41,13 @@ NEAR_DUPLICATE_WINDOW = timedelta(days=7)
 def ensure_source(session: Session, config: SourceConfig) -> Source:
     """Return the `sources` row of a configured source, created or updated to match the config."""
     row = session.scalar(select(Source).where(Source.name == config.name))
+    shown = display_url(config.url)  # the config keeps the URL; the database its display form
     if row is None:
-        row = Source(name=config.name, kind=config.kind, url=config.url)
+        row = Source(name=config.name, kind=config.kind, url=shown)
         session.add(row)
         session.flush()
-    elif row.kind != config.kind or row.url != config.url:
-        row.kind, row.url = config.kind, config.url
+    elif row.kind != config.kind or row.url != shown:
+        row.kind, row.url = config.kind, shown
     return row
 
 
@@ -116,14 +118,16 @@ def finish_poll(session: Session, record: PollRecord, finished_at: datetime) -> 
 
 
 def get_validators(session: Session, url: str) -> tuple[str | None, str | None] | None:
-    row = session.scalar(select(HttpCache).where(HttpCache.url == url[:URL_LENGTH]))
+    # Kept under the URL's display form: a feed's key stays out of the database.
+    row = session.scalar(select(HttpCache).where(HttpCache.url == display_url(url)[:URL_LENGTH]))
     return (row.etag, row.last_modified) if row else None
 
 
 def save_validators(
     session: Session, validators: dict[str, tuple[str | None, str | None]], checked_at: datetime
 ) -> None:
-    for url, (etag, last_modified) in validators.items():
+    for given, (etag, last_modified) in validators.items():
+        url = display_url(given)
         if len(url) > URL_LENGTH:
             continue
         row = session.scalar(select(HttpCache).where(HttpCache.url == url))

@@ -30,12 +30,12 @@ from alerts.rules.examples import examples_problem
 from alerts.rules.query import query_problem
 from crawler.addresses import source_url_problem
 from newswatch.core.config import Config, Rule, resolve_config_dir, resolve_database_url
-from newswatch.core.db import Database, sqlite_path
+from newswatch.core.db import Database, shown_database, sqlite_path
 from newswatch.core.errors import UserError
 from newswatch.core.loading import ConfigChecks, load_config, load_rules, load_settings
 from newswatch.core.logs import register_secret
 from newswatch.core.managed import config_revision, load_managed, merge_config
-from newswatch.core.redact import redact_text
+from newswatch.core.redact import url_secret_parts
 
 if TYPE_CHECKING:  # the stages' entry points are imported by the methods that build them
     from alerts.delivery.dispatcher import Dispatcher
@@ -62,10 +62,14 @@ def load_checked_rules(path: Path) -> list[Rule]:
 
 
 def _register_config_secrets(config: Config) -> None:
+    """Mask every notify URL's and source URL's secret parts in every log line from now on."""
     for subscriber in config.subscribers:
         for url in subscriber.notify:
             for secret in url_secrets(url):
                 register_secret(secret)
+    for source in config.sources:
+        for secret in url_secret_parts(source.url):
+            register_secret(secret)
 
 
 @dataclass
@@ -116,7 +120,7 @@ class App:
         named = settings.database_url if settings else None
         if named and url != named:
             print(
-                f"newswatch: using database {redact_text(url)} (settings.yaml names {redact_text(named)})",
+                f"newswatch: using database {shown_database(url)} (settings.yaml names {shown_database(named)})",
                 file=sys.stderr,
             )
         password = _password_of(url)
@@ -178,6 +182,7 @@ class App:
 
 def _password_of(url: str) -> str | None:
     try:
-        return make_url(url).password
+        parsed = make_url(url)
     except Exception:  # noqa: BLE001 - a malformed URL is reported where it is opened
         return None
+    return parsed.password or parsed.query.get("password")

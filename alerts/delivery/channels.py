@@ -29,7 +29,7 @@ import apprise
 from apprise.decorators import notify
 
 from alerts.delivery.render import Rendered
-from newswatch.core.redact import redact_text
+from newswatch.core.redact import WEBHOOK_SCHEMES, display_url, excerpt, redact_text, url_secret_parts
 
 _print_lock = threading.Lock()
 
@@ -71,13 +71,17 @@ def url_problem(url: str) -> str | None:
 
 
 def redact_url(url: str) -> str:
-    """Return a printable form of an Apprise URL without its secrets."""
+    """Return a printable form of an Apprise URL without its secrets: the core's display form
+    (generic webhooks as scheme, host and port) of Apprise's privacy form, which also knows
+    where each service keeps its tokens (`tgram://BOTTOKEN/…`)."""
     scheme = url.split("://", 1)[0] if "://" in url else "?"
+    if scheme.lower() in WEBHOOK_SCHEMES:
+        return display_url(url)
     try:
         service = quiet_instantiate(url)
         if service:
             # Drop Apprise's long tail of default query options; they are noise, not identity.
-            return service.url(privacy=True).split("?", 1)[0]
+            return display_url(service.url(privacy=True).split("?", 1)[0])
     except Exception:  # noqa: BLE001 - redaction must never fail
         pass
     return f"{scheme}://***"
@@ -102,6 +106,7 @@ def url_secrets(url: str) -> tuple[str, ...]:
     # keys that Apprise's privacy form still shows.
     query = urlsplit(url).query.replace("+", "%2B")  # parse_qsl reads a bare + as a space
     hidden |= {value for name, value in parse_qsl(query) if name[:1] in "-+" and len(value) >= 3}
+    hidden |= set(url_secret_parts(url))
     return tuple(sorted(hidden))
 
 
@@ -224,4 +229,5 @@ def send_with_apprise(url: str, message: Rendered, *, timeout: float) -> SendOut
         _release_apprise_logs(capture)
         _active_capture.reset(token)
     seconds = time.monotonic() - started
-    return SendOutcome(ok, redact_text(error_text, secrets) if error_text else None, seconds)
+    # A remote server's answer is cut to an excerpt and masked: it may echo what it was sent.
+    return SendOutcome(ok, excerpt(redact_text(error_text, secrets), 500) if error_text else None, seconds)

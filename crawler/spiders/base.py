@@ -15,7 +15,8 @@ completes.
 from __future__ import annotations
 
 import logging
-from urllib.parse import urljoin
+from functools import cached_property
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.http import Request, TextResponse
@@ -31,6 +32,14 @@ from newswatch.core.loading import load_config
 log = logging.getLogger(__name__)
 
 DISCOVERY_PRIORITY = 10_000
+
+
+def without_userinfo(url: str) -> str:
+    """Return `url` without `user:password@` (Scrapy refuses credentials in a URL)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def source_to_crawl(config: Config, kind: str, name: str | None) -> Source:
@@ -96,13 +105,28 @@ class SourceSpider(scrapy.Spider):
     def discovery_request(self, url: str, callback, **meta) -> Request:
         """Return a conditional request for a feed, sitemap or listing page."""
         return Request(
-            url,
+            without_userinfo(url),
             callback=callback,
             errback=self.discovery_failed,
             dont_filter=True,
             priority=DISCOVERY_PRIORITY,
-            meta={"conditional": True, "handle_httpstatus_list": [304], **meta},
+            meta={"conditional": True, "handle_httpstatus_list": [304], **self.auth_meta, **meta},
         )
+
+    @cached_property
+    def auth_meta(self) -> dict[str, str]:
+        """HTTP Basic credentials given as `user:password@` in the source's URL, as Scrapy's
+        HttpAuthMiddleware takes them: sent to the source's own host only (never after a
+        redirect to another one); the URL that is fetched and shown has no userinfo."""
+        parts = urlsplit(self.source.url)
+        if not parts.username and not parts.password:
+            return {}
+        return {
+            "http_user": unquote(parts.username or ""),
+            "http_pass": unquote(parts.password or ""),
+            # Scrapy compares it with the request's host and port (its netloc).
+            "http_auth_domain": parts.netloc.rsplit("@", 1)[1].lower(),
+        }
 
     def seen_discovery(self, response) -> bool:
         """Count a discovery response; return False when there is nothing to parse (304)."""
@@ -174,7 +198,7 @@ class SourceSpider(scrapy.Spider):
                     normal,
                     callback=self.parse_article,
                     errback=self.article_failed,
-                    meta={"feed_entry": entry, "variants": variants, "normal": normal},
+                    meta={"feed_entry": entry, "variants": variants, "normal": normal, **self.auth_meta},
                 )
             )
         if remember:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from crawler.items import FeedEntry, HostileDocument
 from crawler.pool import PoolFailed
 from crawler.sitemaps import MAX_SITEMAP_BYTES, parse_sitemap
-from crawler.spiders.base import SourceSpider
+from crawler.spiders.base import SourceSpider, without_userinfo
 
 MAX_CHILD_SITEMAPS = 5
 MAX_INDEX_DEPTH = 2
@@ -84,4 +84,4 @@ class SitemapSpider(SourceSpider):
         if self.pending_sitemaps > 0 or not self.collected:
             return []
         entries, self.collected = _newest_first(self.collected), []
-        return await self.article_requests(entries, self.source.sitemap)
+        return await self.article_requests(entries, without_userinfo(self.source.sitemap))

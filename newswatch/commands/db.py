@@ -10,15 +10,12 @@ db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 @db_app.command("upgrade")
 def upgrade_command(ctx: typer.Context) -> None:
     """Create the database schema, or migrate it to the newest version."""
-    from newswatch.core.db import current_revision, make_engine, normalise_database_url, upgrade
+    from newswatch.core.db import current_revision, make_engine, shown_database, upgrade
 
     url = ctx.obj.database_url
     upgrade(url)
     engine = make_engine(url)
-    shown = normalise_database_url(url)
-    if "@" in shown:
-        shown = shown.split("://", 1)[0] + "://…@" + shown.rsplit("@", 1)[1]
-    print(f"database at revision {current_revision(engine)}: {shown}")
+    print(f"database at revision {current_revision(engine)}: {shown_database(url)}")
     engine.dispose()
 
 

@@ -7,6 +7,7 @@ process waits instead of failing) and foreign keys on. PostgreSQL goes through p
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -18,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from newswatch.core.errors import UserError
+from newswatch.core.redact import display_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -27,12 +29,26 @@ def normalise_database_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise UserError(f"database URL {url.split('@')[-1]!r} is not a valid SQLAlchemy URL") from None
+        # Nothing of it is repeated: a password with a raw '@' would show its tail.
+        raise UserError(
+            "the database URL is not valid: use sqlite:///path or postgresql://user:password@host/db "
+            "(a '@', ':' or '/' inside the password must be written %40, %3A, %2F)"
+        ) from None
+    if parsed.host and "@" in parsed.host:  # `user:pa@ss@host`: the tail would show as the host
+        raise UserError(
+            "the database URL has a raw '@' in its password: write it as %40 (or pass the URL in "
+            "$NEWSWATCH_DATABASE_URL with the password percent-encoded)"
+        )
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if not (parsed.drivername.startswith("sqlite") or parsed.drivername.startswith("postgresql")):
         raise UserError(f"unsupported database {parsed.drivername!r}: use sqlite:///path or postgresql://…")
     return parsed.render_as_string(hide_password=False)
+
+
+def shown_database(url: str) -> str:
+    """The database URL as it may be printed: no password, in the userinfo or as ?password=."""
+    return display_url(normalise_database_url(url))
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -49,12 +65,28 @@ def make_engine(url: str, **kwargs) -> Engine:
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite"):
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def private_file(path: Path) -> None:
+    """Create the SQLite file (and the folders it needs) readable by its owner only, whatever the
+    umask: it holds every article, alert and error text. SQLite gives the -wal and -shm files
+    the database file's permissions. An existing file or folder is left as it is."""
+    missing = [folder for folder in [path.parent, *path.parent.parents] if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.fchmod(descriptor, 0o600)
+    os.close(descriptor)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -144,11 +176,15 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Create or migrate the schema at `url` to `revision` (Alembic)."""
     from alembic import command  # slow import, see alembic_config
 
+    path = sqlite_path(url)
+    if path is not None:
+        private_file(path)
     try:
         command.upgrade(alembic_config(url), revision)
     except DBAPIError as exc:  # unreachable, refused, or not a database at all
-        shown = make_url(normalise_database_url(url)).render_as_string(hide_password=True)
-        raise UserError(f"cannot open database {shown}: {str(exc.orig).splitlines()[0]}") from None
+        raise UserError(
+            f"cannot open database {shown_database(url)}: {str(exc.orig).splitlines()[0]}"
+        ) from None
 
 
 def current_revision(engine: Engine) -> str | None:

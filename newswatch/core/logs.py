@@ -23,6 +23,12 @@ def register_secret(value: str) -> None:
         _secrets.add(value)
 
 
+def redact(text: str) -> str:
+    """Return `text` as it may be stored, shown or sent: every registered secret masked and
+    every URL in its display form (newswatch.core.redact)."""
+    return redact_text(text, _secrets)
+
+
 def _context(record: logging.LogRecord) -> dict:
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from newswatch.app import App
+from newswatch.core.db import shown_database
 from newswatch.core.models import Article, Source
 from newswatch.demo.site import DemoSite, bundled_articles
 from newswatch.service import Service
@@ -124,7 +125,7 @@ def run_demo(
         url = database_url or f"sqlite:///{folder / 'demo.db'}"
         app = App(config_option=config_dir, db_option=url)
         print(f"newswatch demo: news site at {site.url}  (feed {site.url}/feed.xml)")
-        print(f"  config {config_dir}, database {url}")
+        print(f"  config {config_dir}, database {shown_database(url)}")
         print(
             f"  data: {folder} — "
             + ("kept when the demo stops" if keep else "deleted when the demo stops (--keep keeps it)")
@@ -151,7 +152,10 @@ def run_demo(
             print(f"newswatch demo: data kept in {folder}")
         else:
             shutil.rmtree(folder, ignore_errors=True)
-            print(f"newswatch demo: deleted {folder}" + (f"; {database_url} is kept" if database_url else ""))
+            print(
+                f"newswatch demo: deleted {folder}"
+                + (f"; {shown_database(database_url)} is kept" if database_url else "")
+            )
 
 
 def _demo_stories_in(app: App) -> int:
