@@ -86,7 +86,7 @@ def _write(session: Session, admins: list, key: str, subject: str, message: str,
             created_at=now,
             in_digest=False,
         )
-        alert.deliveries = deliveries_for(subscriber, now)
+        alert.deliveries = deliveries_for(session, subscriber, now)
         try:
             with session.begin_nested():
                 session.add(alert)

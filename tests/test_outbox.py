@@ -11,7 +11,8 @@ from alert_helpers import add_article, compiled_rules, write_config
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from alerts.delivery.outbox import destination_key, process_new_articles
+from alerts.delivery.outbox import destination_key, legacy_destination_key, process_new_articles
+from newswatch.core.managed import installation_secret
 from newswatch.core.models import Alert, AlertSighting, Article, Delivery, Match, Story
 
 DEORBIT_TEXT = "NASA and Roscosmos discussed how to deorbit the ISS at the end of the decade."
@@ -57,8 +58,13 @@ def test_article_matching_two_rules_gives_one_alert_listing_both(sessions, confi
         destinations = sorted(d.destination for d in alert.deliveries)
         assert len(destinations) == 2 and all(d.status == "pending" for d in alert.deliveries)
         assert not any(SECRET in d for d in destinations), destinations
+        secret = installation_secret(session)
         assert {d.destination_key for d in alert.deliveries} == {
-            destination_key(url) for url in config.subscriber("ops-desk").notify
+            destination_key(url, secret) for url in config.subscriber("ops-desk").notify
+        }
+        # Keyed: the plain hash of a guessed URL finds nothing in a copied database.
+        assert not {d.destination_key for d in alert.deliveries} & {
+            legacy_destination_key(url) for url in config.subscriber("ops-desk").notify
         }
         rules = set(session.scalars(select(Match.rule).where(Match.article_id == article.id)))
         assert rules == {"roscosmos", "iss-deorbit"}

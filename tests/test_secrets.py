@@ -352,3 +352,21 @@ def test_a_database_password_is_never_printed(url: str) -> None:
     assert result.returncode == 2
     assert PASSWORD not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_delivery_written_before_the_installation_key_is_still_sent(tmp_path, sessions) -> None:
+    from alerts.delivery.outbox import legacy_destination_key
+
+    with WebhookReceiver() as hook:
+        config = write_config(
+            tmp_path / "config", [{"name": "desk", "notify": [hook.url()], "rules": ["roscosmos"]}]
+        )
+        with session_scope(sessions) as session:
+            add_article(session, "Roscosmos signs a contract", "Roscosmos said so.")
+            process_new_articles(session, config, compiled_rules(config))
+            delivery = session.scalars(select(Delivery)).one()
+            delivery.destination_key = legacy_destination_key(hook.url())  # as 0006 and earlier wrote it
+        Dispatcher(config, sessions).run_once()
+        assert hook.wait_for(1, timeout=10)
+        with sessions() as session:
+            assert session.scalars(select(Delivery.status)).one() == "sent"

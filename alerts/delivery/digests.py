@@ -88,7 +88,7 @@ def _close(session: Session, subscriber: Subscriber, due: datetime, now: datetim
     if not taken:
         session.rollback()
         return 0
-    for delivery in deliveries_for(subscriber, now):
+    for delivery in deliveries_for(session, subscriber, now):
         delivery.digest_id = digest.id
         session.add(delivery)
     session.commit()

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.delivery.channels import SendOutcome, preferred_format, send_with_apprise
 from alerts.delivery.digests import digest_items
 from alerts.delivery.ledger import alert_item
-from alerts.delivery.outbox import destination_key
+from alerts.delivery.outbox import destination_key, legacy_destination_key
 from alerts.delivery.render import (
     FORMATS,
     Rendered,
@@ -51,6 +51,7 @@ from alerts.delivery.render import (
 )
 from newswatch.core.config import Config, Subscriber
 from newswatch.core.db import is_postgres
+from newswatch.core.managed import installation_secret
 from newswatch.core.models import Alert, Delivery, utcnow
 from newswatch.core.schedules import DailyDigest, parse_duration
 
@@ -169,7 +170,7 @@ class Dispatcher:
             if delivery is None:
                 return
             attempts = delivery.attempts + 1
-            url = self._url_for(delivery)
+            url = self._url_for(session, delivery)
             if url is None:
                 error = (
                     f"destination {delivery.destination} is no longer in subscribers.yaml "
@@ -262,12 +263,13 @@ class Dispatcher:
                 return subscriber
         return None
 
-    def _url_for(self, delivery: Delivery) -> str | None:
+    def _url_for(self, session: Session, delivery: Delivery) -> str | None:
         subscriber = self._subscriber(delivery.subscriber)
         if subscriber is None:
             return None
+        secret = installation_secret(session)
         for url in subscriber.notify:
-            if destination_key(url) == delivery.destination_key:
+            if delivery.destination_key in (destination_key(url, secret), legacy_destination_key(url)):
                 return url
         return None
 

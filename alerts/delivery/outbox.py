@@ -7,7 +7,7 @@ Contract (README, "Alerts and delivery"):
 - One alert per (subscriber, story), listing every rule of that subscriber that matched. A later
   article of an already-alerted story only adds an `AlertSighting` ("also reported by").
 - An instant subscriber's alert gets one `Delivery` per notify URL (destination = the redacted
-  URL, destination_key = sha256 of the real one); a digest subscriber's alert waits for its
+  URL, destination_key = an HMAC of the real one under the installation's key); a digest subscriber's alert waits for its
   digest (alerts/digests.py).
 - Backfill articles (`alertable` False) get matches but never alerts.
 - Duplicates are impossible by schema: UNIQUE (subscriber, story_id), (alert_id,
@@ -20,6 +20,7 @@ Contract (README, "Alerts and delivery"):
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from collections.abc import Iterable
 from datetime import datetime
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session, joinedload
 from alerts.delivery.channels import redact_url
 from newswatch.core.config import Config, Subscriber
 from newswatch.core.db import is_postgres
+from newswatch.core.managed import installation_secret
 from newswatch.core.models import Alert, AlertSighting, Article, Delivery, Match, Story, utcnow
 
 log = logging.getLogger(__name__)
@@ -46,23 +48,31 @@ class CompiledRulesLike(Protocol):
     def match(self, title: str, text: str, source_name: str) -> list[Any]: ...
 
 
-def destination_key(url: str) -> str:
-    """Return the identity of a notify URL in the ledger: sha256 of the real URL (never shown)."""
+def destination_key(url: str, secret: bytes) -> str:
+    """Return the identity of a notify URL in the ledger: an HMAC of the real URL under the
+    installation's secret key (never shown; a copied database alone does not let anyone test
+    guesses of the URL's password)."""
+    return hmac.new(secret, url.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def legacy_destination_key(url: str) -> str:
+    """The key of deliveries written before the installation key (plain SHA-256 of the URL)."""
     return hashlib.sha256(url.encode("utf-8")).hexdigest()
 
 
 @lru_cache(maxsize=1024)
-def _destination(url: str) -> tuple[str, str]:
+def _destination(url: str, secret: bytes) -> tuple[str, str]:
     """Return (redacted URL, key) of a notify URL (Apprise parses it: worth caching)."""
-    return redact_url(url), destination_key(url)
+    return redact_url(url), destination_key(url, secret)
 
 
-def deliveries_for(subscriber: Subscriber, now: datetime) -> list[Delivery]:
+def deliveries_for(session: Session, subscriber: Subscriber, now: datetime) -> list[Delivery]:
     """Return one new pending Delivery per distinct notify URL of `subscriber`."""
+    secret = installation_secret(session)
     seen: set[str] = set()
     out = []
     for url in subscriber.notify:
-        shown, key = _destination(url)
+        shown, key = _destination(url, secret)
         if key in seen:
             continue
         seen.add(key)
@@ -230,7 +240,7 @@ def _alert(
         in_digest=False,
     )
     if subscriber.digest_schedule is None:
-        alert.deliveries = deliveries_for(subscriber, now)
+        alert.deliveries = deliveries_for(session, subscriber, now)
     if insert_or_skip(session, alert):
         log.debug("alert written", extra={"subscriber": subscriber.name, "story": story_id, "rules": rules})
         return (1, 0)

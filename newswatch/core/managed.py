@@ -22,8 +22,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from newswatch.core.config import Config, Rule, Source, Subscriber
+from newswatch.core.errors import UserError
 from newswatch.core.loading import NO_CHECKS, ConfigChecks
-from newswatch.core.runtime_models import ConfigRevision, ManagedEntity
+from newswatch.core.runtime_models import ConfigRevision, Installation, ManagedEntity
 
 Kind = Literal["source", "rule", "subscriber"]
 MODELS: dict[str, type[BaseModel]] = {"source": Source, "rule": Rule, "subscriber": Subscriber}
@@ -101,3 +102,18 @@ def merge_config(
         subscribers.append(subscriber)
     merged = replace(file_config, sources=sources, rules=rules, subscribers=subscribers)
     return merged, problems
+
+
+_secrets: dict[str, bytes] = {}
+
+
+def installation_secret(session: Session) -> bytes:
+    """Return this installation's secret key (read once per database and process)."""
+    bind = session.get_bind().url.render_as_string(hide_password=False)
+    found = _secrets.get(bind)
+    if found is None:
+        value = session.scalar(select(Installation.secret).where(Installation.id == 1))
+        if value is None:  # a database from before migration 0007 that was not upgraded
+            raise UserError("the database has no installation key: run `newswatch db upgrade`")
+        found = _secrets[bind] = bytes.fromhex(value)
+    return found

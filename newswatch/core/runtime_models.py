@@ -9,6 +9,7 @@ subscribers made through the HTTP API (migration 0004).
                       as JSON, and the user who owns it
     config_revision   one row, bumped in the same transaction as every change to
                       managed_entities: the running service compares it every second
+    installation      one row: the installation's secret key (the ledger's destination keys)
 
 The config files stay the other half of the truth; `newswatch.core.managed.merge_config`
 joins both into the one `Config` every stage uses.
@@ -86,3 +87,12 @@ class ConfigRevision(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Installation(Base):
+    """One row (id 1): this installation's secret key, drawn when the schema is made (0007)."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))

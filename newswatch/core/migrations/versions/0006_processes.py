@@ -1,10 +1,7 @@
 """processes: the heartbeat rows of a multi-process deployment (`newswatch run --roles`)
 
-Revision 0006 follows 0003 on this branch; 0004 and 0005 are written in parallel elsewhere and
-the chain is re-linked when the branches meet.
-
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 """
 
 import sqlalchemy as sa
