@@ -194,7 +194,9 @@ def rule_page(request: Request, name: str) -> HTMLResponse:
             )
         except ApiError:
             return render(request, "missing.html", principal, 404, title="Not found", what=f"rule {name!r}")
-        return _editor(request, session, principal, dict(saved), saved=saved, preview=True)
+        # The 30-day trial is not made here: the page's script asks for it as soon as the page
+        # is shown (the page itself stays fast); without JavaScript, "Test on the archive" does.
+        return _editor(request, session, principal, dict(saved), saved=saved)
 
 
 @router.post("/rules/{name}", response_class=HTMLResponse)

@@ -143,6 +143,7 @@
     }
     query.addEventListener("input", later);
     if (sources) sources.addEventListener("change", later);
+    if (query.value.trim() && !document.getElementById("trial-total")) refresh();
   }
 
   function sourcePreview(button) {
