@@ -25,8 +25,6 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.delivery.channels import url_problem, url_secrets
-from alerts.rules.examples import examples_problem
 from alerts.rules.query import query_problem
 from crawler.addresses import source_url_problem
 from newswatch.core.config import Config, Rule, resolve_config_dir, resolve_database_url
@@ -44,25 +42,47 @@ if TYPE_CHECKING:  # the stages' entry points are imported by the methods that b
 
 log = logging.getLogger("newswatch.app")
 
-CONFIG_CHECKS = ConfigChecks(
-    query=query_problem, notify_url=url_problem, source_url=source_url_problem, examples=examples_problem
-)
+# What a command that only shows stored state needs: the config's structure, its queries and
+# source URLs. The notify URLs (Apprise, ~0.4 s to load its plugins) and the rule examples are
+# checked by `check`, `run`, the API and every command that sends or matches.
+VIEW_CHECKS = ConfigChecks(query=query_problem, source_url=source_url_problem)
+
+
+def full_checks() -> ConfigChecks:
+    """Every stage's checks: queries, notify URLs (Apprise), source URLs, rule examples."""
+    # Apprise and the matcher load here, not when this module is imported: `status` and
+    # `alerts` never need them.
+    from alerts.delivery.channels import url_problem
+    from alerts.rules.examples import examples_problem
+
+    return ConfigChecks(
+        query=query_problem, notify_url=url_problem, source_url=source_url_problem, examples=examples_problem
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CONFIG_CHECKS":  # the web layer's name for full_checks()
+        return full_checks()
+    raise AttributeError(name)
 
 
 def load_checked_config(directory: str | Path | None) -> Config:
     """Return the configuration in `directory`, with every stage's checks applied."""
-    config = load_config(directory, CONFIG_CHECKS)
+    config = load_config(directory, full_checks())
     _register_config_secrets(config)
     return config
 
 
 def load_checked_rules(path: Path) -> list[Rule]:
     """Return the rules of one rules file, queries checked (`newswatch match --rules`)."""
-    return load_rules(path, CONFIG_CHECKS)
+    return load_rules(path, full_checks())
 
 
 def _register_config_secrets(config: Config) -> None:
-    """Mask every notify URL's and source URL's secret parts in every log line from now on."""
+    """Mask every notify URL's and source URL's secret parts in every log line from now on
+    (Apprise knows where each service keeps its token: `tgram://BOTTOKEN/…`)."""
+    from alerts.delivery.channels import url_secrets  # with the full checks, see full_checks
+
     for subscriber in config.subscribers:
         for url in subscriber.notify:
             for secret in url_secrets(url):
@@ -89,6 +109,20 @@ class App:
     def config(self) -> Config:
         return load_checked_config(self.config_dir)
 
+    def view_config(self) -> Config:
+        """The config files and the API's entities, checked as far as showing stored state
+        needs (VIEW_CHECKS): for `status` and `alerts`, which load neither Apprise nor the
+        matcher. A broken file is still an error naming it."""
+        files = self.__dict__.get("config") or load_config(self.config_dir, VIEW_CHECKS)
+        with self.read_sessions() as session:
+            managed = load_managed(session)
+        config, _problems = merge_config(files, managed, VIEW_CHECKS)
+        for subscriber in config.subscribers:
+            for url in subscriber.notify:
+                for secret in url_secret_parts(url):
+                    register_secret(secret)
+        return config
+
     def reload_config(self) -> Config:
         """Return the config read afresh (SIGHUP); the caller decides whether to switch to it."""
         return load_checked_config(self.config_dir)
@@ -99,7 +133,7 @@ class App:
         with self.sessions() as session:
             revision = config_revision(session)
             managed = load_managed(session)
-        config, problems = merge_config(file_config or self.config, managed, CONFIG_CHECKS)
+        config, problems = merge_config(file_config or self.config, managed, full_checks())
         for problem in problems:
             log.warning(problem)
         _register_config_secrets(config)

@@ -13,6 +13,8 @@ from newswatch.app import App
 from newswatch.core.errors import ConfigError
 from newswatch.core.logs import setup_logging
 
+REPO = Path(__file__).resolve().parent.parent
+
 
 def test_one_database_is_shared_by_the_stages(config_dir: Path, sqlite_url: str) -> None:
     app = App(config_option=config_dir, db_option=sqlite_url)
@@ -66,3 +68,28 @@ def test_notify_url_secrets_are_masked_in_log_lines(config_dir: Path, sqlite_url
         setup_logging("WARNING", "text")
     assert "s3cr3t-k3y-value" not in stream.getvalue()
     assert "a stray secret: ***" in stream.getvalue()
+
+
+@pytest.mark.parametrize("command", ["status", "alerts"])
+def test_commands_that_show_stored_state_load_neither_apprise_nor_the_matcher(tmp_path, command) -> None:
+    """They start in about half the time (Apprise loads ~130 plugins to check notify URLs)."""
+    import subprocess
+    import sys
+
+    from newswatch.core.db import upgrade
+
+    database = f"sqlite:///{tmp_path / 'nw.db'}"
+    upgrade(database)
+    probe = (
+        "import sys\n"
+        "from newswatch.cli import main\n"
+        "try:\n"
+        f"    main(['--config', {str(REPO / 'config')!r}, '--db', {database!r}, {command!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('LOADED', sorted(m for m in ('apprise', 'alerts.rules.compiled') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert "LOADED []" in result.stdout, result.stdout + result.stderr

@@ -40,7 +40,7 @@ def show(
 
     app = ctx.obj
     with app.read_sessions() as session:
-        if subscriber and subscriber not in {s.name for s in app.config.subscribers}:
+        if subscriber and subscriber not in {s.name for s in app.view_config().subscribers}:
             from sqlalchemy import exists, select
 
             from newswatch.core.models import Alert

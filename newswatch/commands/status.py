@@ -29,7 +29,7 @@ def status(
     from newswatch.health import delivery_counts, source_health
 
     app = ctx.obj
-    config = app.config
+    config = app.view_config()
     now = utcnow()
     with app.read_sessions() as session:
         sources = source_health(session, config, now)
