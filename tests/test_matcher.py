@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from alerts.rules import lexicon, reference
 from alerts.rules.compiled import RuleError, compile_rules
+from alerts.rules.explanations import explain
 from alerts.rules.query import QuerySyntaxError, parse_query
 from alerts.rules.text import ScannedText, exact_words, query_words
 from newswatch.app import load_checked_rules as load_rules
@@ -366,7 +367,13 @@ def test_compiled_matcher_agrees_with_the_reference_evaluator(
     compiled = compile_rules(rules)
     expected = [r["name"] for r in rules if reference.evaluate(parse_query(r["query"]), title, text)]
     assert compiled.match_names(title, text) == expected
-    assert [m.rule for m in compiled.match(title, text)] == expected
+    found = compiled.match(title, text)
+    assert [m.rule for m in found] == expected
+    # Hits and snippets come from the matcher's own words: the plain evaluator's, exactly.
+    plain = reference.Article(title, text)
+    for rule, match in zip([r for r in rules if r["name"] in expected], found, strict=True):
+        oracle = explain(rule["name"], parse_query(rule["query"]), plain)
+        assert (match.hits, match.snippet) == (oracle.hits, oracle.snippet), rule["query"]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))

@@ -28,8 +28,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.rules import lexicon, reference
-from alerts.rules.explanations import ArticleExplainer, RuleMatch
+from alerts.rules import lexicon
+from alerts.rules.explanations import RuleMatch
+from alerts.rules.hits import ArticleHits, ExplainPlans, Plan
 from alerts.rules.keys import indexed_key, word_key
 from alerts.rules.plan import (
     CodeGen,
@@ -65,6 +66,7 @@ class _Compiled:
     query: Query
     sources: frozenset[str] | None
     groups: list[frozenset[bytes]]
+    plan: Plan  # how its hits are found (alerts.rules.hits)
     evaluate: Evaluator | None = None  # None: the groups decide
 
 
@@ -147,6 +149,12 @@ class ScannedArticle:
             return self.joined(f)[1:-1].split()
         return (self.exact_scan(f) if exact else self.scans[f]).sequence()
 
+    def offsets(self, f: int) -> Any:
+        """Start and end (characters in the field's text) of each word, flat, from the C chunk
+        table; None where it cannot tell (the caller uses the word regex)."""
+        table = self.tables[f]
+        return None if table is None or not hasattr(table, "offsets") else table.offsets(self.scans[f].data)
+
     def joined(self, f: int) -> bytes:
         """b" w1 w2 … wn ": the field's folded words (from the C chunk table when there is one)."""
         found = self.built[f]
@@ -187,8 +195,15 @@ class ScannedArticle:
 class CompiledRules:
     """All rules compiled together; `match()` evaluates them all against one article."""
 
-    def __init__(self, compiled: list[_Compiled], checks: list[Any], indexed: bool = False) -> None:
+    def __init__(
+        self,
+        compiled: list[_Compiled],
+        checks: list[Any],
+        indexed: bool = False,
+        plans: ExplainPlans | None = None,
+    ) -> None:
         self._rules = compiled
+        self._plans = plans or ExplainPlans()
         self._checks = checks
         vocabulary: set[bytes] = set()
         prefixes: set[bytes] = set()
@@ -233,7 +248,7 @@ class CompiledRules:
     def queries(self) -> list[Query]:
         return [rule.query for rule in self._rules]
 
-    def _matching(self, title: str, text: str, source: str | None) -> list[_Compiled]:
+    def _matching(self, title: str, text: str, source: str | None) -> tuple[list[_Compiled], ScannedArticle]:
         article = ScannedArticle(title or "", text or "", self._checks)
         keys = self._lexicon.keys
         title_keys, title_state = keys(article.scans[0])
@@ -258,20 +273,22 @@ class CompiledRules:
                         matched.add(index)
         rules = self._rules
         if source is None:
-            return [rules[i] for i in sorted(matched)]
-        return [r for r in (rules[i] for i in sorted(matched)) if r.sources is None or source in r.sources]
+            return [rules[i] for i in sorted(matched)], article
+        found = [r for r in (rules[i] for i in sorted(matched)) if r.sources is None or source in r.sources]
+        return found, article
 
     def match_names(self, title: str, text: str, source: str | None = None) -> list[str]:
         """Return the names of the rules that match, in rule-definition order (no explanation)."""
-        return [rule.name for rule in self._matching(title, text, source)]
+        return [rule.name for rule in self._matching(title, text, source)[0]]
 
     def match(self, title: str, text: str, source: str | None = None) -> list[RuleMatch]:
-        """Return the rules that match the article, in rule-definition order, explained."""
-        rules = self._matching(title, text, source)
+        """Return the rules that match the article, in rule-definition order, explained from the
+        words this pass split (`alerts.rules.hits`)."""
+        rules, article = self._matching(title, text, source)
         if not rules:
             return []
-        explainer = ArticleExplainer(reference.Article(title or "", text or ""))
-        return [explainer.explain(rule.name, rule.query) for rule in rules]
+        hits = ArticleHits(title or "", text or "", article, self._plans.atoms)
+        return [hits.match(rule.name, rule.plan) for rule in rules]
 
 
 def _rule_fields(rule: Any) -> tuple[str, str, Iterable[str] | None, bool]:
@@ -285,6 +302,7 @@ def compile_rules(rules: Sequence[Any]) -> CompiledRules:
     # Read from the lexicon module at each compile: the tests and the bench switch it there.
     indexed = lexicon.USE_C_SCAN and lexicon._scan is not None
     codegen = CodeGen(indexed)
+    plans = ExplainPlans()
     compiled: list[_Compiled] = []
     generated: list[tuple[_Compiled, str]] = []
     for rule in rules:
@@ -296,9 +314,8 @@ def compile_rules(rules: Sequence[Any]) -> CompiledRules:
         except QuerySyntaxError as exc:
             raise RuleError(name, exc.message, exc.column) from None
         source_set = frozenset(sources) if sources is not None else None
-        entry = _Compiled(
-            name, query, source_set, minimal_groups(requirement_groups(query.root, indexed=indexed))
-        )
+        groups = minimal_groups(requirement_groups(query.root, indexed=indexed))
+        entry = _Compiled(name, query, source_set, groups, plans.plan(query.root))
         compiled.append(entry)
         if not decided_by_groups(query.root, indexed):
             generated.append((entry, f"lambda T, X, a: {codegen.expr(query.root)}"))
@@ -307,7 +324,7 @@ def compile_rules(rules: Sequence[Any]) -> CompiledRules:
         functions = eval(compile(source, "<rules>", "eval"), {})  # code we generated from parsed rules
         for (entry, _), function in zip(generated, functions, strict=True):
             entry.evaluate = function
-    return CompiledRules(compiled, codegen.checks, indexed)
+    return CompiledRules(compiled, codegen.checks, indexed, plans)
 
 
 def compile_query(query: str, name: str = "query") -> CompiledRules:

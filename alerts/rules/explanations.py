@@ -70,7 +70,7 @@ class ArticleExplainer:
         snippet_field = "text" if spans["text"] else "title"
         words = self.article.fields[snippet_field]
         ordered = sorted(spans[snippet_field])
-        return RuleMatch(name, by_field, lambda: make_snippet(words, ordered))
+        return RuleMatch(name, by_field, lambda: field_snippet(words, ordered))
 
     def _word(self, field_name: str, start: int, end: int) -> tuple[str, str]:
         """A hit's folded key (to keep each once) and its surface form, as written."""
@@ -95,10 +95,19 @@ def _clean(text: str) -> str:
     return _WHITESPACE.sub(" ", text.replace("**", "*"))
 
 
-def make_snippet(words: reference.FieldWords, spans: Sequence[tuple[int, int]]) -> str:
-    """Return a few dozen words around the first span, each span inside wrapped in **…**."""
-    matches, text = words.matches, words.text
-    if not matches:
+def field_snippet(words: reference.FieldWords, spans: Sequence[tuple[int, int]]) -> str:
+    """`make_snippet` on the plain evaluator's words of a field."""
+    matches = words.matches
+    return make_snippet(words.text, [m.start() for m in matches], [m.end() for m in matches], spans)
+
+
+def make_snippet(
+    text: str, starts: Sequence[int], ends: Sequence[int], spans: Sequence[tuple[int, int]]
+) -> str:
+    """Return a few dozen words around the first span, each span inside wrapped in **…**
+    (`starts` and `ends`: each word's offsets in `text`)."""
+    count = len(starts)
+    if not count:
         return _clean(text).strip()
     merged: list[list[int]] = []
     for start, end in sorted(spans):
@@ -108,21 +117,21 @@ def make_snippet(words: reference.FieldWords, spans: Sequence[tuple[int, int]]) 
             merged.append([start, end])
     if merged:
         first = max(0, merged[0][0] - SNIPPET_BEFORE)
-        last = min(len(matches) - 1, max(merged[0][1], merged[0][0] + SNIPPET_AFTER))
+        last = min(count - 1, max(merged[0][1], merged[0][0] + SNIPPET_AFTER))
     else:
-        first, last = 0, min(len(matches), SNIPPET_BEFORE + SNIPPET_AFTER) - 1
+        first, last = 0, min(count, SNIPPET_BEFORE + SNIPPET_AFTER) - 1
     # Keep the punctuation that follows the last word (a full stop, a closing quote).
-    stop = matches[last + 1].start() if last + 1 < len(matches) else len(text)
+    stop = starts[last + 1] if last + 1 < count else len(text)
     pieces: list[str] = ["… " if first > 0 else ""]
-    cursor = matches[first].start()
+    cursor = starts[first]
     for start, end in merged:
         if start < first or end > last:
             continue
-        begin, finish = matches[start].start(), matches[end].end()
+        begin, finish = starts[start], ends[end]
         pieces.append(_clean(text[cursor:begin]))
         pieces.append("**" + _clean(text[begin:finish]) + "**")
         cursor = finish
     pieces.append(_clean(text[cursor:stop]).rstrip())
-    if last < len(matches) - 1:
+    if last < count - 1:
         pieces.append(" …")
     return "".join(pieces).strip()
