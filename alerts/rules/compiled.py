@@ -153,7 +153,8 @@ class ScannedArticle:
         """Start and end (characters in the field's text) of each word, flat, from the C chunk
         table; None where it cannot tell (the caller uses the word regex)."""
         table = self.tables[f]
-        return None if table is None or not hasattr(table, "offsets") else table.offsets(self.scans[f].data)
+        found = None if table is None else table.offsets(self.scans[f].data)
+        return None if found is None else memoryview(found).cast("i")
 
     def joined(self, f: int) -> bytes:
         """b" w1 w2 … wn ": the field's folded words (from the C chunk table when there is one)."""
