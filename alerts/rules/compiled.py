@@ -288,8 +288,8 @@ class CompiledRules:
         rules, article = self._matching(title, text, source)
         if not rules:
             return []
-        hits = ArticleHits(title or "", text or "", article, self._plans.atoms)
-        return [hits.match(rule.name, rule.plan) for rule in rules]
+        hits = ArticleHits(title or "", text or "", article, self._plans)
+        return hits.explain([(rule.name, rule.plan) for rule in rules])
 
 
 def _rule_fields(rule: Any) -> tuple[str, str, Iterable[str] | None, bool]:
@@ -303,7 +303,7 @@ def compile_rules(rules: Sequence[Any]) -> CompiledRules:
     # Read from the lexicon module at each compile: the tests and the bench switch it there.
     indexed = lexicon.USE_C_SCAN and lexicon._scan is not None
     codegen = CodeGen(indexed)
-    plans = ExplainPlans()
+    plans = ExplainPlans(indexed)
     compiled: list[_Compiled] = []
     generated: list[tuple[_Compiled, str]] = []
     for rule in rules:

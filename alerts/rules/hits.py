@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Hashable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from alerts.rules.explanations import RuleMatch, make_snippet
+from alerts.rules.keys import indexed_key, word_key
 from alerts.rules.text import encode, tokenize
 from alerts.rules.tree import FIELDS, And, Near, Node, Not, Or, Phrase, Word
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from alerts.rules.compiled import ScannedArticle
 
 Span = tuple[int, int]
+GENERIC, WORD, PREFIX, PHRASE = range(4)  # how an atom is looked for (`ExplainPlans.kinds`)
 First = tuple[int, int, bytes]  # (start, end, folded form) of a distinct form's first occurrence
 # A rule's explanation plan: ("flat", atom ids) when its true atoms are simply those of its
 # positive atoms that occur (an atom, an OR of atoms, an AND of those and NOTs); else its tree
@@ -36,10 +39,19 @@ Plan = tuple
 
 
 class ExplainPlans:
-    """The atoms of every compiled rule, numbered once (the same atom in many rules, one id)."""
+    """The atoms of every compiled rule, numbered once (the same atom in many rules, one id),
+    each with how it is looked for: `kinds` (GENERIC, WORD, PREFIX or PHRASE of plain words),
+    `needles` (the folded word, the prefix without its *, or b" w1 w2 "), and `keys`/`masks`:
+    the rule key whose presence in the matcher's per-field key sets says the atom occurs there
+    (None: worked out on the words), and the fields it is looked for in (1 title, 2 text)."""
 
-    def __init__(self) -> None:
+    def __init__(self, indexed: bool = False) -> None:
+        self.indexed = indexed  # phrases of plain words are keys (the C chunk table finds them)
         self.atoms: list[Word | Phrase | Near] = []
+        self.kinds: list[int] = []
+        self.needles: list[bytes] = []
+        self.keys: list[bytes | None] = []
+        self.masks: list[int] = []
         self._ids: dict[Hashable, int] = {}
 
     def atom(self, node: Word | Phrase | Near) -> int:
@@ -50,8 +62,22 @@ class ExplainPlans:
         found = self._ids.get(key)
         if found is None:
             found = self._ids[key] = len(self.atoms)
+            self._describe(node)
             self.atoms.append(node)
         return found
+
+    def _describe(self, node: Word | Phrase | Near) -> None:
+        kind, needle, key = GENERIC, b"", None
+        if isinstance(node, Word) and not node.exact:
+            kind, needle, key = (PREFIX if node.prefix else WORD), encode(node.key), word_key(node)
+        elif isinstance(node, Phrase) and not any(w.prefix or w.exact for w in node.words):
+            kind, needle = PHRASE, b" " + b" ".join(encode(w.key) for w in node.words) + b" "
+            key = indexed_key(node) if self.indexed else None
+        self.kinds.append(kind)
+        self.needles.append(needle)
+        self.keys.append(key)
+        field = node.field if isinstance(node, Word | Phrase) else None
+        self.masks.append({None: 3, "title": 1, "text": 2}[field])
 
     def plan(self, root: Node) -> Plan:
         """The explanation plan of a rule's tree."""
@@ -247,14 +273,12 @@ def _firsts(spans: list[Span], view: FieldView) -> list[First]:
 class ArticleHits:
     """Explains the rules matched on one article, each atom worked out once."""
 
-    __slots__ = ("texts", "scanned", "atoms", "_views", "_firsts", "_spans", "_hits", "_true")
+    __slots__ = ("texts", "scanned", "plans", "_views", "_firsts", "_spans", "_hits")
 
-    def __init__(
-        self, title: str, text: str, scanned: ScannedArticle, atoms: list[Word | Phrase | Near]
-    ) -> None:
+    def __init__(self, title: str, text: str, scanned: ScannedArticle, plans: ExplainPlans) -> None:
         self.texts = (title, text)
         self.scanned = scanned
-        self.atoms = atoms
+        self.plans = plans
         self._views: list[FieldView | None] = [None, None]
         self._firsts: dict[int, tuple[list[First], list[First]]] = {}
         self._spans: dict[tuple[int, int], list[Span]] = {}
@@ -272,36 +296,76 @@ class ArticleHits:
             )
         return found
 
+    def explain(self, rules: Sequence[tuple[str, Plan]]) -> list[RuleMatch]:
+        """The RuleMatch of each (name, plan) of the rules that matched, in that order."""
+        title_keys, text_keys = self.scanned.words
+        keys, masks = self.plans.keys, self.plans.masks
+        atom_hits, occurs = self._atom_hits, self.occurs
+        out = []
+        for name, (kind, payload) in rules:
+            if kind == "flat":
+                if len(payload) == 1:  # the one positive atom of a rule that matched
+                    true = payload
+                else:
+                    true = []
+                    for a in payload:
+                        key = keys[a]
+                        if key is None:
+                            if occurs(a):
+                                true.append(a)
+                        elif (masks[a] & 1 and key in title_keys) or (masks[a] & 2 and key in text_keys):
+                            true.append(a)
+            else:
+                true = list(dict.fromkeys(self._tree((kind, payload))[1]))
+            hits = atom_hits(true[0]) if len(true) == 1 else self._merged(true)
+            out.append(RuleMatch(name, hits, partial(self.snippet, true)))
+        return out
+
+    def _atom_hits(self, atom: int) -> dict[str, list[str]]:
+        found = self._hits.get(atom)
+        if found is None:
+            found = self._hits[atom] = self._merged((atom,))
+        return found
+
     def _atom_firsts(self, atom: int) -> tuple[list[First], list[First]]:
         found = self._firsts.get(atom)
         if found is None:
-            node = self.atoms[atom]
-            found = self._firsts[atom] = (self._field_firsts(node, 0), self._field_firsts(node, 1))
+            plans = self.plans
+            key, mask = plans.keys[atom], plans.masks[atom]
+            if key is not None:  # the matcher's key sets say in which fields it occurs
+                keys = self.scanned.words
+                found = (
+                    self._field_firsts(atom, 0) if mask & 1 and key in keys[0] else [],
+                    self._field_firsts(atom, 1) if mask & 2 and key in keys[1] else [],
+                )
+            else:
+                found = (
+                    self._field_firsts(atom, 0) if mask & 1 else [],
+                    self._field_firsts(atom, 1) if mask & 2 else [],
+                )
+            self._firsts[atom] = found
         return found
 
-    def _field_firsts(self, node: Word | Phrase | Near, f: int) -> list[First]:
-        field = FIELDS[f]
-        if isinstance(node, Word) and not node.exact and node.field in (None, field):
-            # The fast path of most atoms: the first position of each word, from one dict.
+    def _field_firsts(self, atom: int, f: int) -> list[First]:
+        plans = self.plans
+        kind, needle = plans.kinds[atom], plans.needles[atom]
+        if kind == WORD:  # most atoms: the word's first position, from one dict
+            position = self.view(f).first.get(needle)
+            return [] if position is None else [(position, position, needle)]
+        if kind == PREFIX:
             view = self.view(f)
             first = view.first
-            if not node.prefix:
-                key = encode(node.key)
-                position = first.get(key)
-                return [] if position is None else [(position, position, key)]
-            found = [(first[w], first[w], w) for w in view.starting(encode(node.key))]
+            found = [(first[w], first[w], w) for w in view.starting(needle)]
             found.sort()
             return found
-        if isinstance(node, Phrase) and node.field in (None, field) and _plain(node):
-            # One folded form: its first occurrence in b" w1 … wn ".
-            view = self.view(f)
-            needle = b" " + b" ".join(encode(w.key) for w in node.words) + b" "
-            at = view.joined.find(needle)
+        if kind == PHRASE:  # one folded form: its first occurrence in b" w1 … wn "
+            joined = self.view(f).joined
+            at = joined.find(needle)
             if at < 0:
                 return []
-            start = view.joined.count(b" ", 0, at)
-            return [(start, start + len(node.words) - 1, needle[1:-1])]
-        spans = self.spans(node, f)
+            start = joined.count(b" ", 0, at)
+            return [(start, start + needle.count(b" ") - 2, needle[1:-1])]
+        spans = self.spans(self.plans.atoms[atom], f)
         return _firsts(sorted(set(spans)), self.view(f)) if spans else []
 
     def spans(self, node: Word | Phrase | Near, f: int) -> list[Span]:
@@ -311,21 +375,13 @@ class ArticleHits:
     def _atom_spans(self, atom: int, f: int) -> list[Span]:
         found = self._spans.get((atom, f))
         if found is None:
-            found = self._spans[(atom, f)] = (
-                self.spans(self.atoms[atom], f) if self._atom_firsts(atom)[f] else []
-            )
+            present = self._atom_firsts(atom)[f]
+            found = self._spans[(atom, f)] = self.spans(self.plans.atoms[atom], f) if present else []
         return found
 
     def occurs(self, atom: int) -> bool:
         title, text = self._atom_firsts(atom)
         return bool(title or text)
-
-    def true_atoms(self, plan: Plan) -> list[int]:
-        """The atoms whose hits make the rule's hits (the rule being true)."""
-        kind, payload = plan
-        if kind == "flat":
-            return [a for a in payload if self.occurs(a)]
-        return self._tree(plan)[1]
 
     def _tree(self, plan: Plan) -> tuple[bool, list[int]]:
         kind, payload = plan
@@ -341,17 +397,7 @@ class ArticleHits:
             return False, []
         return any(value for value, _ in results), [a for value, atoms in results if value for a in atoms]
 
-    def match(self, name: str, plan: Plan) -> RuleMatch:
-        atoms = list(dict.fromkeys(self.true_atoms(plan)))
-        if len(atoms) == 1:
-            hits = self._hits.get(atoms[0])
-            if hits is None:
-                hits = self._hits[atoms[0]] = self._merged(atoms)
-        else:
-            hits = self._merged(atoms)
-        return RuleMatch(name, hits, lambda: self.snippet(atoms))
-
-    def _merged(self, atoms: list[int]) -> dict[str, list[str]]:
+    def _merged(self, atoms: Sequence[int]) -> dict[str, list[str]]:
         hits: dict[str, list[str]] = {}
         for f in (0, 1):
             entries = [e for a in atoms for e in self._atom_firsts(a)[f]]
@@ -365,13 +411,9 @@ class ArticleHits:
             hits[FIELDS[f]] = [view.surface(start, end) for start, end, _ in entries]
         return hits
 
-    def snippet(self, atoms: list[int]) -> str:
+    def snippet(self, atoms: Sequence[int]) -> str:
         f = 1 if any(self._atom_firsts(a)[1] for a in atoms) else 0
         spans = sorted({s for a in atoms for s in self._atom_spans(a, f)})
         view = self.view(f)
         offsets = view.offsets
         return make_snippet(view.text, offsets[0::2], offsets[1::2], spans)
-
-
-def _plain(phrase: Phrase) -> bool:
-    return not any(w.prefix or w.exact for w in phrase.words)
