@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.delivery.channels import url_problem, url_secrets
+from alerts.rules.examples import example_problems
 from alerts.rules.query import query_problem
 from crawler.addresses import source_url_problem
 from newswatch.core.config import Config, Rule, resolve_config_dir, resolve_database_url
@@ -39,7 +40,9 @@ if TYPE_CHECKING:  # the stages' entry points are imported by the methods that b
     from alerts.rules.compiled import CompiledRules
     from crawler.runner import CrawlManager
 
-CONFIG_CHECKS = ConfigChecks(query=query_problem, notify_url=url_problem, source_url=source_url_problem)
+CONFIG_CHECKS = ConfigChecks(
+    query=query_problem, notify_url=url_problem, source_url=source_url_problem, examples=example_problems
+)
 
 
 def load_checked_config(directory: str | Path | None) -> Config:

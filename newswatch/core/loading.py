@@ -36,6 +36,10 @@ def _no_problem(_value: str) -> str | None:
     return None
 
 
+def _no_example_problems(_query: str, _examples: Any) -> list[tuple[str, str]]:
+    return []
+
+
 @dataclass(frozen=True)
 class ConfigChecks:
     """What the stages check in a config value: each returns the problem in words, or None."""
@@ -43,6 +47,8 @@ class ConfigChecks:
     query: Callable[[str], str | None] = _no_problem
     notify_url: Callable[[str], str | None] = _no_problem
     source_url: Callable[[str, bool], str | None] = lambda _url, _allow_private: None
+    # A rule's examples: (field, why) for each that fails, e.g. ("examples.match[0]", "…").
+    examples: Callable[[str, Any], list[tuple[str, str]]] = _no_example_problems
 
 
 NO_CHECKS = ConfigChecks()
@@ -216,12 +222,14 @@ def _load_rules(
     rules, names = _load_entries(Rule, path, "rules", problems)
     valid = []
     for index, rule in rules:
+        label = f"rules[{index}] '{rule.name}'"
         problem = checks.query(rule.query)
         if problem:
-            problems.append(
-                ConfigError(str(path), problem, entry=f"rules[{index}] '{rule.name}'", field="query")
-            )
-        else:
+            problems.append(ConfigError(str(path), problem, entry=label, field="query"))
+            continue
+        failing = checks.examples(rule.query, rule.examples) if rule.examples else []
+        problems.extend(ConfigError(str(path), why, entry=label, field=field) for field, why in failing)
+        if not failing:
             valid.append((index, rule))
     return valid, names
 
