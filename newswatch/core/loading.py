@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from newswatch.core.bulk import collector_paused
 from newswatch.core.config import (
     Config,
     Rule,
@@ -211,7 +212,8 @@ def load_settings(directory: Path) -> Settings:
 def load_rules(path: Path, checks: ConfigChecks = NO_CHECKS) -> list[Rule]:
     """Return the validated rules of one rules file (names unique, queries checked)."""
     problems: list[ConfigError] = []
-    rules, _names = _load_rules(path, checks, problems)
+    with collector_paused():  # tens of thousands of rules: see newswatch.core.bulk
+        rules, _names = _load_rules(path, checks, problems)
     _raise_problems(problems)
     return [rule for _, rule in rules]
 
@@ -257,7 +259,8 @@ def load_config(directory: str | os.PathLike[str] | None = None, checks: ConfigC
             problems.append(ConfigError(str(sources_file), problem, entry=label, field=source.kind))
 
     rules_file = root / "rules.yaml"
-    rules, rule_names = _load_rules(rules_file, checks, problems)
+    with collector_paused():  # tens of thousands of rules: see newswatch.core.bulk
+        rules, rule_names = _load_rules(rules_file, checks, problems)
     for index, rule in rules:
         for name in rule.sources or []:
             if source_names is not None and name not in source_names:
