@@ -79,23 +79,14 @@ def test_loading_refuses_unknown_example_keys(tmp_path: Path) -> None:
 
 def test_check_command_refuses_a_failing_example_in_one_line(config_dir: Path) -> None:
     rules = config_dir / "rules.yaml"
-    text = rules.read_text(encoding="utf-8").replace(
-        "  - name: crew-launch\n",
-        "    examples:\n      match: ['NASA will de-orbit the ISS']\n      no_match: ['Roscosmos launch']\n"
-        "  - name: crew-launch\n",
-    )
-    rules.write_text(text, encoding="utf-8")
+    text = rules.read_text(encoding="utf-8")
+    assert "NASA picked SpaceX to deorbit the ISS in 2030." in text  # the bundled rule's example
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "newswatch", "--config", str(config_dir), "check"],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr  # both examples hold
-    rules.write_text(text.replace("NASA will de-orbit the ISS", "NASA will leave the ISS"), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "newswatch", "--config", str(config_dir), "check"],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "newswatch", "--config", str(config_dir), "check"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rules.write_text(text.replace("SpaceX to deorbit the ISS", "SpaceX to leave the ISS"), encoding="utf-8")
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert "rules[1] 'iss-deorbit'" in line and "field 'examples.match[0]'" in line

@@ -27,7 +27,7 @@ from alerts.rules.text import encode, tokenize
 from alerts.rules.tree import FIELDS, And, Near, Node, Not, Or, Phrase, Word
 
 if TYPE_CHECKING:
-    from alerts.rules.compiled import ScannedArticle
+    from alerts.rules.scanned import ScannedArticle
 
 Span = tuple[int, int]
 GENERIC, WORD, PREFIX, PHRASE = range(4)  # how an atom is looked for (`ExplainPlans.kinds`)
