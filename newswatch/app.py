@@ -28,6 +28,7 @@ from alerts.delivery.channels import url_problem, url_secrets
 from alerts.rules.examples import example_problems
 from alerts.rules.query import query_problem
 from crawler.addresses import source_url_problem
+from newswatch.core.bulk import keep_for_good
 from newswatch.core.config import Config, Rule, resolve_config_dir, resolve_database_url
 from newswatch.core.db import Database, sqlite_path
 from newswatch.core.errors import UserError
@@ -135,7 +136,9 @@ class App:
         """Return the config's rules compiled into one matcher."""
         from alerts.rules.compiled import compile_rules  # with the C chunk table: only when matching
 
-        return compile_rules((config or self.config).rules)
+        compiled = compile_rules((config or self.config).rules)
+        keep_for_good()  # rules live long: the cyclic collector stops walking them (core.bulk)
+        return compiled
 
     def dispatcher(self, config: Config | None = None) -> Dispatcher:
         """Return a dispatcher that sends this deployment's due deliveries."""

@@ -196,7 +196,10 @@ class FieldView:
         return self._exact[position]  # type: ignore[index]
 
     def surface(self, start: int, end: int) -> str:
+        """The words start..end as written, white space between them made one space."""
         offsets = self.offsets
+        if start == end:  # a word has no white space in it
+            return self.text[offsets[2 * start] : offsets[2 * start + 1]]
         return " ".join(self.text[offsets[2 * start] : offsets[2 * end + 1]].split())
 
     def form(self, start: int, end: int) -> bytes:
@@ -324,7 +327,19 @@ class ArticleHits:
     def _atom_hits(self, atom: int) -> dict[str, list[str]]:
         found = self._hits.get(atom)
         if found is None:
-            found = self._hits[atom] = self._merged((atom,))
+            plans = self.plans
+            if plans.kinds[atom] == WORD:  # most atoms: one word, its first occurrence per field
+                found = {}
+                word, mask = plans.needles[atom], plans.masks[atom]
+                for f, keys in enumerate(self.scanned.words):
+                    if mask & (1 << f) and word in keys:
+                        view = self.view(f)
+                        position = view.first.get(word)
+                        if position is not None:
+                            found[FIELDS[f]] = [view.surface(position, position)]
+            else:
+                found = self._merged((atom,))
+            self._hits[atom] = found
         return found
 
     def _atom_firsts(self, atom: int) -> tuple[list[First], list[First]]:
