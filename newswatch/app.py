@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.rules.query import query_problem
 from crawler.addresses import source_url_problem
+from newswatch.core.bulk import keep_for_good
 from newswatch.core.config import Config, Rule, resolve_config_dir, resolve_database_url
 from newswatch.core.db import Database, shown_database, sqlite_path
 from newswatch.core.errors import UserError
@@ -53,10 +54,10 @@ def full_checks() -> ConfigChecks:
     # Apprise and the matcher load here, not when this module is imported: `status` and
     # `alerts` never need them.
     from alerts.delivery.channels import url_problem
-    from alerts.rules.examples import examples_problem
+    from alerts.rules.examples import example_problems
 
     return ConfigChecks(
-        query=query_problem, notify_url=url_problem, source_url=source_url_problem, examples=examples_problem
+        query=query_problem, notify_url=url_problem, source_url=source_url_problem, examples=example_problems
     )
 
 
@@ -194,7 +195,9 @@ class App:
         """Return the config's rules compiled into one matcher."""
         from alerts.rules.compiled import compile_rules  # with the C chunk table: only when matching
 
-        return compile_rules((config or self.config).rules)
+        compiled = compile_rules((config or self.config).rules)
+        keep_for_good()  # rules live long: the cyclic collector stops walking them (core.bulk)
+        return compiled
 
     def dispatcher(self, config: Config | None = None) -> Dispatcher:
         """Return a dispatcher that sends this deployment's due deliveries."""

@@ -85,10 +85,10 @@ def test_failing_example_is_422_naming_examples(admin: httpx.Client) -> None:
     examples = {"match": ["ESA launches a probe."], "no_match": ["ESA held a launch party for the launch*."]}
     body = error(admin.post("/api/v1/rules", json=RULE | {"examples": examples}), 422)
     assert body["field"] == "examples"
-    assert body["error"].startswith("examples.no_match[0]: matches")
+    assert body["error"].startswith("examples.no_match[0]: the rule matches it")
     examples = {"match": ["The agency met on Monday."]}
     body = error(admin.post("/api/v1/rules", json=RULE | {"examples": examples}), 422)
-    assert body["error"].startswith("examples.match[0]: does not match")
+    assert body["error"].startswith("examples.match[0]: the rule does not match it: ESA found nothing")
     error(admin.get("/api/v1/rules/esa-launch"), 404)
     good = {"match": ["ESA launches a probe."], "no_match": ["ESA met on Monday."]}
     assert admin.post("/api/v1/rules", json=RULE | {"examples": good}).status_code == 201

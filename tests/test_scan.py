@@ -3,13 +3,16 @@ plain-Python views of a text (alerts.rules.text) on what it computes for the mat
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.rules import lexicon
 from alerts.rules.compiled import compile_rules
-from alerts.rules.text import ScannedText
+from alerts.rules.text import ScannedText, tokenize
 
 _scan = pytest.importorskip(
     "alerts.rules._scan", reason="alerts.rules._scan was not compiled (no C compiler here)"
@@ -127,6 +130,27 @@ def test_the_table_joins_and_positions_words_as_the_text_module_does(first: str,
         expected = {index: [i for i, w in enumerate(sequence) if w == word] for word, index in marked.items()}
         got = table.positions(scan.data)
         assert {k: v for k, v in expected.items() if v} == got
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=text_alphabet, max_size=60), st.text(alphabet=text_alphabet, max_size=60))
+def test_the_table_gives_each_word_its_offsets_in_the_text(first: str, second: str) -> None:
+    compiled = compile_rules([{"name": "r", "query": '"a b" OR x'}])
+    lexicon = compiled._lexicon
+    for text in (first, second):
+        scan = ScannedText(text)
+        lexicon.keys(scan)
+        found = lexicon.state.table.offsets(scan.data)
+        expected = [i for m in tokenize(text) for i in m.span()]
+        assert list(memoryview(found).cast("i")) == expected
+
+
+def test_the_chunk_hash_is_keyed_per_process() -> None:
+    code = "from alerts.rules import _scan; print(_scan.chunk_hash(b'roscosmos'))"
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)}  # fmt: skip
+    assert len(runs) == 2, "two processes hashed a chunk alike: the key is not drawn per process"
+    assert _scan.chunk_hash(b"roscosmos") == _scan.chunk_hash(b"roscosmos")
 
 
 def test_a_lexicon_full_of_chunks_is_replaced_and_still_finds_phrases() -> None:

@@ -13,6 +13,10 @@
  * (an index into a list of key sets, -1 for none) and its words as ids (0: a word in no phrase;
  * a chunk can be several words, `roscosmos’s`, or none, a dash).
  *
+ * Chunks are hashed with SipHash-1-3 under a key drawn at random when the module is loaded: the
+ * bytes hashed are chosen by whoever writes the pages, and with an unkeyed hash a page could be
+ * written whose chunks all probe the same run of slots (each look-up then walks all of them).
+ *
  * The module is optional: `alerts.matcher` falls back to the same algorithm in Python when it
  * was not compiled (no C compiler on the machine), and the tests run both.
  */
@@ -32,6 +36,9 @@ typedef struct {
     int32_t word;    /* nwords == 1: the word's id; nwords > 1: offset of the ids in `sequences` */
     uint32_t folded_offset; /* of the chunk's words, joined by spaces, in `blob` */
     int32_t folded_length;  /* -1: the chunk is its one folded word */
+    int32_t spans;          /* offset in `sequences` of each word's (start, end) in characters
+                               from the chunk's start; -1: none or one word, the whole chunk;
+                               -2: not given */
 } Slot;
 
 typedef struct {
@@ -84,62 +91,58 @@ typedef struct {
     int high;      /* a byte >= 0x80 */
 } ChunkKey;
 
-/* The hash is keyed with 16 random bytes drawn once per process (module init): the chunks
- * come from pages whoever writes them chooses, and an unkeyed hash lets a page be written
- * whose words all fall on one probe sequence (each look-up then walks all the others). */
-static uint64_t hash_key0, hash_key1;
+/* The per-process key of the chunk hash (set when the module is loaded). */
+static uint64_t sip_k0, sip_k1;
 
-/* MurmurHash3's 64-bit finaliser: a bijection that spreads every input bit over the output. */
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                                  \
+        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                                     \
+        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                                     \
+        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                                  \
+    } while (0)
+
+/* SipHash-1-3 of n bytes under (sip_k0, sip_k1): the keyed hash CPython uses for str and bytes
+ * (there too, so that chosen keys cannot be made to collide). */
 static inline uint64_t
-mix64(uint64_t x)
+siphash13(const unsigned char *p, Py_ssize_t n)
 {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
+    uint64_t v0 = 0x736f6d6570736575ULL ^ sip_k0;
+    uint64_t v1 = 0x646f72616e646f6dULL ^ sip_k1;
+    uint64_t v2 = 0x6c7967656e657261ULL ^ sip_k0;
+    uint64_t v3 = 0x7465646279746573ULL ^ sip_k1;
+    Py_ssize_t whole = n & ~(Py_ssize_t)7;
+    for (Py_ssize_t i = 0; i < whole; i += 8) {
+        uint64_t m = load_word(p + i, 8);
+        v3 ^= m;
+        SIPROUND;
+        v0 ^= m;
+    }
+    uint64_t last = ((uint64_t)n << 56) | load_word(p + whole, n - whole);
+    v3 ^= last;
+    SIPROUND;
+    v0 ^= last;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
 }
 
-/* Hash a chunk, 8 bytes at a time, keyed (see hash_key0). */
+/* Hash a chunk (keyed: see the top of this file). */
 static inline ChunkKey
 chunk_key(const unsigned char *p, Py_ssize_t n)
 {
     ChunkKey key;
-    uint64_t h = hash_key0 ^ ((uint64_t)n * 0x9E3779B97F4A7C15ULL);
-    uint64_t bits = 0;
-    for (Py_ssize_t i = 0; i < n; i += 8) {
-        uint64_t word = load_word(p + i, n - i);
-        bits |= word;
-        h = mix64(h ^ word);
-    }
-    h = mix64(h ^ hash_key1);
+    unsigned char bits = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        bits |= p[i];
+    uint64_t h = siphash13(p, n);
     key.head = load_word(p, n);
     key.hash = h ? h : 1;
-    key.high = (bits & 0x8080808080808080ULL) != 0;
+    key.high = (bits & 0x80) != 0;
     return key;
-}
-
-/* Draw the hash key from os.urandom (16 bytes); 0 on success. */
-static int
-draw_hash_key(void)
-{
-    PyObject *os = PyImport_ImportModule("os");
-    if (os == NULL)
-        return -1;
-    PyObject *bytes = PyObject_CallMethod(os, "urandom", "i", 16);
-    Py_DECREF(os);
-    if (bytes == NULL)
-        return -1;
-    if (!PyBytes_Check(bytes) || PyBytes_GET_SIZE(bytes) != 16) {
-        Py_DECREF(bytes);
-        PyErr_SetString(PyExc_RuntimeError, "os.urandom(16) gave no 16 bytes");
-        return -1;
-    }
-    memcpy(&hash_key0, PyBytes_AS_STRING(bytes), 8);
-    memcpy(&hash_key1, PyBytes_AS_STRING(bytes) + 8, 8);
-    Py_DECREF(bytes);
-    return 0;
 }
 
 static Slot *
@@ -179,6 +182,8 @@ next_chunk(const unsigned char **p, const unsigned char *end, const unsigned cha
 static inline const int32_t *
 slot_words(ChunkTable *self, Slot *slot)
 {
+    if (slot->nwords == 0)
+        return NULL; /* (no arithmetic on `sequences`, which may not be allocated yet) */
     return slot->nwords == 1 ? &slot->word : self->sequences + slot->word;
 }
 
@@ -368,23 +373,25 @@ read_ids(PyObject *sequence, int32_t **out)
 }
 
 PyDoc_STRVAR(table_add_doc,
-"add(chunk, value, words, folded=None)\n--\n\n"
+"add(chunk, value, words, folded=None, spans=None)\n--\n\n"
 "Remember `chunk` (bytes without spaces): `value` indexes the key set in `values` (-1: no\n"
 "keys); `words` are the ids of its words in order (0: a word of no phrase); `folded` is its\n"
-"folded words joined by spaces when that is not the chunk itself.");
+"folded words joined by spaces when that is not the chunk itself; `spans` the start and end\n"
+"of each word in characters from the chunk's start (s0, e0, s1, e1, ...), when that is not one\n"
+"word making the whole chunk.");
 
 static PyObject *
 table_add(ChunkTable *self, PyObject *args)
 {
     Py_buffer chunk, folded = {0};
     int value;
-    PyObject *words;
-    if (!PyArg_ParseTuple(args, "y*iO|z*:add", &chunk, &value, &words, &folded))
+    PyObject *words, *span_list = Py_None;
+    if (!PyArg_ParseTuple(args, "y*iO|z*O:add", &chunk, &value, &words, &folded, &span_list))
         return NULL;
     const char *p = chunk.buf;
     Py_ssize_t n = chunk.len;
-    int32_t *ids = NULL;
-    Py_ssize_t nwords;
+    int32_t *ids = NULL, *spans = NULL;
+    Py_ssize_t nwords, nspans = 0;
     if (n == 0 || n > INT32_MAX || memchr(p, ' ', (size_t)n) != NULL) {
         PyErr_SetString(PyExc_ValueError, "a chunk is a non-empty run of bytes without spaces");
         goto fail;
@@ -400,6 +407,15 @@ table_add(ChunkTable *self, PyObject *args)
     nwords = read_ids(words, &ids);
     if (nwords < 0)
         goto fail;
+    if (span_list != Py_None) {
+        nspans = read_ids(span_list, &spans);
+        if (nspans < 0)
+            goto fail;
+        if (nspans != 2 * nwords) {
+            PyErr_SetString(PyExc_ValueError, "spans are a start and an end for each word");
+            goto fail;
+        }
+    }
     if ((self->used + 1) * 2 > self->capacity && grow_slots(self) < 0)
         goto fail;
     ChunkKey key = chunk_key((const unsigned char *)p, n);
@@ -407,7 +423,7 @@ table_add(ChunkTable *self, PyObject *args)
     int is_new = slot->hash == 0;
     /* Everything that can fail first: a failed add leaves the table as it was. */
     Py_ssize_t bytes = (is_new ? n : 0) + (folded.buf != NULL ? folded.len : 0);
-    Py_ssize_t more_ids = nwords == 1 ? 0 : nwords;
+    Py_ssize_t more_ids = (nwords == 1 ? 0 : nwords) + nspans;
     if (self->blob_used + bytes > UINT32_MAX || self->sequences_used + more_ids > INT32_MAX) {
         PyErr_SetString(PyExc_OverflowError, "the chunk table is full");
         goto fail;
@@ -435,20 +451,30 @@ table_add(ChunkTable *self, PyObject *args)
     if (nwords == 1) {
         slot->word = ids[0];
     } else {
-        memcpy(self->sequences + self->sequences_used, ids, (size_t)nwords * sizeof(int32_t));
         slot->word = (int32_t)self->sequences_used;
-        self->sequences_used += nwords;
+        if (nwords > 0) { /* (no pointer arithmetic on `sequences` before it is allocated) */
+            memcpy(self->sequences + self->sequences_used, ids, (size_t)nwords * sizeof(int32_t));
+            self->sequences_used += nwords;
+        }
+    }
+    slot->spans = nwords > 1 ? -2 : -1; /* -2: not known (offsets() then says None) */
+    if (spans != NULL && nspans > 0) {
+        memcpy(self->sequences + self->sequences_used, spans, (size_t)nspans * sizeof(int32_t));
+        slot->spans = (int32_t)self->sequences_used;
+        self->sequences_used += nspans;
     }
     slot->nwords = (int32_t)nwords;
     slot->value = value;
     slot->hash = key.hash; /* last: a slot with a hash is complete */
     PyMem_Free(ids);
+    PyMem_Free(spans);
     PyBuffer_Release(&chunk);
     if (folded.buf != NULL)
         PyBuffer_Release(&folded);
     Py_RETURN_NONE;
 fail:
     PyMem_Free(ids);
+    PyMem_Free(spans);
     PyBuffer_Release(&chunk);
     if (folded.buf != NULL)
         PyBuffer_Release(&folded);
@@ -600,7 +626,8 @@ table_scan(ChunkTable *self, PyObject *arg)
                     reserve((void **)&stream, &stream_capacity, streamed, slot->nwords, sizeof(int32_t)) < 0)
                     goto done;
                 /* one word, several (`roscosmos‛s`) or none (a bullet) */
-                memcpy(stream + streamed, slot_words(self, slot), (size_t)slot->nwords * sizeof(int32_t));
+                if (slot->nwords > 0)
+                    memcpy(stream + streamed, slot_words(self, slot), (size_t)slot->nwords * sizeof(int32_t));
                 streamed += slot->nwords;
             }
             if (slot->stamp == epoch)
@@ -794,7 +821,84 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(table_offsets_doc,
+"offsets(data)\n--\n\n"
+"Return the start and end of each word of `data` in characters of the text it was encoded\n"
+"from (UTF-8), as native int32 pairs in one bytes object, or None when a chunk of `data` is\n"
+"not in the table.");
+
+static PyObject *
+table_offsets(ChunkTable *self, PyObject *arg)
+{
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
+        return NULL;
+    int32_t *out = NULL;
+    Py_ssize_t used = 0, capacity = 0;
+    PyObject *result = NULL;
+    if (data.len > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "the text is too long");
+        goto done;
+    }
+    const unsigned char *base = data.buf;
+    const unsigned char *p = base;
+    const unsigned char *end = p + data.len;
+    const unsigned char *start, *counted = base;
+    Py_ssize_t n, chars = 0; /* characters in [base, counted) */
+    while (next_chunk(&p, end, &start, &n)) {
+        for (; counted < start; counted++) /* the spaces before the chunk */
+            chars += (*counted & 0xC0) != 0x80;
+        Slot *slot = find_slot(self, (const char *)start, n, chunk_key(start, n));
+        if (slot->hash == 0 || slot->spans == -2) {
+            result = Py_None;
+            Py_INCREF(result);
+            goto done;
+        }
+        Py_ssize_t first = chars;
+        for (; counted < start + n; counted++)
+            chars += (*counted & 0xC0) != 0x80;
+        if (reserve((void **)&out, &capacity, used, 2 * (Py_ssize_t)slot->nwords + 2, sizeof(int32_t)) < 0)
+            goto done;
+        if (slot->spans < 0) { /* no word (a dash), or one word: the whole chunk */
+            if (slot->nwords == 1) {
+                out[used++] = (int32_t)first;
+                out[used++] = (int32_t)chars;
+            }
+            continue;
+        }
+        const int32_t *spans = self->sequences + slot->spans;
+        for (int32_t k = 0; k < 2 * slot->nwords; k++)
+            out[used++] = (int32_t)(first + spans[k]);
+    }
+    result = PyBytes_FromStringAndSize((const char *)out, used * (Py_ssize_t)sizeof(int32_t));
+done:
+    PyMem_Free(out);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+PyDoc_STRVAR(chunk_hash_doc,
+"chunk_hash(chunk)\n--\n\n"
+"Return the keyed hash the table gives `chunk` (for tests and benchmarks).");
+
+static PyObject *
+chunk_hash(PyObject *module, PyObject *arg)
+{
+    Py_buffer chunk;
+    if (PyObject_GetBuffer(arg, &chunk, PyBUF_SIMPLE) < 0)
+        return NULL;
+    ChunkKey key = chunk_key(chunk.buf, chunk.len);
+    PyBuffer_Release(&chunk);
+    return PyLong_FromUnsignedLongLong(key.hash);
+}
+
+static PyMethodDef module_methods[] = {
+    {"chunk_hash", (PyCFunction)chunk_hash, METH_O, chunk_hash_doc},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyMethodDef table_methods[] = {
+    {"offsets", (PyCFunction)table_offsets, METH_O, table_offsets_doc},
     {"joined", (PyCFunction)table_joined, METH_O, table_joined_doc},
     {"positions", (PyCFunction)table_positions, METH_O, table_positions_doc},
     {"mark", (PyCFunction)table_mark, METH_O, table_mark_doc},
@@ -831,14 +935,35 @@ static struct PyModuleDef module = {
     .m_name = "alerts.rules._scan",
     .m_doc = "The matcher's chunk table (optional C speed-up of alerts.matcher).",
     .m_size = -1,
+    .m_methods = module_methods,
 };
+
+/* Draw the hash key from os.urandom (the operating system's randomness). */
+static int
+draw_key(void)
+{
+    PyObject *os = PyImport_ImportModule("os");
+    if (os == NULL)
+        return -1;
+    PyObject *bytes = PyObject_CallMethod(os, "urandom", "i", 16);
+    Py_DECREF(os);
+    if (bytes == NULL)
+        return -1;
+    if (!PyBytes_Check(bytes) || PyBytes_GET_SIZE(bytes) != 16) {
+        Py_DECREF(bytes);
+        PyErr_SetString(PyExc_RuntimeError, "os.urandom(16) did not give 16 bytes");
+        return -1;
+    }
+    memcpy(&sip_k0, PyBytes_AS_STRING(bytes), 8);
+    memcpy(&sip_k1, PyBytes_AS_STRING(bytes) + 8, 8);
+    Py_DECREF(bytes);
+    return 0;
+}
 
 PyMODINIT_FUNC
 PyInit__scan(void)
 {
-    if (draw_hash_key() < 0)
-        return NULL;
-    if (PyType_Ready(&ChunkTableType) < 0)
+    if (draw_key() < 0 || PyType_Ready(&ChunkTableType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from alerts.rules import reference
 from alerts.rules.compiled import CompiledRules, RuleError, compile_query
-from alerts.rules.explanations import RuleMatch, explain, make_snippet
+from alerts.rules.explanations import RuleMatch, explain, field_snippet
 from alerts.rules.text import fold, word_sequence
 from alerts.rules.tree import FIELDS, And, Near, Node, Not, Phrase, Query, Word
 from newswatch.core.errors import UserError
@@ -76,7 +76,7 @@ class SearchHit:
         words = self._words.fields["title"]
         if not words.matches or not spans:
             return " ".join(self.title.split())
-        return make_snippet(words, spans).removeprefix("… ").removesuffix(" …")
+        return field_snippet(words, spans).removeprefix("… ").removesuffix(" …")
 
 
 @dataclass

@@ -15,8 +15,12 @@ bench/bench_matcher.py):
 3. Those functions call lazy checks of phrases, exact words and NEAR (`alerts.rules.terms`) on
    the article's views (`ScannedArticle`, here), each built only when first asked for.
 
-Explanations (`RuleMatch.hits`, `.snippet`) come from the plain evaluator in
-`alerts.rules.reference`, run only for the rules that matched: `alerts.rules.explanations`.
+Explanations (`RuleMatch.hits`, `.snippet`) come from the words this pass split, shared by the
+rules matched on one article (`alerts.rules.hits`); the plain evaluator of
+`alerts.rules.reference` is the oracle they are tested against.
+
+Rules change one at a time without compiling the others again: `CompiledRules.with_rule`,
+`.without_rule` and `.updated`.
 
 Rule options: `sources:` (a rule never matches articles of other sources; when the caller
 gives no source, no rule is limited) and `enabled: false` (the rule is left out).
@@ -25,11 +29,12 @@ gives no source, no rule is limited) and `enabled: false` (the rule is left out)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.rules import lexicon, reference
-from alerts.rules.explanations import ArticleExplainer, RuleMatch
+from alerts.rules import lexicon
+from alerts.rules.explanations import RuleMatch
+from alerts.rules.hits import ArticleHits, ExplainPlans, Plan
 from alerts.rules.keys import indexed_key, word_key
 from alerts.rules.plan import (
     CodeGen,
@@ -42,8 +47,9 @@ from alerts.rules.plan import (
     words_of,
 )
 from alerts.rules.query import QuerySyntaxError, parse_query
-from alerts.rules.text import ScannedText
-from alerts.rules.tree import Query
+from alerts.rules.scanned import ScannedArticle
+from alerts.rules.tree import Node, Query
+from newswatch.core.bulk import collector_paused
 from newswatch.core.errors import UserError
 
 
@@ -56,7 +62,7 @@ class RuleError(UserError):
         super().__init__(f"rule '{rule}': {where}{message}")
 
 
-Evaluator = Callable[[set[bytes], set[bytes], "ScannedArticle"], bool]
+Evaluator = Callable[[set[bytes], set[bytes], ScannedArticle], bool]
 
 
 @dataclass
@@ -65,143 +71,65 @@ class _Compiled:
     query: Query
     sources: frozenset[str] | None
     groups: list[frozenset[bytes]]
+    plan: Plan  # how its hits are found (alerts.rules.hits)
     evaluate: Evaluator | None = None  # None: the groups decide
 
 
-class ScannedArticle:
-    """One article's words, computed once; the slower views are built only when asked for.
+@dataclass
+class _Terms:
+    """What the lexicon must know for a set of rules (keys, `alerts.rules.keys`)."""
 
-    It is also the `a` of the generated rule functions: `a.phrase(id, mask)` and friends."""
+    vocabulary: set[bytes] = field(default_factory=set)
+    prefixes: set[bytes] = field(default_factory=set)
+    phrases: set[bytes] = field(default_factory=set)
+    near_words: set[bytes] = field(default_factory=set)
 
-    __slots__ = (
-        "scans",
-        "words",
-        "checks",
-        "changing",
-        "_exact",
-        "_cache",
-        "_padded",
-        "searches",
-        "built",
-        "tables",
-        "word_ids",
-        "_positions",
-    )
+    def add(self, root: Node, indexed: bool) -> None:
+        for word in words_of(root, indexed):
+            (self.prefixes if word.prefix else self.vocabulary).add(word_key(word))
+        if indexed:
+            self.phrases.update(filter(None, map(indexed_key, phrases_of(root))))
+            self.near_words.update(near_word_keys(root))
 
-    def __init__(self, title: str, text: str, checks: list[Any]) -> None:
-        self.scans = (ScannedText(title), ScannedText(text))
-        self.words: tuple[set[bytes], set[bytes]] = (set(), set())
-        # Per field: the lexicon's key -> changing chunks table its keys came from.
-        self.changing: tuple[dict[bytes, frozenset[bytes]], ...] = ()
-        self.checks = checks
-        self._exact: list[ScannedText | None] = [None, None]
-        self._cache: dict[int, bool] = {}
-        self._padded: list[bytes | None] = [None, None]
-        self.searches = [0, 0]  # phrases looked for without the folded text, per field
-        self.built: list[bytes | None] = [None, None]  # the folded texts built so far
-        # Per field: the C chunk table its keys came from (None: the dict lexicon), and the
-        # ids it knows words by (phrase words and plain NEAR words).
-        self.tables: tuple[Any, ...] = (None, None)
-        self.word_ids: dict[bytes, int] = {}
-        self._positions: list[dict[int, list[int]] | None] = [None, None]
+    def covers(self, other: _Terms) -> bool:
+        return (
+            other.vocabulary <= self.vocabulary
+            and other.prefixes <= self.prefixes
+            and other.phrases <= self.phrases
+            and other.near_words <= self.near_words
+        )
 
-    def word_positions(self, f: int, word: bytes) -> list[int] | None:
-        """The positions of a plain NEAR word in the field, from the C chunk table (one pass over
-        the split bytes for all of them), or None where it cannot tell."""
-        table, index = self.tables[f], self.word_ids.get(word)
-        if table is None or index is None:
-            return None
-        found = self._positions[f]
-        if found is None:
-            found = self._positions[f] = table.positions(self.scans[f].data)
-            if found is None:  # a chunk the table does not know (replaced meanwhile)
-                self.tables = tuple(None if i == f else t for i, t in enumerate(self.tables))
-                return None
-        return found.get(index, [])
-
-    def dirty(self, f: int, key: bytes) -> bool:
-        """True when `key` comes from a chunk of the field that is not exactly its one folded
-        word (`Roscosmos’s`, `café`, `Роскосмос`, `“Hello`): one probe of the few such chunks
-        known for that key."""
-        chunks = self.changing[f].get(key)
-        return chunks is not None and not self.scans[f].dirty.isdisjoint(chunks)
-
-    def padded(self, f: int) -> bytes:
-        """b" " + the field's split bytes + b" "."""
-        found = self._padded[f]
-        if found is None:
-            found = self._padded[f] = b" " + self.scans[f].data + b" "
-        return found
-
-    def exact_scan(self, f: int) -> ScannedText:
-        found = self._exact[f]
-        if found is None:
-            found = self._exact[f] = ScannedText(self.scans[f].text, exact=True)
-        return found
-
-    def exact_words(self, f: int) -> set[bytes]:
-        return self.exact_scan(f).words()
-
-    def sequence(self, f: int, exact: bool) -> list[bytes]:
-        if not exact and self.tables[f] is not None:
-            return self.joined(f)[1:-1].split()
-        return (self.exact_scan(f) if exact else self.scans[f]).sequence()
-
-    def joined(self, f: int) -> bytes:
-        """b" w1 w2 … wn ": the field's folded words (from the C chunk table when there is one)."""
-        found = self.built[f]
-        if found is None:
-            table = self.tables[f]
-            if table is not None:
-                found = table.joined(self.scans[f].data)
-            if found is None:
-                found = self.scans[f].joined()
-            self.built[f] = found
-        return found
-
-    # The calls generated code makes:
-
-    def phrase(self, spec: int, mask: int) -> bool:
-        key = spec * 4 + mask
-        found = self._cache.get(key)
-        if found is None:
-            phrase = self.checks[spec]
-            found = bool(mask & 1 and phrase.present(self, 0)) or bool(mask & 2 and phrase.present(self, 1))
-            self._cache[key] = found
-        return found
-
-    def exact(self, spec: int, mask: int) -> bool:
-        word = self.checks[spec]
-        return bool(mask & 1 and word.present(self, 0)) or bool(mask & 2 and word.present(self, 1))
-
-    def near(self, spec: int) -> bool:
-        key = spec * 4
-        found = self._cache.get(key)
-        if found is None:
-            positional = self.checks[spec]
-            found = bool(positional.spans(self, 0)) or bool(positional.spans(self, 1))
-            self._cache[key] = found
-        return found
+    def union(self, other: _Terms) -> _Terms:
+        return _Terms(
+            self.vocabulary | other.vocabulary,
+            self.prefixes | other.prefixes,
+            self.phrases | other.phrases,
+            self.near_words | other.near_words,
+        )
 
 
 class CompiledRules:
-    """All rules compiled together; `match()` evaluates them all against one article."""
+    """All rules compiled together; `match()` evaluates them all against one article.
 
-    def __init__(self, compiled: list[_Compiled], checks: list[Any], indexed: bool = False) -> None:
-        self._rules = compiled
+    Rules are changed one at a time without compiling the others again: `with_rule(rule)` adds a
+    rule or replaces the one of that name in place, `without_rule(name)` removes one, and
+    `updated(rules, removed)` does several at once. Each returns a new `CompiledRules` that
+    matches exactly as `compile_rules` over the resulting list would (the tests check it); the
+    original keeps working unchanged, so a service can swap them while articles are matched.
+    The lexicon is rebuilt only when a new rule brings words, prefixes or phrases it does not
+    know yet; a removed rule leaves its slot empty (its words stay known, which is harmless)."""
+
+    def __init__(
+        self,
+        compiled: list[_Compiled],
+        checks: list[Any],
+        indexed: bool = False,
+        plans: ExplainPlans | None = None,
+    ) -> None:
+        self._rules: list[_Compiled | None] = list(compiled)
+        self._plans = plans or ExplainPlans(indexed)
         self._checks = checks
-        vocabulary: set[bytes] = set()
-        prefixes: set[bytes] = set()
-        phrases: set[bytes] = set()
-        near_words: set[bytes] = set()
-        for rule in compiled:
-            for word in words_of(rule.query.root, indexed):
-                key = word_key(word)
-                (prefixes if word.prefix else vocabulary).add(key)
-            if indexed:
-                phrases.update(filter(None, map(indexed_key, phrases_of(rule.query.root))))
-                near_words.update(near_word_keys(rule.query.root))
-        # Plain sets, not frozensets: their intersections come back as mutable sets.
+        self._indexed = indexed
         # Rules decided by one group match as soon as one of its keys occurs.
         self._direct: dict[bytes, list[int]] = {}
         # The others are looked at when a key of their trigger group (the most selective-looking
@@ -209,31 +137,127 @@ class CompiledRules:
         self._triggers: dict[bytes, list[int]] = {}
         self._other_groups: list[tuple[frozenset[bytes], ...]] = []
         self._evaluate: list[Evaluator | None] = []
+        self._positions: dict[str, int] = {}
+        self._terms = _Terms()
         for index, rule in enumerate(compiled):
-            self._evaluate.append(rule.evaluate)
-            trigger = max(rule.groups, key=selectivity)
-            self._other_groups.append(tuple(g for g in rule.groups if g is not trigger))
-            table = self._direct if rule.evaluate is None and len(rule.groups) == 1 else self._triggers
-            for key in trigger:
+            self._other_groups.append(())
+            self._evaluate.append(None)
+            self._post(index, rule, fresh=True)
+            self._terms.add(rule.query.root, indexed)
+        self._count = len(compiled)
+        self._finish(new_lexicon=True)
+
+    def _post(self, index: int, rule: _Compiled, fresh: bool = False) -> None:
+        """Enter a rule at `index` in the tables (`fresh`: the lists are this object's own)."""
+        self._evaluate[index] = rule.evaluate
+        trigger = max(rule.groups, key=selectivity)
+        self._other_groups[index] = tuple(g for g in rule.groups if g is not trigger)
+        table = self._direct if rule.evaluate is None and len(rule.groups) == 1 else self._triggers
+        for key in trigger:
+            if fresh:
                 table.setdefault(key, []).append(index)
+            else:  # copy on write: the lists may be shared with the CompiledRules this came from
+                table[key] = [*table.get(key, ()), index]
+        self._positions[rule.name] = index
+
+    def _unpost(self, index: int) -> None:
+        """Take the rule at `index` out of the tables (copy on write), leaving its slot empty."""
+        rule = self._rules[index]
+        if rule is None:
+            return
+        for table in (self._direct, self._triggers):
+            for key in max(rule.groups, key=selectivity):
+                kept = [i for i in table.get(key, ()) if i != index]
+                if kept:
+                    table[key] = kept
+                else:
+                    table.pop(key, None)
+        self._rules[index] = None
+        self._evaluate[index] = None
+        self._other_groups[index] = ()
+        if self._positions.get(rule.name) == index:
+            del self._positions[rule.name]
+
+    def _finish(self, new_lexicon: bool) -> None:
         self._direct_keys = frozenset(self._direct)
         self._trigger_keys = frozenset(self._triggers)
-        self._lexicon = lexicon.Lexicon(
-            vocabulary, prefixes, phrases=phrases if indexed else None, near_words=near_words
+        if new_lexicon:
+            terms = self._terms
+            self._lexicon = lexicon.Lexicon(
+                terms.vocabulary,
+                terms.prefixes,
+                phrases=terms.phrases if self._indexed else None,
+                near_words=terms.near_words,
+            )
+
+    # ------------------------------------------------------------------ changes
+
+    def with_rule(self, rule: Any) -> CompiledRules:
+        """Return these rules with `rule` added, or replacing the rule of its name in place (a
+        disabled rule is removed); raise RuleError when its query is malformed."""
+        return self.updated([rule])
+
+    def without_rule(self, name: str) -> CompiledRules:
+        """Return these rules without the rule named `name` (unchanged when there is none)."""
+        return self.updated([], removed=[name])
+
+    def updated(self, rules: Sequence[Any] = (), removed: Iterable[str] = ()) -> CompiledRules:
+        """Return these rules with `rules` added or replaced (by name) and `removed` taken out,
+        compiling only those; raise RuleError naming a malformed rule (nothing is changed)."""
+        codegen = CodeGen(self._indexed)
+        codegen.checks = self._checks  # appended to: the generated code refers to checks by index
+        entries = _compile_entries(rules, self._indexed, codegen, self._plans, keep_disabled=True)
+        new = object.__new__(CompiledRules)
+        new.__dict__.update(self.__dict__)
+        new._rules, new._evaluate, new._other_groups = (
+            list(self._rules),
+            list(self._evaluate),
+            list(self._other_groups),
         )
+        new._direct, new._triggers, new._positions = (
+            dict(self._direct),
+            dict(self._triggers),
+            dict(self._positions),
+        )
+        for name in removed:
+            if name in new._positions:
+                new._unpost(new._positions[name])
+        added = _Terms()
+        for entry, enabled in entries:
+            index = new._positions.get(entry.name)
+            if index is not None:
+                new._unpost(index)
+            if not enabled:
+                continue
+            if index is None:
+                index = len(new._rules)
+                new._rules.append(None)
+                new._evaluate.append(None)
+                new._other_groups.append(())
+            new._rules[index] = entry
+            new._post(index, entry)
+            added.add(entry.query.root, self._indexed)
+        new._count = len(new._positions)
+        grows = not self._terms.covers(added)
+        if grows:
+            new._terms = self._terms.union(added)
+        new._finish(new_lexicon=grows)
+        return new
+
+    # ------------------------------------------------------------------ matching
 
     def __len__(self) -> int:
-        return len(self._rules)
+        return self._count
 
     @property
     def names(self) -> list[str]:
-        return [rule.name for rule in self._rules]
+        return [rule.name for rule in self._rules if rule is not None]
 
     @property
     def queries(self) -> list[Query]:
-        return [rule.query for rule in self._rules]
+        return [rule.query for rule in self._rules if rule is not None]
 
-    def _matching(self, title: str, text: str, source: str | None) -> list[_Compiled]:
+    def _matching(self, title: str, text: str, source: str | None) -> tuple[list[_Compiled], ScannedArticle]:
         article = ScannedArticle(title or "", text or "", self._checks)
         keys = self._lexicon.keys
         title_keys, title_state = keys(article.scans[0])
@@ -258,20 +282,22 @@ class CompiledRules:
                         matched.add(index)
         rules = self._rules
         if source is None:
-            return [rules[i] for i in sorted(matched)]
-        return [r for r in (rules[i] for i in sorted(matched)) if r.sources is None or source in r.sources]
+            return [rules[i] for i in sorted(matched)], article
+        found = [r for r in (rules[i] for i in sorted(matched)) if r.sources is None or source in r.sources]
+        return found, article
 
     def match_names(self, title: str, text: str, source: str | None = None) -> list[str]:
         """Return the names of the rules that match, in rule-definition order (no explanation)."""
-        return [rule.name for rule in self._matching(title, text, source)]
+        return [rule.name for rule in self._matching(title, text, source)[0]]
 
     def match(self, title: str, text: str, source: str | None = None) -> list[RuleMatch]:
-        """Return the rules that match the article, in rule-definition order, explained."""
-        rules = self._matching(title, text, source)
+        """Return the rules that match the article, in rule-definition order, explained from the
+        words this pass split (`alerts.rules.hits`)."""
+        rules, article = self._matching(title, text, source)
         if not rules:
             return []
-        explainer = ArticleExplainer(reference.Article(title or "", text or ""))
-        return [explainer.explain(rule.name, rule.query) for rule in rules]
+        hits = ArticleHits(title or "", text or "", article, self._plans)
+        return hits.explain([(rule.name, rule.plan) for rule in rules])
 
 
 def _rule_fields(rule: Any) -> tuple[str, str, Iterable[str] | None, bool]:
@@ -285,21 +311,30 @@ def compile_rules(rules: Sequence[Any]) -> CompiledRules:
     # Read from the lexicon module at each compile: the tests and the bench switch it there.
     indexed = lexicon.USE_C_SCAN and lexicon._scan is not None
     codegen = CodeGen(indexed)
-    compiled: list[_Compiled] = []
+    plans = ExplainPlans(indexed)
+    with collector_paused():  # 100,000 rules: see newswatch.core.bulk
+        entries = _compile_entries(rules, indexed, codegen, plans)
+        return CompiledRules([entry for entry, _ in entries], codegen.checks, indexed, plans)
+
+
+def _compile_entries(
+    rules: Sequence[Any], indexed: bool, codegen: CodeGen, plans: ExplainPlans, keep_disabled: bool = False
+) -> list[tuple[_Compiled, bool]]:
+    """Return each rule compiled, with whether it is enabled (disabled ones only when asked)."""
+    compiled: list[tuple[_Compiled, bool]] = []
     generated: list[tuple[_Compiled, str]] = []
     for rule in rules:
         name, text, sources, enabled = _rule_fields(rule)
-        if not enabled:
+        if not enabled and not keep_disabled:
             continue
         try:
             query = parse_query(text)
         except QuerySyntaxError as exc:
             raise RuleError(name, exc.message, exc.column) from None
         source_set = frozenset(sources) if sources is not None else None
-        entry = _Compiled(
-            name, query, source_set, minimal_groups(requirement_groups(query.root, indexed=indexed))
-        )
-        compiled.append(entry)
+        groups = minimal_groups(requirement_groups(query.root, indexed=indexed))
+        entry = _Compiled(name, query, source_set, groups, plans.plan(query.root))
+        compiled.append((entry, enabled))
         if not decided_by_groups(query.root, indexed):
             generated.append((entry, f"lambda T, X, a: {codegen.expr(query.root)}"))
     if generated:
@@ -307,7 +342,7 @@ def compile_rules(rules: Sequence[Any]) -> CompiledRules:
         functions = eval(compile(source, "<rules>", "eval"), {})  # code we generated from parsed rules
         for (entry, _), function in zip(generated, functions, strict=True):
             entry.evaluate = function
-    return CompiledRules(compiled, codegen.checks, indexed)
+    return compiled
 
 
 def compile_query(query: str, name: str = "query") -> CompiledRules:

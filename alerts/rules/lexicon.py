@@ -24,7 +24,7 @@ from itertools import compress, repeat
 from operator import is_
 
 from alerts.rules.keys import canonical
-from alerts.rules.text import ScannedText, chunk_words
+from alerts.rules.text import ScannedText, chunk_spans, chunk_words
 
 try:  # the optional C chunk table (setup.py); without it the lexicon is a dict
     from alerts.rules import _scan
@@ -89,7 +89,8 @@ class LexiconState:
         if self.table is None:
             self.known[chunk] = keys
         else:
-            self.table.add(chunk, self._index(keys) if keys else -1, word_ids, folded)
+            spans = None if chunk.isascii() else chunk_spans(chunk)  # an ASCII chunk is one word
+            self.table.add(chunk, self._index(keys) if keys else -1, word_ids, folded, spans)
 
 
 class Lexicon:

@@ -12,7 +12,6 @@ occurrence spans both sides, and remembers the leaf spans it was made of.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -143,41 +142,29 @@ def occurrences(node: Node, article: Article, field: str) -> list[Occurrence]:
 Hits = list[tuple[str, Span]]
 
 
-def leaf_hits(node: Word | Phrase | Near, article: Article) -> Hits:
-    """Return the (field, span) of every occurrence of a word, phrase or NEAR."""
-    return [(f, part) for f in FIELDS for o in occurrences(node, article, f) for part in o.parts]
+def explain(node: Node, article: Article, leaves: dict[Node, Hits] | None = None) -> tuple[bool, Hits]:
+    """Return whether `node` is true, and the (field, span) of every hit that made it true.
 
-
-def true_leaves(node: Node, holds: Callable[[Node], bool]) -> tuple[bool, list[Node]]:
-    """Return whether `node` is true, given which words, phrases and NEARs occur (`holds`), and
-    the ones that made it true: all of a true AND's, the true children's of an OR, none of a NOT's."""
+    `leaves` memoises the hits of words, phrases and NEARs (trees are immutable and compare by
+    value), so the rules that share them on one article find each only once."""
     if isinstance(node, Word | Phrase | Near):
-        value = holds(node)
-        return value, [node] if value else []
+        hits = leaves.get(node) if leaves is not None else None
+        if hits is None:
+            hits = [(f, part) for f in FIELDS for o in occurrences(node, article, f) for part in o.parts]
+            if leaves is not None:
+                leaves[node] = hits
+        return bool(hits), hits
     if isinstance(node, Not):
-        value, _ = true_leaves(node.child, holds)
+        value, _ = explain(node.child, article, leaves)
         return not value, []
-    results = [true_leaves(child, holds) for child in node.children]
+    results = [explain(child, article, leaves) for child in node.children]
     if isinstance(node, And):
         if all(value for value, _ in results):
-            return True, [leaf for _, leaves in results for leaf in leaves]
+            return True, [hit for _, hits in results for hit in hits]
         return False, []
     assert isinstance(node, Or)
-    true = [leaves for value, leaves in results if value]
-    return bool(true), [leaf for leaves in true for leaf in leaves]
-
-
-def explain(node: Node, article: Article) -> tuple[bool, Hits]:
-    """Return whether `node` is true, and the (field, span) of every hit that made it true."""
-    found: dict[Node, Hits] = {}
-
-    def hits_of(leaf: Node) -> Hits:
-        if leaf not in found:
-            found[leaf] = leaf_hits(leaf, article)
-        return found[leaf]
-
-    value, leaves = true_leaves(node, lambda leaf: bool(hits_of(leaf)))
-    return value, [hit for leaf in leaves for hit in hits_of(leaf)]
+    true = [hits for value, hits in results if value]
+    return bool(true), [hit for hits in true for hit in hits]
 
 
 def evaluate(query: Query | Node, title: str, text: str) -> bool:

@@ -26,7 +26,7 @@ from alerts.rules.text import chunk_words, encode, is_plain_word
 from alerts.rules.tree import Near, Node, Or, Phrase, Word
 
 if TYPE_CHECKING:
-    from alerts.rules.compiled import ScannedArticle
+    from alerts.rules.scanned import ScannedArticle
 
 # The fields a term may be scoped to, as bits: a check's mask says where it is looked for.
 _TITLE, _TEXT = 1, 2

@@ -160,6 +160,14 @@ def chunk_words(chunk: bytes, exact: bool = False) -> tuple[bytes, ...]:
     return cache.words[chunk]
 
 
+def chunk_spans(chunk: bytes) -> list[int] | None:
+    """Return the start and end of each word of a chunk in characters (s0, e0, s1, e1, …), or
+    None when the chunk is one word and nothing else (for the C chunk table's `offsets`)."""
+    text = chunk.decode("utf-8", "surrogatepass")
+    spans = [i for m in TOKEN_RE.finditer(text) for i in m.span()]
+    return None if spans == [0, len(text)] else spans
+
+
 class ScannedText:
     """One text split at ASCII separators: the matcher's fast view of a title or body.
 

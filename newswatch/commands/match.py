@@ -59,9 +59,11 @@ def match(
     """Match articles (JSON lines) against rules; print one JSON line per article."""
     from alerts.rules.compiled import compile_rules
     from newswatch.app import load_checked_rules
+    from newswatch.core.bulk import keep_for_good
 
     rule_list = load_checked_rules(rules) if rules is not None else ctx.obj.config.rules
     compiled = compile_rules(rule_list)
+    keep_for_good()  # the rules live until the command ends: the collector leaves them alone
     if articles is not None:
         try:
             stream: IO[str] = articles.open(encoding="utf-8")

@@ -126,15 +126,23 @@ class Source(_Strict):
         return parse_duration(self.backfill)
 
 
-class RuleExamples(_Strict):
-    """Sentences the rule must match and must not match (checked by `check`, `run` and the API)."""
+class RuleExample(_Strict):
+    """An example article given with its fields apart (for rules scoped to a field)."""
 
-    match: list[str] = Field(default_factory=list)
-    no_match: list[str] = Field(default_factory=list)
+    title: str = ""
+    text: str = ""
+
+
+class RuleExamples(_Strict):
+    """Texts a rule must match and must not match (DESIGN.md "Rule examples"); a string is an
+    article whose title and body are both that text."""
+
+    match: list[str | RuleExample] = Field(default_factory=list)
+    no_match: list[str | RuleExample] = Field(default_factory=list)
 
 
 class Rule(_Strict):
-    """A named query; optionally limited to some sources."""
+    """A named query; optionally limited to some sources, with examples it must (not) match."""
 
     name: str = Field(pattern=NAME_PATTERN)
     query: str = Field(min_length=1)

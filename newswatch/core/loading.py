@@ -20,10 +20,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from newswatch.core.bulk import collector_paused
 from newswatch.core.config import (
     Config,
     Rule,
-    RuleExamples,
     Settings,
     Source,
     Subscriber,
@@ -37,6 +37,10 @@ def _no_problem(_value: str) -> str | None:
     return None
 
 
+def _no_example_problems(_query: str, _examples: Any) -> list[tuple[str, str]]:
+    return []
+
+
 @dataclass(frozen=True)
 class ConfigChecks:
     """What the stages check in a config value: each returns the problem in words, or None."""
@@ -44,8 +48,8 @@ class ConfigChecks:
     query: Callable[[str], str | None] = _no_problem
     notify_url: Callable[[str], str | None] = _no_problem
     source_url: Callable[[str, bool], str | None] = lambda _url, _allow_private: None
-    # (query, examples) -> (field, why) for the first failing example, or None
-    examples: Callable[[str, RuleExamples | None], tuple[str, str] | None] = lambda _q, _e: None
+    # A rule's examples: (field, why) for each that fails, e.g. ("examples.match[0]", "…").
+    examples: Callable[[str, Any], list[tuple[str, str]]] = _no_example_problems
 
 
 NO_CHECKS = ConfigChecks()
@@ -208,7 +212,8 @@ def load_settings(directory: Path) -> Settings:
 def load_rules(path: Path, checks: ConfigChecks = NO_CHECKS) -> list[Rule]:
     """Return the validated rules of one rules file (names unique, queries checked)."""
     problems: list[ConfigError] = []
-    rules, _names = _load_rules(path, checks, problems)
+    with collector_paused():  # tens of thousands of rules: see newswatch.core.bulk
+        rules, _names = _load_rules(path, checks, problems)
     _raise_problems(problems)
     return [rule for _, rule in rules]
 
@@ -219,17 +224,15 @@ def _load_rules(
     rules, names = _load_entries(Rule, path, "rules", problems)
     valid = []
     for index, rule in rules:
+        label = f"rules[{index}] '{rule.name}'"
         problem = checks.query(rule.query)
         failing = None if problem else checks.examples(rule.query, rule.examples)
         if problem:
-            problems.append(
-                ConfigError(str(path), problem, entry=f"rules[{index}] '{rule.name}'", field="query")
-            )
-        elif failing:
-            problems.append(
-                ConfigError(str(path), failing[1], entry=f"rules[{index}] '{rule.name}'", field=failing[0])
-            )
-        else:
+            problems.append(ConfigError(str(path), problem, entry=label, field="query"))
+            continue
+        failing = checks.examples(rule.query, rule.examples) if rule.examples else []
+        problems.extend(ConfigError(str(path), why, entry=label, field=field) for field, why in failing)
+        if not failing:
             valid.append((index, rule))
     return valid, names
 
@@ -257,7 +260,8 @@ def load_config(directory: str | os.PathLike[str] | None = None, checks: ConfigC
             problems.append(ConfigError(str(sources_file), problem, entry=label, field=source.kind))
 
     rules_file = root / "rules.yaml"
-    rules, rule_names = _load_rules(rules_file, checks, problems)
+    with collector_paused():  # tens of thousands of rules: see newswatch.core.bulk
+        rules, rule_names = _load_rules(rules_file, checks, problems)
     for index, rule in rules:
         for name in rule.sources or []:
             if source_names is not None and name not in source_names:

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from newswatch.core.bulk import collector_paused
 from newswatch.core.errors import ConfigError
 
 # LibYAML's parser where PyYAML was built with it: a rules file of 10,000 rules loads in a
@@ -44,12 +45,18 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read ({exc.strerror})") from None
+    with collector_paused():
+        return _parse(text, path)
+
+
+def _parse(text: str, path: Path) -> Any:
     loader = _UniqueKeyLoader(text)  # a SafeLoader subclass
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        expanded, written = _expanded_size(node)
+        # An alias needs an anchor (`&name`): a document without '&' cannot expand.
+        expanded, written = _expanded_size(node) if "&" in text else (0, 0)
         if expanded > max(MAX_YAML_NODES, ALIAS_GROWTH * written):
             raise ConfigError(
                 str(path),

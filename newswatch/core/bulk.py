@@ -1,0 +1,33 @@
+"""Building many long-lived objects at once (a rules file of 100,000 rules, its compilation).
+
+CPython's cyclic garbage collector runs every few hundred allocations and, as the objects
+survive, walks ever more of them: loading 100,000 rules spent most of its time there (the
+YAML nodes of 10,000 rules compose in 0.18 s, of 100,000 in 4 s instead of 0.7 s). What these
+steps build is trees and lists that hold no reference cycles worth collecting, so the collector
+is paused while they run and resumed afterwards (a nested pause leaves it to the outer one).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the block (reference counting goes on)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def keep_for_good() -> None:
+    """Tell the collector that everything built so far lives as long as the process (compiled
+    rules in the service or `newswatch match`): it stops walking those objects in each of its
+    collections, which otherwise cost the matching of every article a share of their size."""
+    gc.freeze()
