@@ -63,6 +63,7 @@ def _drop(element: HtmlElement) -> None:
 _PARAGRAPH_TEXT = etree.XPath(".//p//text()", smart_strings=False)
 _ALL_TEXT = etree.XPath(".//text()", smart_strings=False)
 _LINK_TEXT = etree.XPath(".//a//text()", smart_strings=False)
+_IDS = etree.XPath("//@id", smart_strings=False)
 
 
 def _text_length(element: HtmlElement) -> int:
@@ -193,7 +194,14 @@ def link_texts(tree: HtmlElement) -> set[str]:
     are not links in their entirety. (Links of one or two words were once kept out of this set;
     including them removed whole menus on one page and cost no recall on the shared pages.)"""
     texts = set()
+    targets = None
     for anchor in tree.iter("a"):
+        href = anchor.get("href") or ""
+        if href.startswith("#") and len(href) > 1:
+            # a table of contents: its entries are the article's own subheadings
+            targets = targets if targets is not None else set(_IDS(tree))
+            if href[1:] in targets:
+                continue
         text = anchor.text_content().strip()
         if text.startswith(("http:", "https:", "www.")):
             continue  # a printed address is content ("the list is at https://…")
