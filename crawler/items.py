@@ -36,6 +36,7 @@ class ExtractedArticle:
     language: str | None = None
     description: str | None = None
     site_name: str | None = None
+    live: bool = False  # a live blog still being updated: re-fetched on later polls
 
     def to_json(self) -> dict:
         """Return the article as a JSON-ready dict (datetimes as ISO 8601 strings)."""

@@ -55,6 +55,7 @@ class PageMetadata:
     site_name: str | None = None
     article_body: str | None = None
     title_candidates: list[str] = field(default_factory=list)
+    live_postings: list[dict] = field(default_factory=list)  # JSON-LD LiveBlogPosting objects
 
 
 def _clean(text: Any) -> str | None:
@@ -77,6 +78,8 @@ def _walk(data: Any, depth: int = 0):
     elif isinstance(data, dict):
         yield data
         for key, value in data.items():
+            if key == "liveBlogUpdate":
+                continue  # the updates of a live blog are its parts, not the page's article
             if key in ("@graph", "mainEntity", "itemListElement") or isinstance(value, list):
                 yield from _walk(value, depth + 1)
 
@@ -354,6 +357,7 @@ def extract_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
         _clean(meta.get("og:site_name")) or publisher_name or _clean(meta.get("application-name"))
     )
 
+    found.live_postings = [o for o in objects if "liveblogposting" in _types(o).lower()]
     body = ld("articleBody")
     found.article_body = body.strip() if isinstance(body, str) and body.strip() else None
     return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 
 from htmldate import find_date
 
@@ -61,16 +62,11 @@ def page_article(html: bytes | str, url: str | None) -> ExtractedArticle:
             tree, extensive_search=False, original_date=True, outputformat="%Y-%m-%dT%H:%M:%S%z"
         )
         meta.published = parse_date(found)
-    body = extract_body(
-        tree,
-        url=url,
-        titles=meta.title_candidates,
-        article_body=meta.article_body,
-        description=meta.description,
-    )
+    body = extract_body(tree, url, meta, now=datetime.now(UTC))
     article.canonical_url = meta.canonical_url or url
     article.title = meta.title or ""
-    article.text = body
+    article.text = body.text
+    article.live = body.live
     article.authors = meta.authors
     article.published = meta.published
     article.updated = meta.updated
