@@ -92,17 +92,22 @@ def extract_body(tree: HtmlElement, url: str | None, meta: PageMetadata, now: da
     page_urls = (url, meta.canonical_url)
     links = link_texts(tree, page_urls) if "linklines" in steps else None
     lead = shown_lead(tree, meta.description) if "lead" in steps else None
-    visible = visible_text(tree) if meta.article_body and "articlebody" in steps else ""
+    needs_visible = (meta.article_body and "articlebody" in steps) or (meta.live_postings and "live" in steps)
+    visible = visible_text(tree) if needs_visible else ""
     blog = None
     if "live" in steps:
         urls = [u for u in page_urls if u]
-        blog = json_ld_live_blog(meta.live_postings, meta.title_candidates, urls, now)
-        blog = blog or markup_live_blog(tree, urls, meta.title_candidates)
+        blog = json_ld_live_blog(meta.live_postings, meta.title_candidates, urls, now, meta.json_ld_index)
+        blog = (
+            blog.as_shown(visible)
+            if blog is not None
+            else markup_live_blog(tree, urls, meta.title_candidates)
+        )
     preclean(tree, steps)
     text = trafilatura.extract(tree, options=trafilatura_options(url)) or ""
     text = filter_lines(text, meta.title_candidates, links, steps)
     if blog is not None:
         text = live_body(text, blog)
-    elif visible:
+    elif visible and meta.article_body:
         text = reconcile_with_article_body(text, meta.article_body, visible, trim="trim" in steps)
     return Body(with_lead(text, lead), live=blog is not None and not blog.ended)

@@ -11,9 +11,11 @@ Contract (README, "Live blogs"):
   Updates come newest first when every one has a full timestamp, else in page order (newest
   first on almost every live page). Text the page shows below the updates (older updates the
   structured data leaves out) follows them.
-- JSON-LD updates are trusted when the `LiveBlogPosting` is this page's (its headline is the
-  page's title, or its URL the page's); they need not be visible, since live pages often load
-  updates with scripts. A live blog whose `coverageEndTime` has passed is no longer live.
+- JSON-LD updates are trusted when the `LiveBlogPosting` is this page's (its address is the
+  page's, its headline mostly the page's title, or it is the page's only one). When the page
+  shows at least three of them, the ones it shows are kept (a long blog's JSON-LD holds its
+  whole history); when it shows fewer, it loads its updates with scripts and all of them
+  count (the newest 200). A live blog whose `coverageEndTime` has passed is no longer live.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from lxml.html import HtmlElement
 from crawler.extraction.dates import parse_date
 from crawler.extraction.lines import page_key
 from crawler.extraction.structured import plain_text
-from crawler.extraction.text import norm, shingles, visible_blocks
+from crawler.extraction.text import norm, share_inside, shingles, visible_blocks
 
 # A clock time as pages print it: 14:32, 9.05 Uhr, 14h32, 2:15 pm
 _CLOCK = re.compile(
@@ -39,6 +41,7 @@ _CLOCK = re.compile(
 _NOT_UPDATE_CLASS = re.compile(r"comment|teaser|related|promo|latest|most|nav|menu|sidebar|footer", re.I)
 _LINK_WORDS = etree.XPath("string(.//a)", smart_strings=False)
 _MIN_UPDATES = 3
+MAX_UPDATES = 200
 
 
 @dataclass
@@ -69,32 +72,73 @@ class LiveBlog:
     updates: list[LiveUpdate]
     ended: bool = False
 
+    def as_shown(self, visible: str) -> LiveBlog:
+        """Return the blog with the structured updates the page shows, when it shows at least
+        three of them: the rest are history the page has paged away (a long live blog's
+        JSON-LD can hold hundreds). A page that shows fewer loads its updates with scripts:
+        then every update counts, the newest MAX_UPDATES of them."""
+        seen = shingles(visible)
+        shown = [u for u in self.updates if share_inside(f"{u.headline} {u.text}", seen) >= 0.5]
+        updates = shown if len(shown) >= _MIN_UPDATES else self.updates[:MAX_UPDATES]
+        return LiveBlog(updates, self.ended)
+
 
 def _plain(value: Any) -> str:
     return plain_text(value) if isinstance(value, str) else ""
 
 
-def _is_this_page(posting: dict, titles: list[str], urls: list[str]) -> bool:
-    headline = norm(posting.get("headline") if isinstance(posting.get("headline"), str) else "")
-    if headline and any(norm(t) == headline or norm(t).startswith(headline) for t in titles):
+def _is_this_page(posting: dict, postings: list[dict], titles: list[str], urls: list[str]) -> bool:
+    """Return whether a LiveBlogPosting is about this page: its address is the page's, its
+    headline is (mostly) the page's title, or it is the page's only one."""
+    url = posting.get("url") or posting.get("@id") or posting.get("mainEntityOfPage")
+    url = url.get("@id") if isinstance(url, dict) else url
+    if isinstance(url, str) and page_key(url) and page_key(url) in {page_key(u) for u in urls}:
         return True
-    url = posting.get("url") if isinstance(posting.get("url"), str) else ""
-    return bool(url) and any(url.rstrip("/") == u.rstrip("/") for u in urls if u)
+    headline = posting.get("headline") or posting.get("name")
+    headline = norm(headline) if isinstance(headline, str) else ""
+    wanted = shingles(headline)
+    for title in titles:
+        if headline and headline in norm(title):
+            return True
+        if wanted and len(wanted & shingles(title)) >= 0.5 * len(wanted):
+            return True
+    return len(postings) == 1
+
+
+def _parts(posting: dict, index: dict[str, dict]) -> list[dict]:
+    """Return the update objects of a LiveBlogPosting: a list, one object, an ItemList, or
+    references by @id to objects elsewhere in the page's JSON-LD."""
+    value = posting.get("liveBlogUpdate")
+    items = value if isinstance(value, list) else [value]
+    parts = []
+    for item in items:
+        if isinstance(item, dict) and "itemListElement" in item:
+            parts.extend(_parts({"liveBlogUpdate": item["itemListElement"]}, index))
+            continue
+        if isinstance(item, dict) and isinstance(item.get("item"), dict):
+            item = item["item"]
+        if isinstance(item, str):
+            item = index.get(item)
+        elif isinstance(item, dict) and set(item) <= {"@id", "@type"} and isinstance(item.get("@id"), str):
+            item = index.get(item["@id"], item)
+        if isinstance(item, dict):
+            parts.append(item)
+    return parts
 
 
 def json_ld_live_blog(
-    postings: list[dict], titles: list[str], urls: list[str], now: datetime | None = None
+    postings: list[dict],
+    titles: list[str],
+    urls: list[str],
+    now: datetime | None = None,
+    index: dict[str, dict] | None = None,
 ) -> LiveBlog | None:
     """Return the updates of this page's `LiveBlogPosting`, or None when it has none."""
     for posting in postings:
-        if not _is_this_page(posting, titles, urls):
+        if not _is_this_page(posting, postings, titles, urls):
             continue
-        parts = posting.get("liveBlogUpdate")
-        parts = parts if isinstance(parts, list) else [parts] if isinstance(parts, dict) else []
         updates = []
-        for part in parts:
-            if not isinstance(part, dict):
-                continue
+        for part in _parts(posting, index or {}):
             text = _plain(part.get("articleBody") or part.get("text") or part.get("description"))
             headline = _plain(part.get("headline") or part.get("name"))
             if text or headline:
