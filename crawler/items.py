@@ -59,6 +59,7 @@ class ArticlePage:
     html: str
     variants: list[str] = field(default_factory=list)
     feed_entry: FeedEntry | None = None
+    live_page_id: int | None = None  # a re-fetch of a live page (crawler.livepages)
 
 
 class HostileDocument(ValueError):

@@ -14,6 +14,8 @@ class FeedSpider(SourceSpider):
 
     async def start(self):
         yield self.discovery_request(self.source.feed, self.parse_feed)
+        for request in await self.live_requests():
+            yield request
 
     async def parse_feed(self, response):
         if not self.seen_discovery(response):

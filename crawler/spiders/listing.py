@@ -34,6 +34,8 @@ class ListingSpider(SourceSpider):
 
     async def start(self):
         yield self.discovery_request(self.source.listing, self.parse_listing)
+        for request in await self.live_requests():
+            yield request
 
     async def parse_listing(self, response):
         if not self.seen_discovery(response):

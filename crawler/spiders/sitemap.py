@@ -32,6 +32,8 @@ class SitemapSpider(SourceSpider):
         self.pending_sitemaps = 1
         self.collected: list[FeedEntry] = []
         yield self._sitemap_request(self.source.sitemap, depth=0)
+        for request in await self.live_requests():
+            yield request
 
     def _sitemap_request(self, url: str, depth: int):
         request = self.discovery_request(
