@@ -193,6 +193,9 @@ _LINE = re.compile(
       | .{0,60}\b(?:kostenlos\ testen|jetzt\ abonnieren|abonnieren\ sie|abonnez-vous|suscr[ií]bete|подпишитесь|подписывайтесь)\b.{0,60}$
       | (?:unabhängiger\ )?journalismus\ braucht\b.{0,80}$
       | (?:wie\ hat\ ihnen\ (?:dieser|der)\ (?:artikel|beitrag)\ gefallen|durchschnittliche\ bewertung|bewerten\ sie\ diesen\ artikel).{0,30}$
+      | if\ you\ (?:buy|purchase|click)\ (?:something|a\ product|through).{0,120}\b(?:commission|share|earn)\b.{0,80}$
+      | (?:comentários|comentarios|kommentare|commentaires|comments|commenti)\b.{0,160}\b(?:moderad|moderier|modér|moderat).{0,160}$
+      | more\ [^.:]{1,40}:\s*https?://\S+(?:\s+and\s+https?://\S+)?$
       # pointer lines: "… finden Sie in unserem Liveblog:"
       | .{0,120}\b(?:in\ unserem|im|in\ our|dans\ notre|en\ nuestro|nel\ nostro)\ (?:live-?blog|live-?ticker|ticker|newsletter|dossier|podcast)\b.{0,20}:$
     )""",
@@ -208,6 +211,19 @@ _BYLINE = re.compile(
 )
 
 
+# A line that is only a date and a time ("sexta-feira, 22 de outubro de 2010 às 20:13")
+_DATE_STAMP = re.compile(
+    r"^(?=.*\b(?:19|20)\d{2}\b)(?=.*\b\d{1,2}(?::|h)\d{2}\b)(?!.*:\s+[^\W\d]{2})\W*(?:\w+\W+){0,9}\w*\W*$"
+)
+_BULLET = "-–•·* "
+
+
 def is_boilerplate_line(line: str) -> bool:
-    """Return whether the whole line is boilerplate (see the module docstring)."""
+    """Return whether the whole line is boilerplate (see the module docstring). A list item is
+    judged without its bullet; a line without a letter or digit ("___") is boilerplate too."""
+    line = line.lstrip(_BULLET)
+    if not any(c.isalnum() for c in line):
+        return True
+    if len(line) <= 80 and _DATE_STAMP.match(line):
+        return True
     return bool(_LINE.search(line) or _BYLINE.match(line) or starts_read_also(line))

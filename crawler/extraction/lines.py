@@ -1,7 +1,8 @@
 """The line filter: what trafilatura's text still holds that is not the article.
 
 Applied to the extracted text, one line (paragraph, heading, list item) at a time:
-- the headline repeated at the top (also with the site name or a kicker around it);
+- the headline repeated at the top (also with the site name or a kicker around it), and the
+  short lines above it (a kicker, a section name, a date);
 - boilerplate lines (crawler.extraction.boilerplate: credits, bylines, date stamps, read-also
   pointers, prompts — in many languages);
 - lines that are exactly the text of a link to another page (menu items, tags, teasers of
@@ -117,6 +118,18 @@ def is_headline(line: str, titles: list[str]) -> bool:
     return False
 
 
+def _without_headline(lines: list[str], titles: list[str]) -> list[str]:
+    """Return the lines without the headline at the top, and without the short lines above it
+    (a kicker such as "MENINGSMÅLING:", a section name, a date)."""
+    for position, line in enumerate(lines[:4]):
+        if is_headline(line, titles):
+            if all(len(above.split()) <= 6 for above in lines[:position]):
+                lines = lines[position + 1 :]
+                return _without_headline(lines, titles)
+            break
+    return lines
+
+
 def filter_lines(
     text: str,
     titles: list[str] | None = None,
@@ -127,8 +140,7 @@ def filter_lines(
     lines = [line.strip() for line in text.split("\n")]
     lines = [line for line in lines if line]
     if "headline" in steps and titles:
-        while lines and is_headline(lines[0], titles):
-            lines.pop(0)
+        lines = _without_headline(lines, titles)
     if "boilerplate" in steps:
         lines = [line for line in lines if not is_boilerplate_line(line)]
     if "linklines" in steps and links:
