@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import trafilatura
+from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.settings import Extractor
 
@@ -56,6 +57,11 @@ STEPS = frozenset(
         "lead",
     }
 )
+
+_DELETED_ANYWAY = (
+    "head", "script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
+    "video", "audio", "canvas", "nav", "footer", "aside",
+)  # fmt: skip
 
 # trafilatura warns about every page it finds nothing in ("discarding data"): not actionable here
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
@@ -104,6 +110,10 @@ def extract_body(tree: HtmlElement, url: str | None, meta: PageMetadata, now: da
             else markup_live_blog(tree, urls, meta.title_candidates)
         )
     preclean(tree, steps)
+    # What trafilatura deletes first anyway goes here, at C speed: its copies of the tree and
+    # its pattern searches over every element then cost a quarter less (same text on all but
+    # one of the shared pages).
+    etree.strip_elements(tree, *_DELETED_ANYWAY, with_tail=False)
     text = trafilatura.extract(tree, options=trafilatura_options(url)) or ""
     text = filter_lines(text, meta.title_candidates, links, steps)
     if blog is not None:

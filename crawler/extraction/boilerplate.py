@@ -226,4 +226,4 @@ def is_boilerplate_line(line: str) -> bool:
         return True
     if len(line) <= 80 and _DATE_STAMP.match(line):
         return True
-    return bool(_LINE.search(line) or _BYLINE.match(line) or starts_read_also(line))
+    return bool(_LINE.match(line) or _BYLINE.match(line) or starts_read_also(line))
