@@ -3,7 +3,9 @@
 - Lists whose every item is a link ("more stories", "most read", tag clouds) go.
 - Boxes that announce themselves ("Mehr zum Thema", "Lire aussi", "Читайте также": a short
   block that starts with a read-also phrase and is mostly links or teasers) and consent walls
-  (a short block of cookie / consent wording with buttons) go (crawler.extraction.boilerplate).
+  (a short block of cookie / consent wording with buttons) go (crawler.extraction.boilerplate),
+  and so do captions and credits of pictures (a block whose class or itemprop names a caption,
+  credit, "Bildunterschrift", "légende"…).
 - Article bodies that a page splits into chunks of one layout around ads are joined into the
   first chunk (trafilatura keeps only the first matching container). Chunks are joined only
   when they are copies of one layout under a near common ancestor and together hold most of
@@ -29,6 +31,10 @@ _LINK_TEXT = etree.XPath(".//a//text()", smart_strings=False)
 _BOX_TAGS = ("div", "aside", "section", "p", "ul", "figure", "details")
 _MAX_BOX_CHARS = 600
 _MAX_CONSENT_CHARS = 2500
+_CAPTION = re.compile(
+    r"caption|credit|bildunterschrift|bildtext|legende|infotext|image-?text|media-?info|photo-?info", re.I
+)
+_CAPTION_TAGS = frozenset(("div", "p", "span", "figcaption", "small"))
 _DIALOG_NAME = re.compile(r"consent|cookie|cmp|gdpr|privacy|banner|modal|dialog|overlay|popup|notice", re.I)
 
 
@@ -77,7 +83,7 @@ def drop_link_lists(tree: HtmlElement) -> None:
 
 
 def drop_announced_boxes(tree: HtmlElement) -> None:
-    """Remove read-also boxes and consent walls (see the module docstring).
+    """Remove read-also boxes, consent walls and captions (see the module docstring).
 
     Found from their wording, one text node at a time (cheap), then widened to the block that
     holds them: for a read-also phrase, the largest block of at most 600 characters that opens
@@ -86,6 +92,11 @@ def drop_announced_boxes(tree: HtmlElement) -> None:
     doomed: list[HtmlElement] = []
     body = next(tree.iter("body"), tree)
     for element in body.iter(etree.Element):
+        if element.tag in _CAPTION_TAGS and _CAPTION.search(
+            f"{element.get('class', '')} {element.get('itemprop', '')}"
+        ):
+            doomed.append(element)  # a picture's caption or credit: not the article's text
+            continue
         text = element.text
         if not text or element.tag in ("script", "style") or len(text) < 4:
             continue
