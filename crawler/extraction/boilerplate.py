@@ -194,7 +194,7 @@ _LINE = re.compile(
       | (?:unabhängiger\ )?journalismus\ braucht\b.{0,80}$
       | (?:wie\ hat\ ihnen\ (?:dieser|der)\ (?:artikel|beitrag)\ gefallen|durchschnittliche\ bewertung|bewerten\ sie\ diesen\ artikel).{0,30}$
       | if\ you\ (?:buy|purchase|click)\ (?:something|a\ product|through).{0,120}\b(?:commission|share|earn)\b.{0,80}$
-      | (?:comentários|comentarios|kommentare|commentaires|comments|commenti)\b.{0,160}\b(?:moderad|moderier|modér|moderat).{0,160}$
+      | (?:\w+:\s*)?(?:comentários|comentarios|kommentare|commentaires|comments|commenti)\b.{0,160}\b(?:moderad|moderier|modér|moderat).{0,160}$
       | more\ [^.:]{1,40}:\s*https?://\S+(?:\s+and\s+https?://\S+)?$
       # pointer lines: "… finden Sie in unserem Liveblog:"
       | .{0,120}\b(?:in\ unserem|im|in\ our|dans\ notre|en\ nuestro|nel\ nostro)\ (?:live-?blog|live-?ticker|ticker|newsletter|dossier|podcast)\b.{0,20}:$

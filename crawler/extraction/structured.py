@@ -21,9 +21,7 @@ from lxml.html import HtmlElement
 from crawler.extraction.text import norm, share_inside, shingles
 
 _MIN_SHINGLES = 50
-_OUTSIDE_ARTICLE = frozenset(
-    ("header", "nav", "footer", "aside", "a", "head", "script", "noscript", "button")
-)
+_OUTSIDE_ARTICLE = frozenset(("nav", "footer", "aside", "a", "head", "script", "noscript", "button"))
 _CUT_SHORT = ("…", "...", "[…]", "(…)")
 
 
@@ -76,7 +74,8 @@ def trim_to_structured(text: str, wanted: set[tuple[str, ...]]) -> str:
 
 def shown_lead(tree: HtmlElement, description: str | None) -> str | None:
     """Return the lead as the page shows it: the element whose text begins like the meta
-    description, outside navigation, headers and links; None when the page does not show it."""
+    description, outside navigation, the page's header and links; None when the page does not
+    show it."""
     if not description or len(description) < 40:
         return None
     start = norm(description)[:40]
@@ -90,10 +89,24 @@ def shown_lead(tree: HtmlElement, description: str | None) -> str | None:
             continue
         if not norm(text[:200]).startswith(start):
             continue
-        if any(a.tag in _OUTSIDE_ARTICLE for a in element.iterancestors()):
+        if _outside_article(element):
             continue
         return " ".join(text.split())
     return None
+
+
+def _outside_article(element: HtmlElement) -> bool:
+    """Return whether the element sits in navigation, a footer, a link… or in the page's header
+    (an article's own `<header>`, inside `<article>` or `<main>`, holds its headline and lead)."""
+    in_header = False
+    for ancestor in element.iterancestors():
+        if ancestor.tag in _OUTSIDE_ARTICLE:
+            return True
+        if ancestor.tag == "header":
+            in_header = True
+        elif ancestor.tag in ("article", "main"):
+            return False
+    return in_header
 
 
 def with_lead(text: str, lead: str | None) -> str:
