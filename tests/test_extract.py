@@ -4,7 +4,6 @@ robustness, process-pool use, the `newswatch extract` command, and quality on re
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import pickle
 import subprocess
@@ -368,17 +367,9 @@ def test_extract_command_names_an_unreadable_file(tmp_path: Path) -> None:
 # --- quality on real pages ---------------------------------------------------------------
 
 
-def _scorer(shared_dir: Path):
-    spec = importlib.util.spec_from_file_location("extract_f1", shared_dir / "tools" / "extract_f1.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.page_scores
-
-
-def test_real_pages_meet_the_quality_target(shared_dir: Path) -> None:
+def test_real_pages_meet_the_quality_target(shared_dir: Path, page_scores) -> None:
     root = shared_dir / "realworld" / "articles"
     truth = json.loads((root / "ground-truth.json").read_text())
-    page_scores = _scorer(shared_dir)
     scores = []
     for key in sorted(truth):
         html = gzip.decompress((root / "html" / f"{key}.html.gz").read_bytes())
