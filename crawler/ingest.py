@@ -19,11 +19,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from crawler import store
+from crawler import livepages, store
 from crawler.items import FeedEntry
 from crawler.stories import SimhashIndex
-from crawler.work import process_page
+from crawler.work import ProcessedPage, process_page
 from newswatch.core.db import make_engine
+from newswatch.core.models import utcnow
 
 _ENGINES: dict[str, object] = {}
 _INDEXES: dict[str, object] = {}
@@ -43,11 +44,12 @@ class IngestJob:
     backfill: timedelta
     poll_started_at: datetime
     keep_html: bool = True
+    live_page_id: int | None = None  # a re-fetch of a live page (crawler.livepages)
 
 
 @dataclass
 class IngestResult:
-    outcome: str  # "new" | "joined" | "duplicate"
+    outcome: str  # "new" | "joined" | "duplicate" (a live page's re-fetch: "new" = a new update)
     article_id: int
     story_id: int | None
     canonical_url: str
@@ -87,6 +89,36 @@ def _portable(exc: Exception) -> Exception:
     return exc
 
 
+def _save(connection, index: SimhashIndex, job: IngestJob, page: ProcessedPage) -> store.SaveResult:
+    """Store the page: a live page's re-fetch as its new updates, anything else as an article
+    (registered as a live page when it is a live blog), in the caller's transaction."""
+    now = utcnow()
+    if job.live_page_id is not None:
+        return livepages.save_update(connection, index, live_page_id=job.live_page_id, page=page, now=now)
+    result = store.save_article(
+        connection,
+        index,
+        source_id=job.source_id,
+        page=page,
+        url=job.url,
+        variants=job.variants,
+        raw_html=job.html if job.keep_html else None,
+        first_crawl=job.first_crawl,
+        backfill=job.backfill,
+        poll_started_at=job.poll_started_at,
+    )
+    if page.article.live and result.outcome != "duplicate":
+        livepages.register(
+            connection,
+            article_id=result.article_id,
+            source_id=job.source_id,
+            url=job.url,
+            text=page.article.text or "",
+            now=now,
+        )
+    return result
+
+
 def ingest(job: IngestJob) -> IngestResult:
     """Extract and store one page; exceptions travel back to the pipeline as errors of the page."""
     started = time.process_time()
@@ -95,18 +127,7 @@ def ingest(job: IngestJob) -> IngestResult:
     with engine.connect() as connection:  # a Core connection: the store needs no ORM session
         try:
             store.serialise_writers(connection)
-            result = store.save_article(
-                connection,
-                index,
-                source_id=job.source_id,
-                page=page,
-                url=job.url,
-                variants=job.variants,
-                raw_html=job.html if job.keep_html else None,
-                first_crawl=job.first_crawl,
-                backfill=job.backfill,
-                poll_started_at=job.poll_started_at,
-            )
+            result = _save(connection, index, job, page)
             connection.commit()
         except BaseException:
             connection.rollback()

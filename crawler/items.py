@@ -36,6 +36,7 @@ class ExtractedArticle:
     language: str | None = None
     description: str | None = None
     site_name: str | None = None
+    live: bool = False  # a live blog still being updated: re-fetched on later polls
 
     def to_json(self) -> dict:
         """Return the article as a JSON-ready dict (datetimes as ISO 8601 strings)."""
@@ -58,6 +59,7 @@ class ArticlePage:
     html: str
     variants: list[str] = field(default_factory=list)
     feed_entry: FeedEntry | None = None
+    live_page_id: int | None = None  # a re-fetch of a live page (crawler.livepages)
 
 
 class HostileDocument(ValueError):

@@ -48,6 +48,7 @@ class StorePipeline:
             first_crawl=start.first_crawl,
             backfill=spider.source.backfill_window,
             poll_started_at=start.started_at,
+            live_page_id=item.live_page_id,
         )
         try:
             result = await context.ingest(job)

@@ -175,14 +175,14 @@ def remember_urls(
         return 0
     try:
         with session.begin_nested():
-            session.execute(_INSERT_URL, rows)
+            session.execute(INSERT_URL, rows)
         return len(rows)
     except IntegrityError:  # another process recorded some of them meanwhile: one by one
         added = 0
         for row in rows:
             try:
                 with session.begin_nested():
-                    session.execute(_INSERT_URL, [row])
+                    session.execute(INSERT_URL, [row])
                 added += 1
             except IntegrityError:
                 pass
@@ -227,9 +227,9 @@ STORE_LOCK_KEY = 7_316_525  # the advisory lock id of the article store
 
 # Table-level statements, built once: the ORM's bulk-insert machinery costs more than the
 # inserts themselves at one article per transaction.
-_INSERT_STORY = insert(Story.__table__).returning(Story.__table__.c.id)
-_INSERT_ARTICLE = insert(Article.__table__).returning(Article.__table__.c.id)
-_INSERT_URL = insert(ArticleUrl.__table__)
+INSERT_STORY = insert(Story.__table__).returning(Story.__table__.c.id)
+INSERT_ARTICLE = insert(Article.__table__).returning(Article.__table__.c.id)
+INSERT_URL = insert(ArticleUrl.__table__)
 _SAME_TEXT = (
     select(Article.id, Article.source_id, Article.story_id)
     .where(Article.content_hash == bindparam("content_hash"))
@@ -251,7 +251,7 @@ _TEXT_AND_STORY = select(Article.text, Article.story_id).where(Article.id == bin
 _STORY_OF = select(Article.story_id).where(Article.id == bindparam("id"))
 
 
-def _refresh_index(connection: Connection, index: stories.SimhashIndex, now: datetime) -> None:
+def refresh_index(connection: Connection, index: stories.SimhashIndex, now: datetime) -> None:
     """Bring the in-memory SimHash index up to date with rows written since its last refresh
     (by any process): an indexed range scan, usually returning nothing; forget those that have
     left the window."""
@@ -260,7 +260,7 @@ def _refresh_index(connection: Connection, index: stories.SimhashIndex, now: dat
     index.forget_fetched_before(cutoff)
 
 
-def _near_duplicate_story(
+def near_duplicate_story(
     connection: Connection, index: stories.SimhashIndex, page: ProcessedPage
 ) -> int | None:
     """Return the story of a confirmed near duplicate among recent articles, or None."""
@@ -275,6 +275,41 @@ def _near_duplicate_story(
         ):
             return row.story_id
     return None
+
+
+def article_row(
+    page: ProcessedPage,
+    source_id: int,
+    story_id: int,
+    url: str,
+    alertable: bool,
+    now: datetime,
+    raw_html: str | None = None,
+) -> dict:
+    """Return the `articles` row of a processed page, for INSERT_ARTICLE (`matched_at` NULL:
+    the matcher picks it up)."""
+    article = page.article
+    language = article.language
+    return {
+        "source_id": source_id,
+        "story_id": story_id,
+        "canonical_url": page.canonical_url,
+        "url": url[:URL_LENGTH],
+        "title": article.title.strip(),
+        "text": article.text or "",
+        "description": article.description,
+        "authors": list(article.authors),
+        "language": language[:16] if language else None,
+        "site_name": (article.site_name or "")[:200] or None,
+        "published_at": article.published,
+        "updated_at": article.updated,
+        "fetched_at": now,
+        "content_hash": page.content_hash,
+        "simhash": page.simhash,
+        "alertable": alertable,
+        "matched_at": None,
+        "raw_html": raw_html,
+    }
 
 
 def _duplicate(
@@ -326,43 +361,22 @@ def save_article(
         story_id = next((row.story_id for row in same_text if row.story_id is not None), None)
     now = utcnow()
     if story_id is None:
-        _refresh_index(connection, index, now)
-        story_id = _near_duplicate_story(connection, index, page)
+        refresh_index(connection, index, now)
+        story_id = near_duplicate_story(connection, index, page)
 
-    published, updated = article.published, article.updated
+    published = article.published
     alertable = not (first_crawl and (published is None or published < poll_started_at - backfill))
-    language = article.language
     outcome = "joined" if story_id is not None else "new"
     try:
         if story_id is None:
             story_id = connection.execute(
-                _INSERT_STORY, {"title": title or None, "created_at": now}
+                INSERT_STORY, {"title": title or None, "created_at": now}
             ).scalar_one()
         article_id = connection.execute(
-            _INSERT_ARTICLE,
-            {
-                "source_id": source_id,
-                "story_id": story_id,
-                "canonical_url": canonical,
-                "url": url[:URL_LENGTH],
-                "title": title,
-                "text": article.text or "",
-                "description": article.description,
-                "authors": list(article.authors),
-                "language": language[:16] if language else None,
-                "site_name": (article.site_name or "")[:200] or None,
-                "published_at": published,
-                "updated_at": updated,
-                "fetched_at": now,
-                "content_hash": page.content_hash,
-                "simhash": page.simhash,
-                "alertable": alertable,
-                "matched_at": None,
-                "raw_html": raw_html,
-            },
+            INSERT_ARTICLE, article_row(page, source_id, story_id, url, alertable, now, raw_html)
         ).scalar_one()
         connection.execute(
-            _INSERT_URL, [{"url": u, "article_id": article_id, "seen_at": now} for u in all_urls]
+            INSERT_URL, [{"url": u, "article_id": article_id, "seen_at": now} for u in all_urls]
         )
     except IntegrityError:
         # Another process stored this article (or one of its URLs) a moment ago.

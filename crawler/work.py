@@ -64,7 +64,11 @@ def process_page(html: str, url: str, feed_entry: FeedEntry | None = None) -> Pr
     started = time.perf_counter()
     article = extract_article(html, url=url, feed_entry=feed_entry)
     extract_ms = (time.perf_counter() - started) * 1000
-    canonical = choose_canonical(html, url, article.canonical_url)
+    return fingerprinted(article, choose_canonical(html, url, article.canonical_url), extract_ms)
+
+
+def fingerprinted(article: ExtractedArticle, canonical: str, extract_ms: float = 0.0) -> ProcessedPage:
+    """Return the article with the fingerprints the store places it by."""
     tokens = stories.fingerprint_words(article.text or "")  # once for all three fingerprints
     dedupable = len(tokens) >= stories.MIN_WORDS
     value = stories.simhash_words(tokens) if dedupable else None

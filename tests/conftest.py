@@ -39,6 +39,17 @@ def shared_dir() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def page_scores(shared_dir: Path):
+    """The per-page (precision, recall) of ../shared/tools/extract_f1.py, the shared scorer."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("extract_f1", shared_dir / "tools" / "extract_f1.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.page_scores
+
+
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
     """A copy of the bundled config/ that a test may edit."""

@@ -5,7 +5,10 @@ Order: a byte-order mark; then the charset the page declares (`<meta charset>` o
 caller has one); then, for undeclared pages, strict UTF-8; then a statistical guess
 (charset_normalizer). Labels follow the WHATWG mapping, so `iso-8859-1` decodes as windows-1252
 (curly quotes in the 0x80–0x9F range come out right). A page declared UTF-8 whose bytes are not
-UTF-8 is decoded by the guess instead, since the declaration is then wrong.
+UTF-8 is decoded by the guess instead, since the declaration is then wrong. The other way
+round too: bytes that are valid UTF-8 and not plain ASCII are UTF-8 whatever the page declares
+(a page re-encoded by a CMS or a cache keeps its old `charset=iso-8859-1`; text in a legacy
+encoding practically never forms valid multi-byte UTF-8 sequences). trafilatura decides so too.
 """
 
 from __future__ import annotations
@@ -29,13 +32,22 @@ def _guess(data: bytes) -> str:
     return "cp1252"
 
 
+def _is_utf8(encoding: str) -> bool:
+    return encoding.replace("-", "").replace("_", "").lower() == "utf8"
+
+
 def decode_html(data: bytes, content_type: str | None = None) -> str:
     """Return the page's text, decoded by BOM, declared charset or a guess (never raises)."""
     try:
         encoding, text = html_to_unicode(content_type, data, auto_detect_fun=_guess)
     except Exception:  # noqa: BLE001 - a broken label or codec must not stop a crawl
         return data.decode("utf-8", errors="replace")
-    if encoding.replace("-", "").lower() in ("utf8",) and "\ufffd" in text:
+    if not _is_utf8(encoding) and not data.isascii():
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    if _is_utf8(encoding) and "\ufffd" in text:
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:

@@ -19,7 +19,6 @@ breadcrumbs, organisation or video objects do not stand in for the article.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from crawler.extraction.dates import parse_date
+from crawler.extraction.jsonld import by_id, json_ld_roots, types, walk
 
 _ARTICLE_TYPES = re.compile(
     r"article|posting|report|blog|webpage|liveblog|creativework|analysis|opinion|review|backgroundnews",
@@ -55,6 +55,8 @@ class PageMetadata:
     site_name: str | None = None
     article_body: str | None = None
     title_candidates: list[str] = field(default_factory=list)
+    live_postings: list[dict] = field(default_factory=list)  # JSON-LD LiveBlogPosting objects
+    json_ld_index: dict[str, dict] = field(default_factory=dict)  # objects by @id (live blogs only)
 
 
 def _clean(text: Any) -> str | None:
@@ -67,49 +69,16 @@ def _clean(text: Any) -> str | None:
     return text or None
 
 
-def _walk(data: Any, depth: int = 0):
-    """Yield every dict inside parsed JSON-LD (following @graph and nested values)."""
-    if depth > 6:
-        return
-    if isinstance(data, list):
-        for item in data:
-            yield from _walk(item, depth + 1)
-    elif isinstance(data, dict):
-        yield data
-        for key, value in data.items():
-            if key in ("@graph", "mainEntity", "itemListElement") or isinstance(value, list):
-                yield from _walk(value, depth + 1)
-
-
-def _types(obj: dict) -> str:
-    kind = obj.get("@type")
-    if isinstance(kind, list):
-        return " ".join(str(k) for k in kind)
-    return str(kind or "")
-
-
-def json_ld_objects(tree: HtmlElement) -> list[dict]:
-    """Return the article-like JSON-LD objects of the page, most article-like first."""
+def json_ld_objects(tree: HtmlElement, roots: list[Any] | None = None) -> list[dict]:
+    """Return the article-like JSON-LD objects of the page, most article-like first (the
+    updates of a live blog are its parts, not the page's article: they are left out)."""
     objects: list[dict] = []
-    for script in tree.iter("script"):
-        if (script.get("type") or "").strip().lower() != "application/ld+json":
-            continue
-        raw = (script.text or "").strip()
-        if not raw:
-            continue
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            try:  # control characters inside strings are common in hand-made JSON-LD
-                data = json.loads(raw, strict=False)
-            except ValueError:
-                continue
-        for obj in _walk(data):
-            kind = _types(obj)
-            if (not kind and ("headline" in obj or "articleBody" in obj)) or _ARTICLE_TYPES.search(kind):
-                objects.append(obj)
+    for obj in walk(json_ld_roots(tree) if roots is None else roots, skip=frozenset({"liveBlogUpdate"})):
+        kind = types(obj)
+        if (not kind and ("headline" in obj or "articleBody" in obj)) or _ARTICLE_TYPES.search(kind):
+            objects.append(obj)
     # NewsArticle / Article before WebPage
-    objects.sort(key=lambda o: 0 if re.search(r"article|posting|report|blog", _types(o), re.I) else 1)
+    objects.sort(key=lambda o: 0 if re.search(r"article|posting|report|blog", types(o), re.I) else 1)
     return objects
 
 
@@ -250,7 +219,8 @@ def normalise_language(value: str | None) -> str | None:
 def extract_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
     """Return the metadata the page declares (reads the tree, does not modify it)."""
     meta = _meta_index(tree)
-    objects = json_ld_objects(tree)
+    roots = json_ld_roots(tree)
+    objects = json_ld_objects(tree, roots)
     found = PageMetadata()
 
     def ld(key: str) -> Any:
@@ -354,6 +324,9 @@ def extract_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
         _clean(meta.get("og:site_name")) or publisher_name or _clean(meta.get("application-name"))
     )
 
+    found.live_postings = [o for o in objects if "liveblogposting" in types(o).lower()]
+    if found.live_postings:
+        found.json_ld_index = by_id(roots)
     body = ld("articleBody")
     found.article_body = body.strip() if isinstance(body, str) and body.strip() else None
     return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 
 from htmldate import find_date
 
@@ -18,22 +19,36 @@ LOGGER = logging.getLogger(__name__)
 
 # Real article pages hold under 200,000 characters once scripts and styles are gone (the 102
 # shared pages: at most 198k); a page far beyond that is hostile or a dump, and would hold a
-# worker for seconds. Such pages lose their scripts, styles and SVG (JSON-LD kept), then are cut.
+# worker for seconds. Such pages lose their scripts, styles and SVG, then are cut. JSON-LD is
+# kept and not counted: a live blog's structured data alone can pass the limit (hundreds of
+# updates), and reading it costs little. It has a bound of its own, MAX_JSON_LD_CHARS.
 MAX_PAGE_CHARS = 1_000_000
+MAX_JSON_LD_CHARS = 5_000_000
 _BULKY_BLOCKS = re.compile(
     r"<(script|style|svg)\b(?![^>]*application/ld\+json)[^>]*>.*?</\1\s*>", re.S | re.I
 )
+_JSON_LD_BLOCK = re.compile(r"<script\b[^>]*application/ld\+json[^>]*>.*?</script\s*>", re.S | re.I)
 
 
 def _bounded(text: str) -> str:
-    """Return the page, shrunk to MAX_PAGE_CHARS if it is larger (see above)."""
+    """Return the page, shrunk to MAX_PAGE_CHARS (plus its JSON-LD) if it is larger (see above)."""
     if len(text) <= MAX_PAGE_CHARS:
         return text
     text = _BULKY_BLOCKS.sub("", text)
-    if len(text) > MAX_PAGE_CHARS:
-        LOGGER.info("page cut to %d characters (was %d)", MAX_PAGE_CHARS, len(text))
-        text = text[:MAX_PAGE_CHARS]
-    return text
+    if len(text) <= MAX_PAGE_CHARS:
+        return text
+    blocks = _JSON_LD_BLOCK.findall(text)
+    rest = _JSON_LD_BLOCK.sub("", text) if blocks else text
+    if len(rest) > MAX_PAGE_CHARS:
+        LOGGER.info("page cut to %d characters (was %d)", MAX_PAGE_CHARS, len(rest))
+        rest = rest[:MAX_PAGE_CHARS]
+    kept, size = [], 0
+    for block in blocks:
+        size += len(block)
+        if size > MAX_JSON_LD_CHARS:
+            break
+        kept.append(block)
+    return "".join(kept) + rest
 
 
 def parse_page(text: str):
@@ -61,16 +76,11 @@ def page_article(html: bytes | str, url: str | None) -> ExtractedArticle:
             tree, extensive_search=False, original_date=True, outputformat="%Y-%m-%dT%H:%M:%S%z"
         )
         meta.published = parse_date(found)
-    body = extract_body(
-        tree,
-        url=url,
-        titles=meta.title_candidates,
-        article_body=meta.article_body,
-        description=meta.description,
-    )
+    body = extract_body(tree, url, meta, now=datetime.now(UTC))
     article.canonical_url = meta.canonical_url or url
     article.title = meta.title or ""
-    article.text = body
+    article.text = body.text
+    article.live = body.live
     article.authors = meta.authors
     article.published = meta.published
     article.updated = meta.updated

@@ -7,6 +7,8 @@
    looked up in one query — so a known article is never fetched again. New variants of known
    articles (another feed's tracking parameters) are remembered.
 3. Fetch the rest, newest first, and hand each HTML page to the store pipeline.
+4. Whatever the discovery document said (even a 304), fetch the source's live pages that are
+   due (crawler.livepages): the one kind of stored URL that is fetched again, while it grows.
 
 Failures are reported to the poll's recorder (crawler.polls), never raised: a poll always
 completes.
@@ -21,13 +23,14 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import scrapy
 from scrapy.http import Request, TextResponse
 
-from crawler import polls, store
+from crawler import livepages, polls, store
 from crawler.context import CrawlContext
 from crawler.failures import describe_failure, is_refusal
 from crawler.items import ArticlePage, FeedEntry
 from crawler.urls import try_normalise
 from newswatch.core.config import Config, Source
 from newswatch.core.loading import load_config
+from newswatch.core.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,8 @@ class SourceSpider(scrapy.Spider):
         if not self.poll_open:
             return
         for request in self.discovery_requests():
+            yield request
+        for request in await self.live_requests():  # live blogs of this source still growing
             yield request
 
     def discovery_requests(self) -> list[Request]:
@@ -240,8 +245,32 @@ class SourceSpider(scrapy.Spider):
                 html=response.text,
                 variants=variants,
                 feed_entry=response.meta.get("feed_entry"),
+                live_page_id=response.meta.get("live_page_id"),
             )
         ]
+
+    async def live_requests(self) -> list[Request]:
+        """Return re-fetches of the source's live pages that are due in this poll."""
+        due = await self.context.db(livepages.due, self.source_name, utcnow())
+        return [
+            Request(
+                page.url,
+                callback=self.parse_article,
+                errback=self.live_failed,
+                meta={"live_page_id": page.id, "variants": [page.url], "normal": page.url},
+            )
+            for page in due
+        ]
+
+    async def live_failed(self, failure) -> None:
+        """A live page's re-fetch failed: a warning, not an error of the poll (the source is
+        fine); a page that is gone (404, 410) is not fetched again."""
+        message, _ = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))
+        self._count_failed_response(failure)
+        self.warn(f"live page: {message}")
+        response = getattr(failure.value, "response", None)
+        if response is not None and response.status in (404, 410):
+            await self.context.db(livepages.retire, failure.request.meta["live_page_id"])
 
     def article_failed(self, failure) -> None:
         message, transient = describe_failure(failure, self.settings.getfloat("DOWNLOAD_TIMEOUT"))

@@ -28,6 +28,7 @@ KEYS = (
     "description",
     "site_name",
     "text",
+    "live",
 )
 
 

@@ -10,6 +10,7 @@
     deliveries    one per (alert or digest, destination): the ledger the dispatcher works on
     http_cache    ETag / Last-Modified per feed or sitemap URL, for conditional GET
     processes     the running processes of a multi-process deployment (heartbeats)
+    live_pages    live blogs still re-fetched: each batch of new updates becomes an article
 
 Times are timezone-aware UTC in Python and UTC in the database (SQLite has no time zones,
 so `UTCDateTime` strips and restores the zone).
@@ -181,6 +182,27 @@ class ArticleUrl(Base):
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     article: Mapped[Article] = relationship(back_populates="urls")
+
+
+class LivePage(Base):
+    """A live blog that keeps growing under one URL (crawler.livepages): re-fetched on its
+    source's polls while it is updated; each batch of new updates is stored as an article of
+    its own, so it can alert. `article_id` is the article of the first fetch."""
+
+    __tablename__ = "live_pages"
+    __table_args__ = (Index("ix_live_pages_source_active", "source_id", "active"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), unique=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fetches: Mapped[int] = mapped_column(Integer, default=0)  # re-fetches after the first
+    updates: Mapped[int] = mapped_column(Integer, default=0)  # update articles stored
+    seen_text: Mapped[str] = mapped_column(Text, default="")  # every update text seen so far
 
 
 class Match(Base):
