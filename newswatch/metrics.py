@@ -139,10 +139,15 @@ async def start_metrics_server(service: Service, host: str, port: int) -> asynci
                     await asyncio.get_running_loop().run_in_executor(None, _database_ok, service)
                     status, ctype, body = "200 OK", "text/plain; charset=utf-8", "ok\n"
                 except Exception as exc:  # noqa: BLE001 - report, don't crash
+                    # The driver's text (host, port, user) goes to the log, masked; not to the
+                    # unauthenticated answer.
+                    log.warning(
+                        "healthz: database unreachable: %s", str(exc).splitlines()[0] if str(exc) else exc
+                    )
                     status, ctype, body = (
                         "503 Service Unavailable",
                         "text/plain; charset=utf-8",
-                        f"database: {exc}\n",
+                        "database unreachable\n",
                     )
             else:
                 status, ctype, body = (
