@@ -12,8 +12,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from fixture_site import NewsSite
-from receivers import WebhookReceiver
+from receivers import WebhookReceiver, free_port
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -63,8 +64,12 @@ def test_a_database_outage_is_two_log_lines_and_loses_nothing(tmp_path: Path, po
         (config / "subscribers.yaml").write_text(
             f'subscribers:\n  - name: desk\n    notify: ["{desk.url()}"]\n    rules: [roscosmos]\n'
         )
+        metrics = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "newswatch", "--config", str(config), "--db", postgres_url, "run"],
+            [
+                *(sys.executable, "-m", "newswatch", "--config", str(config), "--db", postgres_url),
+                *("run", "--no-web", "--metrics-port", str(metrics)),
+            ],
             stdout=open(log_path, "w"),
             stderr=subprocess.STDOUT,
             cwd=REPO,
@@ -80,6 +85,8 @@ def test_a_database_outage_is_two_log_lines_and_loses_nothing(tmp_path: Path, po
                 fetched_while_down = site.hits(ARTICLE.path)
                 time.sleep(4)  # several polls, matching passes and dispatcher passes
                 assert site.hits(ARTICLE.path) == fetched_while_down == 0
+                health = httpx.get(f"http://127.0.0.1:{metrics}/healthz", timeout=10)
+                assert (health.status_code, health.text) == (503, "database unreachable\n")
             finally:
                 allow(True)
             assert desk.wait_for(1, timeout=60), log_path.read_text()[-3000:]
