@@ -370,3 +370,23 @@ def test_a_delivery_written_before_the_installation_key_is_still_sent(tmp_path, 
         assert hook.wait_for(1, timeout=10)
         with sessions() as session:
             assert session.scalars(select(Delivery.status)).one() == "sent"
+
+
+def test_a_webhook_token_is_in_no_log_line_of_a_send_at_debug_level(tmp_path, sessions, db_url) -> None:
+    with WebhookReceiver(fail_first=1) as hook:
+        url = hook.url(path=f"/api/webhooks/42/{TOKEN}", query=f"-apikey={KEY}")
+        config = write_config(
+            tmp_path / "config", [{"name": "desk", "notify": [url], "rules": ["roscosmos"]}]
+        )
+        with session_scope(sessions) as session:
+            add_article(session, "Roscosmos signs a contract", "Roscosmos said so.")
+            process_new_articles(session, config, compiled_rules(config))
+        common = ["--config", str(tmp_path / "config"), "--db", db_url, "--log-level", "debug"]
+        failed = newswatch(*common, "alerts", "send")
+        sent = newswatch(*common, "alerts", "send")
+        assert hook.wait_for(2, timeout=10) and len(hook.successes) == 1
+        assert TOKEN in hook.requests[-1].path  # used where it was given
+        for result in (failed, sent):
+            assert result.returncode == 0, result.stderr
+            assert "DEBUG" in result.stderr  # urllib3 and Apprise did log the request
+            assert TOKEN not in result.stdout + result.stderr and KEY not in result.stdout + result.stderr
