@@ -79,7 +79,7 @@ def test_failing_rule_example_fails_check_naming_it(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "examples.match[0]" in result.stderr and "iss-deorbit" in result.stderr
-    assert "found nothing" in result.stderr and "Traceback" not in result.stderr
+    assert "the rule does not match it: none of" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_web_on_an_address_in_use_is_exit_2(tmp_path: Path, sqlite_url: str) -> None:
