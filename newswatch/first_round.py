@@ -20,7 +20,7 @@ class FirstRound:
     def __init__(self) -> None:
         self._summaries: dict[str, CrawlSummary] | None = {}
 
-    def note(self, summary: CrawlSummary, config: Config) -> None:
+    def note(self, summary: CrawlSummary, config: Config, interface: str | None = None) -> None:
         if self._summaries is None:
             return
         self._summaries[summary.source] = summary
@@ -36,11 +36,8 @@ class FirstRound:
         text = f"first round of polls: {len(wanted) - len(failing)} of {len(wanted)} sources ok"
         if failing:
             text += f", {len(failing)} failing ({reasons}{more})"
-        log.log(
-            logging.WARNING if failing else logging.INFO,
-            "%s; `newswatch status` shows every source's health",
-            text,
-        )
+        where = f"{interface}/ and `newswatch status` show" if interface else "`newswatch status` shows"
+        log.log(logging.WARNING if failing else logging.INFO, "%s; %s every source's health", text, where)
 
 
 def _first_line(messages: list[str]) -> str:

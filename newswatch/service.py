@@ -79,6 +79,8 @@ class WebInterface(Protocol):
     """The web server the CLI hands in (newswatch.web.server.WebServer)."""
 
     context: Any  # newswatch.web.context.WebContext
+    url: str
+    serving: bool
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -154,6 +156,11 @@ class Service:
             self.loop.add_signal_handler(signum, self.request_stop, signum)
         self.loop.add_signal_handler(signal.SIGHUP, self.request_reload)
 
+        # The interface first: its address (and a set-up link) shows before the first polls.
+        self.web = self._make_web(lambda: self.file_config) if self._make_web else None
+        if self.web is not None:
+            self.web.context.poll_now = self.poll_on_request
+            await self.web.start()
         self.scheduler = AsyncIOScheduler(event_loop=self.loop, timezone=UTC)
         if self.cluster is None:  # in a cluster, the elected scheduler adds them (cluster.node)
             self._schedule_sources()
@@ -176,10 +183,6 @@ class Service:
             await self.cluster.start()
         if self.metrics_port is not None:
             self._metrics_server = await start_metrics_server(self, self.metrics_host, self.metrics_port)
-        self.web = self._make_web(lambda: self.file_config) if self._make_web else None
-        if self.web is not None:
-            self.web.context.poll_now = self.poll_on_request
-            await self.web.start()
         log.info(
             "newswatch running",
             extra={
@@ -367,7 +370,8 @@ class Service:
                 "errors": summary.errors,
             },
         )
-        self.first_round.note(summary, self.config)
+        web = getattr(self, "web", None)  # not there yet when the first poll beats the web start
+        self.first_round.note(summary, self.config, web.url if web is not None and web.serving else None)
         if summary.new:
             await self.match_new()
         if summary.errors or summary.new:

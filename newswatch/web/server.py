@@ -129,6 +129,11 @@ class WebServer:
             return self.context.offer_setup(session)
 
     @property
+    def serving(self) -> bool:
+        """Whether the interface is being served (the default address may have been taken)."""
+        return self._task is not None and not self._task.done()
+
+    @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         host = "127.0.0.1" if host == "0.0.0.0" else host
