@@ -163,7 +163,22 @@ def test_sources_are_managed_by_admins_only(api: ApiServer, admin: httpx.Client)
     admin.post("/api/v1/rules", json={"name": "blog", "query": "ESA", "sources": ["esa-blog"]})
     assert error(admin.delete("/api/v1/sources/esa-blog"), 409)["field"] == "name"
     admin.delete("/api/v1/rules/blog")
+    from newswatch.core.db import session_scope
+    from newswatch.core.models import Source, utcnow
+
+    with session_scope(api.app.sessions) as session:  # as if it had been crawled
+        session.add(
+            Source(
+                name="esa-blog",
+                kind="sitemap",
+                url="https://blog.example.org/sitemap.xml",
+                first_crawl_at=utcnow(),
+            )
+        )
     assert admin.delete("/api/v1/sources/esa-blog").status_code == 204
+    with api.app.sessions() as session:
+        # A new source of this name gets its first crawl's backfill guard again.
+        assert session.query(Source.first_crawl_at).filter(Source.name == "esa-blog").scalar() is None
 
 
 def test_notify_urls_are_write_only_and_private_ones_admin_only(api: ApiServer, admin: httpx.Client) -> None:

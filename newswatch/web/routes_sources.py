@@ -11,11 +11,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from crawler.addresses import source_url_problem
 from newswatch.core.config import Config, Source
+from newswatch.core.models import Source as CrawlState
 from newswatch.core.redact import redact_text
 from newswatch.web.auth import Principal, current_user, get_session, require_admin
 from newswatch.web.common import iso
@@ -238,4 +240,8 @@ def delete_source(
     if users:
         raise ApiError(409, f"source {name!r} is used by rule {users[0]!r}: change that first", "name")
     sources.delete(entity)
+    # Its crawl state stays with its articles; a new source of this name starts afresh,
+    # backfill guard included, instead of inheriting "already crawled".
+    session.execute(update(CrawlState).where(CrawlState.name == name).values(first_crawl_at=None))
+    session.commit()
     return Response(status_code=204)
