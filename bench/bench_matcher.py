@@ -22,13 +22,15 @@ chunk table of alerts.rules._scan when it was built (a line also gives the pure-
 from __future__ import annotations
 
 import gc
-import json
 import random
 import re
 import time
 import tracemalloc
 from collections import Counter
 from pathlib import Path
+
+from bench import workloads
+from bench.workloads import load_bodies
 
 RULES = 10_000
 ARTICLES = 2_000
@@ -37,41 +39,9 @@ SEED = 20261126
 GROUND_TRUTH = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "articles" / "ground-truth.json"
 
 
-def load_bodies() -> list[str] | None:
-    if not GROUND_TRUTH.exists():
-        return None
-    data = json.loads(GROUND_TRUTH.read_text(encoding="utf-8"))
-    return [entry["articleBody"] for entry in data.values() if entry.get("articleBody")]
-
-
 def make_articles(bodies: list[str], rng: random.Random, vocabulary: list[str]) -> list[tuple[str, str]]:
-    """Return (title, text) pairs: the bodies cycled, each copy varied a little."""
-    articles = []
-    for index in range(ARTICLES):
-        body = bodies[index % len(bodies)]
-        paragraphs = [p for p in body.split("\n") if p.strip()]
-        turn = (index // len(bodies)) % max(1, len(paragraphs))
-        paragraphs = paragraphs[turn:] + paragraphs[:turn]
-        words = "\n".join(paragraphs).split(" ")
-        for _ in range(max(1, len(words) // 50)):
-            position = rng.randrange(len(words))
-            choice = rng.random()
-            if choice < 0.4:
-                words[position] = words[position].upper()
-            elif choice < 0.8:
-                words[position] = rng.choice(vocabulary)
-            else:
-                words[position] = f"{words[position]} {rng.randint(1, 99_999)}"
-        text = " ".join(words)
-        title = " ".join(text.split()[:12])
-        articles.append((title, text))
-    return articles
-
-
-def _absent(word: str, rng: random.Random) -> str:
-    """Return a word like `word` (same script, similar length) that the corpus does not have."""
-    letters = [c for c in word if c.isalpha()] or ["q"]
-    return word + "".join(rng.choice(letters) for _ in range(3)) + "q"
+    """Return ARTICLES (title, text) pairs: the bodies cycled, each copy varied a little."""
+    return workloads.make_articles(bodies, ARTICLES, rng, vocabulary)
 
 
 def make_rules(
@@ -143,7 +113,9 @@ def make_rules(
         make = rng.choices(functions, weights)[0]
         query = make()
         if rng.random() >= corpus_share:
-            query = re.sub(r'(?<![\w=])(\w{4,})(?=[\s*")]|$)', lambda m: _absent(m.group(1), rng), query)
+            query = re.sub(
+                r'(?<![\w=])(\w{4,})(?=[\s*")]|$)', lambda m: workloads._absent(m.group(1), rng), query
+            )
         rules.append({"name": f"rule-{index}", "query": query})
     return rules, content
 

@@ -28,6 +28,16 @@ LOOPBACK = "127.0.0.1"
 MQTT_PORT = 1883
 
 
+def wait_until(condition, seconds: float, every: float = 0.1) -> bool:
+    """Poll `condition` until it holds or `seconds` pass; return whether it held (bounded)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return bool(condition())
+
+
 def free_port() -> int:
     """Return a loopback TCP port that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

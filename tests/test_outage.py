@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 from fixture_site import NewsSite
-from receivers import WebhookReceiver, free_port
+from receivers import WebhookReceiver, free_port, wait_until
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -28,15 +28,6 @@ ARTICLE = DemoArticle(
     paragraphs=["Roscosmos said the freighter is ready for its flight next month, officials confirmed."] * 3,
     published=datetime.now(UTC).replace(microsecond=0),
 )
-
-
-def _wait(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def test_a_database_outage_is_two_log_lines_and_loses_nothing(tmp_path: Path, postgres_url: str) -> None:
@@ -76,12 +67,12 @@ def test_a_database_outage_is_two_log_lines_and_loses_nothing(tmp_path: Path, po
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
-            assert _wait(lambda: site.hits("/feed.xml") >= 2, 60), log_path.read_text()[-3000:]
+            assert wait_until(lambda: site.hits("/feed.xml") >= 2, 60), log_path.read_text()[-3000:]
             try:
                 allow(False)
                 ARTICLE.published = datetime.now(UTC).replace(microsecond=0)
                 site.publish(ARTICLE)
-                assert _wait(lambda: "database unavailable" in log_path.read_text(), 30)
+                assert wait_until(lambda: "database unavailable" in log_path.read_text(), 30)
                 fetched_while_down = site.hits(ARTICLE.path)
                 time.sleep(4)  # several polls, matching passes and dispatcher passes
                 assert site.hits(ARTICLE.path) == fetched_while_down == 0
@@ -90,7 +81,7 @@ def test_a_database_outage_is_two_log_lines_and_loses_nothing(tmp_path: Path, po
             finally:
                 allow(True)
             assert desk.wait_for(1, timeout=60), log_path.read_text()[-3000:]
-            assert _wait(lambda: "database available again" in log_path.read_text(), 30)
+            assert wait_until(lambda: "database available again" in log_path.read_text(), 30)
             time.sleep(2)  # room for a duplicate
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from browser_support import PASSWORD, log_in, shoot
 from fixture_site import NewsSite
-from receivers import WebhookReceiver, free_port
+from receivers import WebhookReceiver, free_port, wait_until
 
 from newswatch.demo.site import DemoArticle
 
@@ -28,15 +28,6 @@ LEAK = DemoArticle(
     paragraphs=["Engineers said the Zvezda leak rate fell after the latest repair attempt."] * 3,
     published=datetime.now(UTC).replace(microsecond=0),
 )
-
-
-def _wait(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
 
 
 def test_a_rule_and_subscription_made_in_the_browser_alert_through_the_running_service(
@@ -77,7 +68,7 @@ def test_a_rule_and_subscription_made_in_the_browser_alert_through_the_running_s
     page = context.new_page()
     try:
         with WebhookReceiver() as hook:
-            assert _wait(lambda: "web interface at" in log_path.read_text(), 60), log_path.read_text()
+            assert wait_until(lambda: "web interface at" in log_path.read_text(), 60), log_path.read_text()
             log_in(page, url, "desk")
 
             page.goto(f"{url}/rules/new")
@@ -109,7 +100,7 @@ def test_a_rule_and_subscription_made_in_the_browser_alert_through_the_running_s
             before = site.hits("/feed.xml")
             page.get_by_role("button", name="Poll now").click()
             assert "is being polled now" in page.get_by_role("status").inner_text()
-            assert _wait(lambda: site.hits("/feed.xml") > before, 10)
+            assert wait_until(lambda: site.hits("/feed.xml") > before, 10)
             assert len(hook.successes) == 1, "one alert per story"
     finally:
         context.close()
