@@ -21,25 +21,25 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
-
 from alerts.rules.query import query_problem
 from crawler.addresses import source_url_problem
 from newswatch.core.bulk import keep_for_good
 from newswatch.core.config import Config, Rule, resolve_config_dir, resolve_database_url
-from newswatch.core.db import Database, shown_database, sqlite_path
 from newswatch.core.errors import UserError
 from newswatch.core.loading import ConfigChecks, load_config, load_rules, load_settings
 from newswatch.core.logs import register_secret
-from newswatch.core.managed import config_revision, load_managed, merge_config
-from newswatch.core.redact import url_secret_parts
+from newswatch.core.managed import merge_config
+from newswatch.core.redact import display_url, url_secret_parts
 
 if TYPE_CHECKING:  # the stages' entry points are imported by the methods that build them
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
     from alerts.delivery.dispatcher import Dispatcher
     from alerts.rules.compiled import CompiledRules
     from crawler.runner import CrawlManager
+    from newswatch.core.db import Database
+    from newswatch.core.runtime_models import ManagedEntity
 
 log = logging.getLogger("newswatch.app")
 
@@ -53,11 +53,15 @@ def full_checks() -> ConfigChecks:
     """Every stage's checks: queries, notify URLs (Apprise), source URLs, rule examples."""
     # Apprise and the matcher load here, not when this module is imported: `status` and
     # `alerts` never need them.
-    from alerts.delivery.channels import url_problem
+    from alerts.delivery.channels import url_problem, url_secrets
     from alerts.rules.examples import example_problems
 
     return ConfigChecks(
-        query=query_problem, notify_url=url_problem, source_url=source_url_problem, examples=example_problems
+        query=query_problem,
+        notify_url=url_problem,
+        source_url=source_url_problem,
+        examples=example_problems,
+        notify_secrets=url_secrets,
     )
 
 
@@ -69,8 +73,9 @@ def __getattr__(name: str) -> Any:
 
 def load_checked_config(directory: str | Path | None) -> Config:
     """Return the configuration in `directory`, with every stage's checks applied."""
-    config = load_config(directory, full_checks())
-    _register_config_secrets(config)
+    checks = full_checks()
+    config = load_config(directory, checks)
+    _register_config_secrets(config, checks)
     return config
 
 
@@ -79,14 +84,12 @@ def load_checked_rules(path: Path) -> list[Rule]:
     return load_rules(path, full_checks())
 
 
-def _register_config_secrets(config: Config) -> None:
+def _register_config_secrets(config: Config, checks: ConfigChecks) -> None:
     """Mask every notify URL's and source URL's secret parts in every log line from now on
     (Apprise knows where each service keeps its token: `tgram://BOTTOKEN/…`)."""
-    from alerts.delivery.channels import url_secrets  # with the full checks, see full_checks
-
     for subscriber in config.subscribers:
         for url in subscriber.notify:
-            for secret in url_secrets(url):
+            for secret in checks.notify_secrets(url):
                 register_secret(secret)
     for source in config.sources:
         for secret in url_secret_parts(source.url):
@@ -115,8 +118,7 @@ class App:
         needs (VIEW_CHECKS): for `status` and `alerts`, which load neither Apprise nor the
         matcher. A broken file is still an error naming it."""
         files = self.__dict__.get("config") or load_config(self.config_dir, VIEW_CHECKS)
-        with self.read_sessions() as session:
-            managed = load_managed(session)
+        _revision, managed = self._stored_entities(self.read_sessions)
         config, _problems = merge_config(files, managed, VIEW_CHECKS)
         for subscriber in config.subscribers:
             for url in subscriber.notify:
@@ -131,19 +133,27 @@ class App:
     def managed_config(self, file_config: Config | None = None) -> tuple[Config, int]:
         """Return the config files' config with the sources, rules and subscribers made through
         the API added (newswatch.core.managed), and the config revision it reflects."""
-        with self.sessions() as session:
-            revision = config_revision(session)
-            managed = load_managed(session)
-        config, problems = merge_config(file_config or self.config, managed, full_checks())
+        revision, managed = self._stored_entities(self.sessions)
+        checks = full_checks()
+        config, problems = merge_config(file_config or self.config, managed, checks)
         for problem in problems:
             log.warning(problem)
-        _register_config_secrets(config)
+        _register_config_secrets(config, checks)
         return config, revision
 
     def config_revision(self) -> int:
         """Return the counter of changes made through the API (read every second by the service)."""
-        with self.sessions() as session:
-            return config_revision(session)
+        return self._stored_entities(self.sessions, entities=False)[0]
+
+    def _stored_entities(
+        self, sessions: sessionmaker[Session], *, entities: bool = True
+    ) -> tuple[int, list[ManagedEntity]]:
+        # SQLAlchemy's ORM loads with the first command that opens the database (~0.4 s that
+        # `check` and `--help` never pay); see also `database`.
+        from newswatch.core.entity_store import config_revision, load_managed
+
+        with sessions() as session:
+            return config_revision(session), (load_managed(session) if entities else [])
 
     @cached_property
     def database_url(self) -> str:
@@ -155,16 +165,17 @@ class App:
         named = settings.database_url if settings else None
         if named and url != named:
             print(
-                f"newswatch: using database {shown_database(url)} (settings.yaml names {shown_database(named)})",
+                f"newswatch: using database {display_url(url)} (settings.yaml names {display_url(named)})",
                 file=sys.stderr,
             )
-        password = _password_of(url)
-        if password:
-            register_secret(password)
+        for secret in url_secret_parts(url):  # the password, also as ?password=
+            register_secret(secret)
         return url
 
     @cached_property
     def database(self) -> Database:
+        from newswatch.core.db import Database  # SQLAlchemy: not for `check`, see _stored_entities
+
         return Database(self.database_url)
 
     @property
@@ -181,7 +192,7 @@ class App:
         """Sessions for a command that only reads: a SQLite file that does not exist is an error
         naming it, not a new empty database (a command run from the wrong folder would otherwise
         create ./var/newswatch.db and report that nothing happened)."""
-        path = sqlite_path(self.database_url)
+        path = self.database.sqlite_file
         if path is not None and not path.exists():
             raise UserError(
                 f"no database at {path}: nothing has been stored there yet; give --db URL "
@@ -215,11 +226,3 @@ class App:
         """Release the database's connections."""
         if "database" in self.__dict__:
             self.database.dispose()
-
-
-def _password_of(url: str) -> str | None:
-    try:
-        parsed = make_url(url)
-    except Exception:  # noqa: BLE001 - a malformed URL is reported where it is opened
-        return None
-    return parsed.password or parsed.query.get("password")

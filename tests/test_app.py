@@ -93,3 +93,27 @@ def test_commands_that_show_stored_state_load_neither_apprise_nor_the_matcher(tm
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=REPO
     )
     assert "LOADED []" in result.stdout, result.stdout + result.stderr
+
+
+def test_check_opens_no_database_and_loads_no_sqlalchemy(tmp_path) -> None:
+    """`check` reads only files: SQLAlchemy (~0.4 s of imports) stays unloaded, and no database
+    file appears where the config points."""
+    import subprocess
+    import sys
+
+    database = tmp_path / "never.db"
+    probe = (
+        "import sys\n"
+        "from newswatch.cli import main\n"
+        "try:\n"
+        f"    main(['--config', {str(REPO / 'config')!r}, '--db', 'sqlite:///{database}', 'check'])\n"
+        "except SystemExit as exit:\n"
+        "    print('EXIT', exit.code)\n"
+        "print('LOADED', sorted(m for m in ('sqlalchemy', 'newswatch.core.db') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert "config OK" in result.stdout, result.stdout + result.stderr
+    assert "LOADED []" in result.stdout, result.stdout + result.stderr
+    assert not database.exists()

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from alerts.delivery.outbox import destination_key, legacy_destination_key, process_new_articles
-from newswatch.core.managed import installation_secret
+from newswatch.core.entity_store import installation_secret
 from newswatch.core.models import Alert, AlertSighting, Article, Delivery, Match, Story
 
 DEORBIT_TEXT = "NASA and Roscosmos discussed how to deorbit the ISS at the end of the decade."

@@ -30,7 +30,6 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -41,17 +40,14 @@ from alerts.delivery.digests import digest_items
 from alerts.delivery.ledger import alert_item
 from alerts.delivery.outbox import destination_key, legacy_destination_key
 from alerts.delivery.render import (
-    FORMATS,
     Rendered,
     Renderer,
-    TemplateProblem,
-    check_template_file,
     choose_format,
     render_notice,
 )
 from newswatch.core.config import Config, Subscriber
 from newswatch.core.db import is_postgres
-from newswatch.core.managed import installation_secret
+from newswatch.core.entity_store import installation_secret
 from newswatch.core.models import Alert, Delivery, utcnow
 from newswatch.core.schedules import DailyDigest, parse_duration
 
@@ -317,28 +313,3 @@ def dispatch_until_idle(
         if attempted == 0:
             break
     return total
-
-
-def templates_problems(config: Config) -> list[str]:
-    """Return one line per user template that cannot render (checked with a sample alert)."""
-    problems = []
-    paths: list[tuple[Path, str]] = []
-    for subscriber in config.subscribers:
-        if subscriber.template:
-            path = Path(subscriber.template)
-            path = path if path.is_absolute() else config.directory / path
-            fmt = subscriber.format or ("html" if path.name.endswith((".html", ".html.j2")) else "markdown")
-            paths.append((path, fmt))
-    if config.settings.templates:
-        folder = config.directory / config.settings.templates
-        for fmt in FORMATS:
-            ext = {"markdown": "md", "html": "html", "text": "txt"}[fmt]
-            for kind in ("alert", "digest"):
-                if (folder / f"{kind}.{ext}.j2").is_file():
-                    paths.append((folder / f"{kind}.{ext}.j2", fmt))
-    for path, fmt in paths:
-        try:
-            check_template_file(path, fmt)
-        except TemplateProblem as exc:
-            problems.append(str(exc))
-    return problems

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, joinedload
 from alerts.delivery.channels import redact_url
 from newswatch.core.config import Config, Subscriber
 from newswatch.core.db import is_postgres
-from newswatch.core.managed import installation_secret
+from newswatch.core.entity_store import installation_secret
 from newswatch.core.models import Alert, AlertSighting, Article, Delivery, Match, Story, utcnow
 
 log = logging.getLogger(__name__)

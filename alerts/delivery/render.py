@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from jinja2 import (
@@ -39,6 +40,9 @@ from jinja2 import (
 )
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup, escape
+
+if TYPE_CHECKING:
+    from newswatch.core.config import Config
 
 FORMATS = ("markdown", "html", "text")
 _EXTENSION = {"markdown": "md", "html": "html", "text": "txt"}
@@ -356,3 +360,28 @@ def markupsafe_escape(text: str) -> str:
     from markupsafe import escape
 
     return str(escape(text))
+
+
+def templates_problems(config: Config) -> list[str]:
+    """Return one line per user template that cannot render (checked with a sample alert)."""
+    problems = []
+    paths: list[tuple[Path, str]] = []
+    for subscriber in config.subscribers:
+        if subscriber.template:
+            path = Path(subscriber.template)
+            path = path if path.is_absolute() else config.directory / path
+            fmt = subscriber.format or ("html" if path.name.endswith((".html", ".html.j2")) else "markdown")
+            paths.append((path, fmt))
+    if config.settings.templates:
+        folder = config.directory / config.settings.templates
+        for fmt in FORMATS:
+            ext = _EXTENSION[fmt]
+            for kind in ("alert", "digest"):
+                if (folder / f"{kind}.{ext}.j2").is_file():
+                    paths.append((folder / f"{kind}.{ext}.j2", fmt))
+    for path, fmt in paths:
+        try:
+            check_template_file(path, fmt)
+        except TemplateProblem as exc:
+            problems.append(str(exc))
+    return problems

@@ -136,8 +136,9 @@ def send_command(
     from sqlalchemy import func, select
 
     from alerts.delivery.digests import close_due_digests
-    from alerts.delivery.dispatcher import dispatch_until_idle, templates_problems
+    from alerts.delivery.dispatcher import dispatch_until_idle
     from alerts.delivery.outbox import process_new_articles
+    from alerts.delivery.render import templates_problems
     from newswatch.core.db import session_scope
     from newswatch.core.models import Delivery
 

@@ -38,7 +38,7 @@ def check(ctx: typer.Context) -> None:
             delivery,
             "\n".join(redact_url(u) for u in subscriber.notify),
         )
-    from alerts.delivery.dispatcher import templates_problems
+    from alerts.delivery.render import templates_problems
     from newswatch.core.errors import ConfigError, ConfigProblems
 
     problems = [ConfigError(str(config.directory), problem) for problem in templates_problems(config)]

@@ -141,6 +141,11 @@ class Database:
     def sessions(self) -> sessionmaker[Session]:
         return session_factory(self.engine)
 
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite file this database lives in (None for PostgreSQL or in-memory SQLite)."""
+        return sqlite_path(self.url)
+
     def dispose(self) -> None:
         """Close the engine's pooled connections (the engine stays usable)."""
         if "engine" in self.__dict__:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,8 @@ class ConfigChecks:
     source_url: Callable[[str, bool], str | None] = lambda _url, _allow_private: None
     # A rule's examples: (field, why) for each that fails, e.g. ("examples.match[0]", "…").
     examples: Callable[[str, Any], list[tuple[str, str]]] = _no_example_problems
+    # The parts of a notify URL to mask in every log line (Apprise knows each service's tokens).
+    notify_secrets: Callable[[str], Sequence[str]] = lambda _url: ()
 
 
 NO_CHECKS = ConfigChecks()

@@ -7,48 +7,28 @@ name the files use, and should a file later take a name the database holds, the 
 the stored entity is left out with a problem line (logged by the caller) — as is a stored rule
 whose source, or a stored subscriber whose rule, no longer exists.
 
-`config_revision` is a counter bumped in the transaction of every change (`bump_revision`):
-the running service reads it every second and rebuilds what depends on the config when it moves.
+Reading and writing them is `core.entity_store`'s part; this module needs no database, so
+`newswatch check` loads no SQLAlchemy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from newswatch.core.config import Config, Rule, Source, Subscriber
-from newswatch.core.errors import UserError
 from newswatch.core.loading import NO_CHECKS, ConfigChecks
-from newswatch.core.runtime_models import ConfigRevision, Installation, ManagedEntity
+
+if TYPE_CHECKING:  # the ORM class: this module itself never touches the database
+    from newswatch.core.runtime_models import ManagedEntity
 
 Kind = Literal["source", "rule", "subscriber"]
 MODELS: dict[str, type[BaseModel]] = {"source": Source, "rule": Rule, "subscriber": Subscriber}
 FILES: dict[str, str] = {"source": "sources.yaml", "rule": "rules.yaml", "subscriber": "subscribers.yaml"}
 ATTRIBUTES: dict[str, str] = {"source": "sources", "rule": "rules", "subscriber": "subscribers"}
-
-
-def load_managed(session: Session) -> list[ManagedEntity]:
-    """Return every stored entity, in the order they were made."""
-    return list(session.scalars(select(ManagedEntity).order_by(ManagedEntity.id)))
-
-
-def config_revision(session: Session) -> int:
-    """Return the counter of changes to the managed entities."""
-    return session.scalar(select(ConfigRevision.value).where(ConfigRevision.id == 1)) or 0
-
-
-def bump_revision(session: Session) -> None:
-    """Count one change (call in the transaction that makes it)."""
-    updated = session.execute(
-        update(ConfigRevision).where(ConfigRevision.id == 1).values(value=ConfigRevision.value + 1)
-    )
-    if not updated.rowcount:
-        session.add(ConfigRevision(id=1, value=1))
 
 
 def build_entity(kind: str, body: dict[str, Any]) -> Any:
@@ -102,18 +82,3 @@ def merge_config(
         subscribers.append(subscriber)
     merged = replace(file_config, sources=sources, rules=rules, subscribers=subscribers)
     return merged, problems
-
-
-_secrets: dict[str, bytes] = {}
-
-
-def installation_secret(session: Session) -> bytes:
-    """Return this installation's secret key (read once per database and process)."""
-    bind = session.get_bind().url.render_as_string(hide_password=False)
-    found = _secrets.get(bind)
-    if found is None:
-        value = session.scalar(select(Installation.secret).where(Installation.id == 1))
-        if value is None:  # a database from before migration 0007 that was not upgraded
-            raise UserError("the database has no installation key: run `newswatch db upgrade`")
-        found = _secrets[bind] = bytes.fromhex(value)
-    return found

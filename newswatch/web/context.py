@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from newswatch.app import CONFIG_CHECKS, App
 from newswatch.core.config import Config
-from newswatch.core.managed import load_managed, merge_config
+from newswatch.core.entity_store import load_managed
+from newswatch.core.managed import merge_config
 from newswatch.core.runtime_models import User
 
 DEFAULT_LISTEN = "127.0.0.1:8470"

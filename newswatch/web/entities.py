@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newswatch.core.config import Config
-from newswatch.core.managed import ATTRIBUTES, FILES, MODELS, build_entity, bump_revision
+from newswatch.core.entity_store import bump_revision
+from newswatch.core.managed import ATTRIBUTES, FILES, MODELS, build_entity
 from newswatch.core.models import utcnow
 from newswatch.core.runtime_models import FeedToken, ManagedEntity, User
 from newswatch.web.auth import Principal

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from newswatch.core.managed import bump_revision
+from newswatch.core.entity_store import bump_revision
 from newswatch.core.runtime_models import ApiToken, ManagedEntity, User
 from newswatch.web.auth import Principal, create_user, current_user, get_session, issue_token, require_admin
 from newswatch.web.common import iso
