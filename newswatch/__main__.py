@@ -1,3 +1,3 @@
-from newswatch.cli import main
+from newswatch.cli_entry import main
 
 main()

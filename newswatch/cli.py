@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from newswatch import __version__
+from newswatch.cli_entry import is_service
 from newswatch.core.errors import UserError
 
 app = typer.Typer(
@@ -99,25 +100,10 @@ def _register_commands() -> None:
 _register_commands()
 
 
-SERVICE_COMMANDS = ("run", "demo", "web")
-_OPTIONS_WITH_VALUES = ("--config", "-c", "--db", "--log-format", "--log-level")
-
-
-def _command_name(argv: list[str]) -> str | None:
-    """Return the command named in `argv` (the first word that is not a global option)."""
-    words = iter(argv)
-    for word in words:
-        if word in _OPTIONS_WITH_VALUES:
-            next(words, None)
-        elif not word.startswith("-"):
-            return word
-    return None
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run the command, turning user errors into exit 2."""
     args = sys.argv[1:] if argv is None else argv
-    service = _command_name(args) in SERVICE_COMMANDS
+    service = is_service(args)
     if service:
         # Before the slow imports: a Ctrl-C or SIGTERM from now on is remembered, and the
         # service stops as soon as it has started (newswatch.stop_signals).

@@ -180,7 +180,8 @@ def test_nothing_the_service_started_outlives_a_sigkill(tmp_path, news_site) -> 
             proc.wait(10)
     assert not any(alive(p) for p in family), "children outlived the service by 10 s"
     print(f"\nall {len(family)} children gone {lingered:.2f}s after the service's SIGKILL")
-    assert lingered < 0.5, f"children outlived the killed service by {lingered:.2f}s"
+    # They go within milliseconds on an idle machine; the bound only leaves room for a loaded one.
+    assert lingered < 3, f"children outlived the killed service by {lingered:.2f}s"
 
 
 @pytest.mark.parametrize("moment", [0.5, "polled"], ids=["while-starting", "while-polling"])
@@ -211,3 +212,29 @@ def test_ctrl_c_stops_the_demo_cleanly(tmp_path, moment) -> None:
     assert code == 0, output[-3000:]
     assert "Traceback" not in output, output[-3000:]
     assert "newswatch demo: deleted" in output, output[-3000:]
+
+
+@pytest.mark.parametrize("moment", [0.3, 0.6])
+def test_ctrl_c_while_a_command_starts_prints_no_traceback(tmp_path, moment) -> None:
+    """A Ctrl-C while `check` is still importing ends it quietly (status 130)."""
+    log_path = tmp_path / "check.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newswatch", "--config", str(REPO / "config"), "check"],
+        stdout=open(log_path, "w"),
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(moment)
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(STOP_WITHIN)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    output = log_path.read_text()
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]
+    # 0: it had finished; -SIGINT: the signal came while Python itself was starting or
+    # finalising, before or after any handler (silent, as the signal's default action is).
+    assert code in (0, 130, -signal.SIGINT), output[-3000:]
