@@ -11,8 +11,7 @@ from typing import Annotated
 
 import typer
 
-from newswatch import __version__
-from newswatch.cli_entry import is_service
+from newswatch import __version__, stop_signals
 from newswatch.core.errors import UserError
 
 app = typer.Typer(
@@ -103,12 +102,10 @@ _register_commands()
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run the command, turning user errors into exit 2."""
     args = sys.argv[1:] if argv is None else argv
-    service = is_service(args)
+    service = stop_signals.is_service(args)
     if service:
         # Before the slow imports: a Ctrl-C or SIGTERM from now on is remembered, and the
         # service stops as soon as it has started (newswatch.stop_signals).
-        from newswatch import stop_signals
-
         stop_signals.catch_early()
     command = typer.main.get_command(app)
     try:

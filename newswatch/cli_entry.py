@@ -11,32 +11,13 @@ from __future__ import annotations
 
 import sys
 
-SERVICE_COMMANDS = ("run", "demo", "web")
-_OPTIONS_WITH_VALUES = ("--config", "-c", "--db", "--log-format", "--log-level")
-
-
-def command_name(argv: list[str]) -> str | None:
-    """Return the command named in `argv` (the first word that is not a global option)."""
-    words = iter(argv)
-    for word in words:
-        if word in _OPTIONS_WITH_VALUES:
-            next(words, None)
-        elif not word.startswith("-"):
-            return word
-    return None
-
-
-def is_service(argv: list[str]) -> bool:
-    return command_name(argv) in SERVICE_COMMANDS
+from newswatch import stop_signals
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the `newswatch` command line (the `newswatch` script and `python -m newswatch`)."""
     args = sys.argv[1:] if argv is None else argv
-    service = is_service(args)
-    if service:
-        from newswatch import stop_signals
-
+    if stop_signals.is_service(args):
         stop_signals.catch_early()
     try:
         from newswatch.cli import main as run_command

@@ -13,6 +13,25 @@ import threading
 
 requested = threading.Event()
 
+SERVICE_COMMANDS = ("run", "demo", "web")
+_OPTIONS_WITH_VALUES = ("--config", "-c", "--db", "--log-format", "--log-level")
+
+
+def command_name(argv: list[str]) -> str | None:
+    """Return the command named in `argv` (the first word that is not a global option)."""
+    words = iter(argv)
+    for word in words:
+        if word in _OPTIONS_WITH_VALUES:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def is_service(argv: list[str]) -> bool:
+    """Whether `argv` starts the service (whose early signals are remembered, not raised)."""
+    return command_name(argv) in SERVICE_COMMANDS
+
 
 def _remember(signum: int, _frame: object) -> None:
     requested.set()

@@ -184,14 +184,14 @@ def test_nothing_the_service_started_outlives_a_sigkill(tmp_path, news_site) -> 
     assert lingered < 3, f"children outlived the killed service by {lingered:.2f}s"
 
 
-@pytest.mark.parametrize("moment", [0.5, "polled"], ids=["while-starting", "while-polling"])
-def test_ctrl_c_stops_the_demo_cleanly(tmp_path, moment) -> None:
-    log_path = tmp_path / "demo.log"
+def _ctrl_c(args: list[str], log_path: Path, moment: float | str) -> tuple[int, str]:
+    """Start `python -m newswatch ARGS`, send SIGINT to its process group after `moment`
+    seconds (or once `moment` is in its output), and return its exit status and output."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "newswatch", "demo"],
+        [sys.executable, "-m", "newswatch", *args],
         stdout=open(log_path, "w"),
         stderr=subprocess.STDOUT,
-        cwd=tmp_path,
+        cwd=log_path.parent,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         start_new_session=True,
     )
@@ -208,7 +208,12 @@ def test_ctrl_c_stops_the_demo_cleanly(tmp_path, moment) -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
-    output = log_path.read_text()
+    return code, log_path.read_text()
+
+
+@pytest.mark.parametrize("moment", [0.5, "polled"], ids=["while-starting", "while-polling"])
+def test_ctrl_c_stops_the_demo_cleanly(tmp_path, moment) -> None:
+    code, output = _ctrl_c(["demo"], tmp_path / "demo.log", moment)
     assert code == 0, output[-3000:]
     assert "Traceback" not in output, output[-3000:]
     assert "newswatch demo: deleted" in output, output[-3000:]
@@ -217,23 +222,7 @@ def test_ctrl_c_stops_the_demo_cleanly(tmp_path, moment) -> None:
 @pytest.mark.parametrize("moment", [0.3, 0.6])
 def test_ctrl_c_while_a_command_starts_prints_no_traceback(tmp_path, moment) -> None:
     """A Ctrl-C while `check` is still importing ends it quietly (status 130)."""
-    log_path = tmp_path / "check.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "newswatch", "--config", str(REPO / "config"), "check"],
-        stdout=open(log_path, "w"),
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-        start_new_session=True,
-    )
-    try:
-        time.sleep(moment)
-        os.killpg(proc.pid, signal.SIGINT)
-        code = proc.wait(STOP_WITHIN)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    output = log_path.read_text()
+    code, output = _ctrl_c(["--config", str(REPO / "config"), "check"], tmp_path / "check.log", moment)
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]
     # 0: it had finished; -SIGINT: the signal came while Python itself was starting or
     # finalising, before or after any handler (silent, as the signal's default action is).
