@@ -107,8 +107,8 @@ def main(argv: list[str] | None = None) -> None:
         # Before the slow imports: a Ctrl-C or SIGTERM from now on is remembered, and the
         # service stops as soon as it has started (newswatch.stop_signals).
         stop_signals.catch_early()
-    command = typer.main.get_command(app)
     try:
+        command = typer.main.get_command(app)
         # Standalone mode: usage errors print Click's message and exit 2, --help exits 0.
         command.main(args=args, prog_name="newswatch", standalone_mode=True)
     except UserError as exc:
