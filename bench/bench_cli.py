@@ -17,6 +17,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 RUNS = 5
 TARGETS = {"--help": 0.3, "--version": 0.3, "check": 0.7, "status": 0.7, "alerts": 0.7}
+# What the commands cannot go below, measured the same way: the interpreter alone, and the
+# libraries each command needs (SQLAlchemy's ORM for `status` / `alerts`, Apprise with its
+# plugins for `check`). They say how fast this machine is, and what is left to our code.
+FLOORS = {
+    "python": "pass",
+    "sqlalchemy.orm": "import sqlalchemy.orm",
+    "apprise+plugins": "import apprise; apprise.Apprise.instantiate('json://localhost')",
+    "typer+pydantic": "import typer.main, pydantic",
+}
 
 
 def _time(args: list[str]) -> float:
@@ -47,6 +56,12 @@ def main() -> None:
                 f"{name:<12} {min(times):>6.2f}s {statistics.median(times):>6.2f}s {target:>6.1f}s  {verdict}",
                 flush=True,
             )
+        print("floors (python -c …, the same runs):")
+        for name, code in FLOORS.items():
+            args = [sys.executable, "-c", code]
+            _time(args)
+            times = [_time(args) for _ in range(RUNS)]
+            print(f"  {name:<16} {min(times):>6.2f}s {statistics.median(times):>6.2f}s", flush=True)
 
 
 if __name__ == "__main__":
