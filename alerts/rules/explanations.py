@@ -92,7 +92,14 @@ _WHITESPACE = re.compile(r"\s+")
 
 
 def _clean(text: str) -> str:
-    return _WHITESPACE.sub(" ", text.replace("**", "*"))
+    """`text` with each run of white space made one space (kept at the ends), ** made *."""
+    text = text.replace("**", "*")
+    if " " not in text and text.isprintable():  # one word, or nothing: the usual piece
+        return text
+    inner = " ".join(text.split())
+    if not inner:
+        return " " if text else ""
+    return (" " if text[0].isspace() else "") + inner + (" " if text[-1].isspace() else "")
 
 
 def field_snippet(words: reference.FieldWords, spans: Sequence[tuple[int, int]]) -> str:

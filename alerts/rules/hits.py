@@ -109,11 +109,16 @@ def _atoms_of(node: Node) -> list[Word | Phrase | Near]:
     return list(node.children) if isinstance(node, Or) else [node]  # type: ignore[list-item]
 
 
+# Scanning the field for one word costs about what indexing all its words costs over this many
+# scans (news articles of a few thousand characters).
+_SCANS_BEFORE_INDEX = 8
+
+
 class FieldView:
     """One field of one article: its folded words, their offsets in the text, first positions."""
 
     __slots__ = ("text", "words", "joined", "_offsets", "_offsets_of", "_first", "_sorted", "_exact_of",
-                 "_exact", "_exact_index", "_exact_sorted")  # fmt: skip
+                 "_exact", "_exact_index", "_exact_sorted", "_index", "_lookups", "_starts_ends")  # fmt: skip
 
     def __init__(
         self,
@@ -133,6 +138,9 @@ class FieldView:
         self._exact: list[bytes] | None = None
         self._exact_index: dict[bytes, list[int]] | None = None
         self._exact_sorted: list[bytes] | None = None
+        self._index: dict[bytes, list[int]] | None = None
+        self._lookups = 0
+        self._starts_ends: tuple[Sequence[int], Sequence[int]] | None = None
 
     @property
     def offsets(self) -> Sequence[int]:
@@ -166,8 +174,27 @@ class FieldView:
         high = bisect_right(ordered, prefix + b"\xff", low)
         return [w for w in ordered[low:high] if w.startswith(prefix)]
 
+    @property
+    def starts_ends(self) -> tuple[Sequence[int], Sequence[int]]:
+        """The words' start offsets and end offsets, apart (what a snippet reads)."""
+        if self._starts_ends is None:
+            offsets = self.offsets
+            self._starts_ends = (offsets[0::2], offsets[1::2])
+        return self._starts_ends
+
     def positions(self, word: bytes) -> list[int]:
-        """Every position of a folded word: found in b" w1 … " at C speed, spaces counted."""
+        """Every position of a folded word (a list the caller must not change). The first few
+        are found in b" w1 … " at C speed, spaces counted; when many rules on one article ask,
+        an index of every word's positions, built once, answers the rest."""
+        if self._index is not None:
+            return self._index.get(word, [])
+        self._lookups += 1
+        if self._lookups > _SCANS_BEFORE_INDEX:
+            index: dict[bytes, list[int]] = {}
+            for position, each in enumerate(self.words):
+                index.setdefault(each, []).append(position)
+            self._index = index
+            return index.get(word, [])
         joined, needle = self.joined, b" " + word + b" "
         out: list[int] = []
         index = last = 0
@@ -430,5 +457,5 @@ class ArticleHits:
         f = 1 if any(self._atom_firsts(a)[1] for a in atoms) else 0
         spans = sorted({s for a in atoms for s in self._atom_spans(a, f)})
         view = self.view(f)
-        offsets = view.offsets
-        return make_snippet(view.text, offsets[0::2], offsets[1::2], spans)
+        starts, ends = view.starts_ends
+        return make_snippet(view.text, starts, ends, spans)
