@@ -270,16 +270,8 @@ def _whole_command(bodies: list[str]) -> None:
         with articles_file.open("w", encoding="utf-8") as out:
             for number, (title, text) in enumerate(articles):
                 out.write(json.dumps({"id": number, "title": title, "text": text}, ensure_ascii=False) + "\n")
-        command = [
-            sys.executable,
-            "-m",
-            "newswatch",
-            "match",
-            "--rules",
-            str(rules_file),
-            "--articles",
-            str(articles_file),
-        ]
+        command = [sys.executable, *"-m newswatch match --rules".split(), str(rules_file)]
+        command += ["--articles", str(articles_file)]
         print(f"\nwhole command, heavy rules: newswatch match over {len(articles):,} articles (wall time)")
         for extra in ([], ["--snippets"]):
             started = time.perf_counter()
