@@ -454,6 +454,33 @@ def test_matcher_agrees_with_the_reference_on_real_pages(shared_dir: Path) -> No
     assert matched > 0
 
 
+def test_many_rules_on_one_article_explain_as_the_reference_does(shared_dir: Path) -> None:
+    """Dozens of matched rules on one article: past a few lookups, a word's positions come from
+    an index of the field (alerts.rules.hits.FieldView); hits and snippets stay the reference's."""
+    bodies = json.loads(
+        (shared_dir / "realworld" / "articles" / "ground-truth.json").read_text(encoding="utf-8")
+    )
+    checked = 0
+    for entry in list(bodies.values())[:12]:
+        text = entry["articleBody"][:20_000]
+        title = text.split("\n", 1)[0][:200]
+        words = [w for w in query_words(text) if len(w) > 3][:400]
+        queries = []
+        for i in range(0, min(len(words) - 3, 240), 6):
+            a, b, c = words[i], words[i + 1], words[i + 3]
+            queries += [a, f"{b[:4]}*", f'"{a} {b}"', f"{a} NEAR/3 {c}", f"({a} OR zzqx) AND {c}"]
+        rules = [{"name": f"r{i}", "query": q} for i, q in enumerate(queries)]
+        compiled = compile_rules(rules)
+        plain = reference.Article(title, text)
+        found = compiled.match(title, text)
+        assert len(found) > 20
+        for match in found:
+            oracle = explain(match.rule, parse_query(queries[int(match.rule[1:])]), plain)
+            assert (match.hits, match.snippet) == (oracle.hits, oracle.snippet), match.rule
+            checked += 1
+    assert checked > 500
+
+
 # ---------------------------------------------------------------------------- newswatch match
 
 
