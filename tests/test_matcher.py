@@ -456,7 +456,7 @@ def test_matcher_agrees_with_the_reference_on_real_pages(shared_dir: Path) -> No
 
 def test_many_rules_on_one_article_explain_as_the_reference_does(shared_dir: Path) -> None:
     """Dozens of matched rules on one article: past a few lookups, a word's positions come from
-    an index of the field (alerts.rules.hits.FieldView); hits and snippets stay the reference's."""
+    an index of the field (alerts.rules.fieldview.FieldView); hits and snippets stay the reference's."""
     bodies = json.loads(
         (shared_dir / "realworld" / "articles" / "ground-truth.json").read_text(encoding="utf-8")
     )

@@ -17,21 +17,20 @@ merge of the few entries of its true atoms. Snippets are made only when read.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
-from alerts.rules.explanations import RuleMatch, make_snippet
+from alerts.rules.explanations import SNIPPET_AFTER, RuleMatch, make_snippet
+from alerts.rules.fieldview import FieldView, First, Span, firsts_of, occurrences
 from alerts.rules.keys import indexed_key, word_key
-from alerts.rules.text import encode, tokenize
+from alerts.rules.text import encode
 from alerts.rules.tree import FIELDS, And, Near, Node, Not, Or, Phrase, Word
 
 if TYPE_CHECKING:
     from alerts.rules.scanned import ScannedArticle
 
-Span = tuple[int, int]
 GENERIC, WORD, PREFIX, PHRASE = range(4)  # how an atom is looked for (`ExplainPlans.kinds`)
-First = tuple[int, int, bytes]  # (start, end, folded form) of a distinct form's first occurrence
 # A rule's explanation plan: ("flat", atom ids) when its true atoms are simply those of its
 # positive atoms that occur (an atom, an OR of atoms, an AND of those and NOTs); else its tree
 # as ("atom", id), ("and", plans), ("or", plans), ("not", plan).
@@ -109,201 +108,10 @@ def _atoms_of(node: Node) -> list[Word | Phrase | Near]:
     return list(node.children) if isinstance(node, Or) else [node]  # type: ignore[list-item]
 
 
-# Scanning the field for one word costs about what indexing all its words costs over this many
-# scans (news articles of a few thousand characters).
-_SCANS_BEFORE_INDEX = 8
-
-
-class FieldView:
-    """One field of one article: its folded words, their offsets in the text, first positions."""
-
-    __slots__ = ("text", "words", "joined", "_offsets", "_offsets_of", "_first", "_sorted", "_exact_of",
-                 "_exact", "_exact_index", "_exact_sorted", "_index", "_lookups", "_starts_ends")  # fmt: skip
-
-    def __init__(
-        self,
-        text: str,
-        joined: bytes,
-        offsets_of: Callable[[], Sequence[int] | None],
-        exact_of: Callable[[], list[bytes]],
-    ) -> None:
-        self.text = text
-        self.joined = joined  # b" w1 w2 … wn "
-        self.words: list[bytes] = joined.split()
-        self._offsets_of = offsets_of
-        self._offsets: Sequence[int] | None = None
-        self._first: dict[bytes, int] | None = None
-        self._sorted: list[bytes] | None = None
-        self._exact_of = exact_of
-        self._exact: list[bytes] | None = None
-        self._exact_index: dict[bytes, list[int]] | None = None
-        self._exact_sorted: list[bytes] | None = None
-        self._index: dict[bytes, list[int]] | None = None
-        self._lookups = 0
-        self._starts_ends: tuple[Sequence[int], Sequence[int]] | None = None
-
-    @property
-    def offsets(self) -> Sequence[int]:
-        """Start and end (characters) of each word in the text, flat: s0, e0, s1, e1, …"""
-        if self._offsets is None:
-            found = self._offsets_of()
-            if found is None:
-                found = [i for m in tokenize(self.text) for i in m.span()]
-            self._offsets = found
-        return self._offsets
-
-    @property
-    def first(self) -> dict[bytes, int]:
-        """Each distinct word -> its first position."""
-        if self._first is None:
-            words = self.words
-            self._first = dict(zip(reversed(words), range(len(words) - 1, -1, -1), strict=True))
-        return self._first
-
-    def starting(self, prefix: bytes, exact: bool = False) -> list[bytes]:
-        """The distinct (folded, or exact) words that start with `prefix`."""
-        if exact:
-            if self._exact_sorted is None:
-                self._exact_sorted = sorted(self.exact_index)
-            ordered = self._exact_sorted
-        else:
-            if self._sorted is None:
-                self._sorted = sorted(self.first)
-            ordered = self._sorted
-        low = bisect_left(ordered, prefix)
-        high = bisect_right(ordered, prefix + b"\xff", low)
-        return [w for w in ordered[low:high] if w.startswith(prefix)]
-
-    @property
-    def starts_ends(self) -> tuple[Sequence[int], Sequence[int]]:
-        """The words' start offsets and end offsets, apart (what a snippet reads)."""
-        if self._starts_ends is None:
-            offsets = self.offsets
-            self._starts_ends = (offsets[0::2], offsets[1::2])
-        return self._starts_ends
-
-    def positions(self, word: bytes) -> list[int]:
-        """Every position of a folded word (a list the caller must not change). The first few
-        are found in b" w1 … " at C speed, spaces counted; when many rules on one article ask,
-        an index of every word's positions, built once, answers the rest."""
-        if self._index is not None:
-            return self._index.get(word, [])
-        self._lookups += 1
-        if self._lookups > _SCANS_BEFORE_INDEX:
-            index: dict[bytes, list[int]] = {}
-            for position, each in enumerate(self.words):
-                index.setdefault(each, []).append(position)
-            self._index = index
-            return index.get(word, [])
-        joined, needle = self.joined, b" " + word + b" "
-        out: list[int] = []
-        index = last = 0
-        at = joined.find(needle)
-        while at >= 0:
-            index += joined.count(b" ", last, at)
-            out.append(index)
-            last = at
-            at = joined.find(needle, at + 1)
-        return out
-
-    @property
-    def exact_index(self) -> dict[bytes, list[int]]:
-        """Each distinct exact-case word -> its positions."""
-        if self._exact_index is None:
-            self._exact = self._exact_of()
-            index: dict[bytes, list[int]] = {}
-            for position, word in enumerate(self._exact):
-                index.setdefault(word, []).append(position)
-            self._exact_index = index
-        return self._exact_index
-
-    def exact_word(self, position: int) -> bytes:
-        if self._exact is None:
-            self.exact_index  # noqa: B018 - builds the exact words
-        return self._exact[position]  # type: ignore[index]
-
-    def surface(self, start: int, end: int) -> str:
-        """The words start..end as written, white space between them made one space."""
-        offsets = self.offsets
-        if start == end:  # a word has no white space in it
-            return self.text[offsets[2 * start] : offsets[2 * start + 1]]
-        return " ".join(self.text[offsets[2 * start] : offsets[2 * end + 1]].split())
-
-    def form(self, start: int, end: int) -> bytes:
-        return self.words[start] if start == end else b" ".join(self.words[start : end + 1])
-
-
-def _word_positions(word: Word, view: FieldView) -> list[int]:
-    key = encode(word.key)
-    if word.exact:
-        index = view.exact_index
-        if not word.prefix:
-            return index.get(key, [])
-        return sorted(p for w in view.starting(key, exact=True) for p in index[w])
-    if not word.prefix:
-        return view.positions(key)
-    return sorted(p for w in view.starting(key) for p in view.positions(w))
-
-
-def _word_at(word: Word, view: FieldView, position: int) -> bool:
-    token = view.exact_word(position) if word.exact else view.words[position]
-    key = encode(word.key)
-    return token.startswith(key) if word.prefix else token == key
-
-
-Occurrence = tuple[int, int, tuple[Span, ...]]
-
-
-def occurrences(node: Node, view: FieldView, field: str) -> list[Occurrence]:
-    """Where a positional node occurs in one field, with the spans of its parts: the reference's
-    `occurrences` on the matcher's words."""
-    if isinstance(node, Word):
-        if node.field not in (None, field):
-            return []
-        return [(i, i, ((i, i),)) for i in _word_positions(node, view)]
-    if isinstance(node, Phrase):
-        if node.field not in (None, field):
-            return []
-        size, count = len(node.words), len(view.words)
-        found = []
-        for i in _word_positions(node.words[0], view):
-            if i + size <= count and all(_word_at(w, view, i + k) for k, w in enumerate(node.words[1:], 1)):
-                found.append((i, i + size - 1, ((i, i + size - 1),)))
-        return found
-    if isinstance(node, Or):
-        merged = {o for child in node.children for o in occurrences(child, view, field)}
-        return sorted(merged, key=lambda o: (o[0], o[1]))
-    assert isinstance(node, Near)
-    right = occurrences(node.right, view, field)
-    starts = [b[0] for b in right]
-    longest = max((b[1] - b[0] for b in right), default=0)
-    near: set[Occurrence] = set()
-    for a in occurrences(node.left, view, field) if right else ():
-        low = bisect_left(starts, a[0] - node.distance - 1 - longest)
-        high = bisect_right(starts, a[1] + node.distance + 1)
-        for b in right[low:high]:
-            first, second = (a, b) if a[1] < b[0] else (b, a)
-            if first[1] < second[0] and second[0] - first[1] - 1 <= node.distance:
-                near.add((first[0], second[1], first[2] + second[2]))
-    return sorted(near, key=lambda o: (o[0], o[1]))
-
-
-def _firsts(spans: list[Span], view: FieldView) -> list[First]:
-    """The first occurrence of each distinct folded form among `spans` (sorted)."""
-    seen: set[bytes] = set()
-    out = []
-    for start, end in spans:
-        form = view.form(start, end)
-        if form not in seen:
-            seen.add(form)
-            out.append((start, end, form))
-    return out
-
-
 class ArticleHits:
     """Explains the rules matched on one article, each atom worked out once."""
 
-    __slots__ = ("texts", "scanned", "plans", "_views", "_firsts", "_spans", "_hits")
+    __slots__ = ("texts", "scanned", "plans", "_views", "_firsts", "_spans", "_hits", "_snippets")
 
     def __init__(self, title: str, text: str, scanned: ScannedArticle, plans: ExplainPlans) -> None:
         self.texts = (title, text)
@@ -313,6 +121,7 @@ class ArticleHits:
         self._firsts: dict[int, tuple[list[First], list[First]]] = {}
         self._spans: dict[tuple[int, int], list[Span]] = {}
         self._hits: dict[int, dict[str, list[str]]] = {}
+        self._snippets: dict[tuple[int, tuple[Span, ...]], str] = {}  # rules that mark the same words
 
     def view(self, f: int) -> FieldView:
         found = self._views[f]
@@ -408,7 +217,7 @@ class ArticleHits:
             start = joined.count(b" ", 0, at)
             return [(start, start + needle.count(b" ") - 2, needle[1:-1])]
         spans = self.spans(self.plans.atoms[atom], f)
-        return _firsts(sorted(set(spans)), self.view(f)) if spans else []
+        return firsts_of(sorted(set(spans)), self.view(f)) if spans else []
 
     def spans(self, node: Word | Phrase | Near, f: int) -> list[Span]:
         """Every hit span of an atom in a field (the parts of a NEAR's occurrences)."""
@@ -455,7 +264,35 @@ class ArticleHits:
 
     def snippet(self, atoms: Sequence[int]) -> str:
         f = 1 if any(self._atom_firsts(a)[1] for a in atoms) else 0
-        spans = sorted({s for a in atoms for s in self._atom_spans(a, f)})
         view = self.view(f)
-        starts, ends = view.starts_ends
-        return make_snippet(view.text, starts, ends, spans)
+        kinds = self.plans.kinds
+        if all(kinds[a] in (WORD, PREFIX) for a in atoms):
+            spans = self._spans_in_window(atoms, f, view)
+        else:
+            spans = sorted({s for a in atoms for s in self._atom_spans(a, f)})
+        key = (f, tuple(spans))
+        found = self._snippets.get(key)
+        if found is None:
+            starts, ends = view.starts_ends
+            found = self._snippets[key] = make_snippet(view.text, starts, ends, spans)
+        return found
+
+    def _spans_in_window(self, atoms: Sequence[int], f: int, view: FieldView) -> list[Span]:
+        """The spans `make_snippet` marks, for atoms that are single words (or prefixes): the
+        words of the atoms from the first one's position to SNIPPET_AFTER words later. Spans
+        after that window are never shown; none comes before the first."""
+        firsts = [e[0] for a in atoms for e in self._atom_firsts(a)[f][:1]]
+        if not firsts:
+            return []
+        low = min(firsts)
+        high = min(len(view.words) - 1, low + SNIPPET_AFTER)
+        needles, plans = self.plans.needles, self.plans
+        found: set[int] = set()
+        for a in atoms:
+            if not self._atom_firsts(a)[f]:
+                continue
+            words = [needles[a]] if plans.kinds[a] == WORD else view.starting(needles[a])
+            for word in words:
+                positions = view.positions(word)
+                found.update(positions[bisect_left(positions, low) : bisect_right(positions, high)])
+        return [(i, i) for i in sorted(found)]
