@@ -4,6 +4,7 @@ from the config masked in every log line."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 from pathlib import Path
 
@@ -70,50 +71,60 @@ def test_notify_url_secrets_are_masked_in_log_lines(config_dir: Path, sqlite_url
     assert "a stray secret: ***" in stream.getvalue()
 
 
-@pytest.mark.parametrize("command", ["status", "alerts"])
-def test_commands_that_show_stored_state_load_neither_apprise_nor_the_matcher(tmp_path, command) -> None:
-    """They start in about half the time (Apprise loads ~130 plugins to check notify URLs)."""
+def _loaded_after(args: list[str], watched: tuple[str, ...], cwd: Path) -> tuple[str, list[str] | None]:
+    """Run `newswatch ARGS` in a fresh interpreter; return its output and which of the
+    `watched` modules it had imported by the end."""
     import subprocess
     import sys
 
+    probe = (
+        "import json, sys\n"
+        "from newswatch.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print('LOADED', json.dumps(sorted(m for m in {watched!r} if m in sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+    output = result.stdout + result.stderr
+    marker = next((line for line in result.stdout.splitlines() if line.startswith("LOADED ")), None)
+    return output, None if marker is None else json.loads(marker.removeprefix("LOADED "))
+
+
+@pytest.mark.parametrize("command", ["status", "alerts"])
+def test_commands_that_show_stored_state_load_neither_apprise_nor_the_matcher(tmp_path, command) -> None:
+    """They start in about half the time (Apprise loads ~130 plugins to check notify URLs)."""
     from newswatch.core.db import upgrade
 
     database = f"sqlite:///{tmp_path / 'nw.db'}"
     upgrade(database)
-    probe = (
-        "import sys\n"
-        "from newswatch.cli import main\n"
-        "try:\n"
-        f"    main(['--config', {str(REPO / 'config')!r}, '--db', {database!r}, {command!r}])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print('LOADED', sorted(m for m in ('apprise', 'alerts.rules.compiled') if m in sys.modules))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=REPO
-    )
-    assert "LOADED []" in result.stdout, result.stdout + result.stderr
+    args = ["--config", str(REPO / "config"), "--db", database, command]
+    output, loaded = _loaded_after(args, ("apprise", "alerts.rules.compiled"), REPO)
+    assert loaded == [], output
 
 
 def test_check_opens_no_database_and_loads_no_sqlalchemy(tmp_path) -> None:
     """`check` reads only files: SQLAlchemy (~0.4 s of imports) stays unloaded, and no database
     file appears where the config points."""
-    import subprocess
-    import sys
-
     database = tmp_path / "never.db"
-    probe = (
-        "import sys\n"
-        "from newswatch.cli import main\n"
-        "try:\n"
-        f"    main(['--config', {str(REPO / 'config')!r}, '--db', 'sqlite:///{database}', 'check'])\n"
-        "except SystemExit as exit:\n"
-        "    print('EXIT', exit.code)\n"
-        "print('LOADED', sorted(m for m in ('sqlalchemy', 'newswatch.core.db') if m in sys.modules))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=REPO
-    )
-    assert "config OK" in result.stdout, result.stdout + result.stderr
-    assert "LOADED []" in result.stdout, result.stdout + result.stderr
+    args = ["--config", str(REPO / "config"), "--db", f"sqlite:///{database}", "check"]
+    output, loaded = _loaded_after(args, ("sqlalchemy", "newswatch.core.db"), REPO)
+    assert "config OK" in output, output
+    assert loaded == [], output
     assert not database.exists()
+
+
+def test_match_with_a_rules_file_loads_no_apprise(tmp_path) -> None:
+    """A rules file holds no notify URL: `match --rules` skips Apprise's ~0.5 s of plugins."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: iss\n    query: '\"space station\" OR ISS'\n", encoding="utf-8")
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text('{"id": 1, "title": "", "text": "The ISS is a space station."}\n', encoding="utf-8")
+    output, loaded = _loaded_after(
+        ["match", "--rules", str(rules), "--articles", str(articles)], ("apprise",), tmp_path
+    )
+    assert '"rules": ["iss"]' in output, output
+    assert loaded == [], output

@@ -228,7 +228,6 @@ def _load_rules(
     for index, rule in rules:
         label = f"rules[{index}] '{rule.name}'"
         problem = checks.query(rule.query)
-        failing = None if problem else checks.examples(rule.query, rule.examples)
         if problem:
             problems.append(ConfigError(str(path), problem, entry=label, field="query"))
             continue
