@@ -121,3 +121,15 @@ def test_live_blog_json_ld_bigger_than_the_page_limit_keeps_the_body() -> None:
         page_module.MAX_PAGE_CHARS = original
     assert "the search for the leak goes on" in article.text
     assert "Update number 399 of the station leak coverage" in article.text
+
+
+def test_updates_whose_json_ld_text_is_html_escaped_read_as_plain_text() -> None:
+    # Publishers often write JSON-LD strings HTML-escaped: the update must read as the page
+    # shows it, not as `&#x201C;` and `&quot;` (which no rule and no reader matches).
+    html = page("liveblog-json-ld-updates.html").replace(
+        b"moved into their Soyuz capsule for two hours",
+        b"moved into their &#x201C;Soyuz&#x201D; capsule for &quot;two hours&quot; &amp; more",
+    )
+    text = extract_article(html, url="https://orbital.example/live/station-leak").text
+    assert "moved into their \u201cSoyuz\u201d capsule for \"two hours\" & more" in text, text
+    assert "&#x201C;" not in text and "&quot;" not in text and "&amp;" not in text

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import html
+
 import lxml.html
 from lxml.html import HtmlElement
 
@@ -26,7 +28,8 @@ _CUT_SHORT = ("…", "...", "[…]", "(…)")
 
 
 def plain_text(text: str) -> str:
-    """Return structured-data text without markup (some sites put HTML in articleBody)."""
+    """Return structured-data text without markup (some sites put HTML in articleBody) and
+    without character references (many escape the JSON strings as HTML: `&#x201C;`, `&quot;`)."""
     if "<" in text and ">" in text:
         try:
             fragment = lxml.html.fromstring(f"<div>{text}</div>")
@@ -35,6 +38,8 @@ def plain_text(text: str) -> str:
             text = fragment.text_content()
         except Exception:  # noqa: BLE001 - lxml raises many kinds on broken markup
             pass
+    if "&" in text:  # left by the markup's parse when the publisher escaped twice
+        text = html.unescape(text)
     return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
