@@ -81,6 +81,11 @@ def test_a_line_that_only_links_elsewhere_still_goes() -> None:
         "2 Wochen kostenlos testen",
         "Passer la publicité",
         "Aktuelle Meldungen zur Lage finden Sie jederzeit in unserem Liveblog:",
+        "- Publicado por: Clarissa Borba - Categoria:",
+        "Posted by Jane Doe | Space desk",
+        "Veröffentlicht von Karim Natour",
+        "- Tags:",
+        "Schlagwörter:",
     ],
 )
 def test_boilerplate_lines_in_many_languages(line: str) -> None:
@@ -97,6 +102,8 @@ def test_boilerplate_lines_in_many_languages(line: str) -> None:
         "Read more about the deorbit plan in the agency's report.",
         "Lire le rapport prend du temps, mais il en vaut la peine.",
         "The report was published on Monday after 14 months of review, officials said.",
+        "Written by hand, the letter reached NASA.",
+        "Tags: the agency's catalogue lists them by mission.",
     ],
 )
 def test_sentences_that_start_like_boilerplate_stay(line: str) -> None:
@@ -108,3 +115,27 @@ def test_read_also_phrases_and_consent_wording() -> None:
     assert not starts_read_also("Ähnlich wie 2019 startete die Rakete pünktlich.")
     assert is_consent_text("Nous utilisons des cookies. Accepter / Refuser. Politique de confidentialité.")
     assert not is_consent_text("The cookie jar on the station was a gift from the crew's families.")
+
+
+def test_menus_above_the_headline_go_and_a_description_that_repeats_it_is_no_lead() -> None:
+    # A municipal news page: sidebar widget titles that are links, then the headline, whose
+    # meta description only repeats it (it must not come back as the lead), a byline with its
+    # label, the article.
+    html = (
+        "<html><head><title>Atendimento Domiciliar registra arrombamento em veículos</title>"
+        '<meta name="description" content="Atendimento Domiciliar registra arrombamento em veículos">'
+        '</head><body><div class="side"><h3><a href="/c">Categorias</a></h3><h3><a href="/t">Tags</a></h3>'
+        '<h3><a href="/a">Arquivos</a></h3></div><article>'
+        "<h1>Atendimento Domiciliar registra arrombamento em veículos</h1>"
+        "<p>- Publicado por: Clarissa Borba - Categoria:</p><p>- Tags:</p>"
+        "<p>A equipe do Serviço de Atendimento Domiciliar registrou nesta manhã o arrombamento de "
+        "dois dos cinco automóveis da unidade. Os veículos estavam sem as baterias.</p>"
+        "<p>Os pacientes agendados para o período da manhã estão sendo reagendados, e a Secretaria "
+        "de Saúde prevê o atendimento normalizado a partir da tarde de hoje.</p>"
+        "</article></body></html>"
+    )
+    text = extract_article(html.encode(), url="https://cidade.example/news/sad").text
+    assert text.startswith("A equipe do Serviço de Atendimento Domiciliar"), text
+    assert "registra arrombamento em veículos" not in text
+    assert "Publicado por" not in text and "Tags:" not in text and "Categorias" not in text
+

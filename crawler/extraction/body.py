@@ -37,7 +37,7 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Extractor
 
 from crawler.extraction.cleaning import preclean
-from crawler.extraction.lines import filter_lines, link_texts
+from crawler.extraction.lines import filter_lines, is_headline, link_texts
 from crawler.extraction.liveblog import json_ld_live_blog, live_body, markup_live_blog
 from crawler.extraction.metadata import PageMetadata
 from crawler.extraction.structured import reconcile_with_article_body, shown_lead, visible_text, with_lead
@@ -98,6 +98,8 @@ def extract_body(tree: HtmlElement, url: str | None, meta: PageMetadata, now: da
     page_urls = (url, meta.canonical_url)
     links = link_texts(tree, page_urls) if "linklines" in steps else None
     lead = shown_lead(tree, meta.description) if "lead" in steps else None
+    if lead and is_headline(lead, meta.title_candidates):  # a description that only repeats it
+        lead = None
     needs_visible = (meta.article_body and "articlebody" in steps) or (meta.live_postings and "live" in steps)
     visible = visible_text(tree) if needs_visible else ""
     blog = None

@@ -183,6 +183,10 @@ _LINE = re.compile(
       | [-•]?\ ?(?:stand|aktualisiert|veröffentlicht|erstellt|publié|mis\ à\ jour|actualizado|publicado|aggiornato|pubblicato
                  |oppdatert|publisert|opdateret|uppdaterad|zaktualizowano|aktualizováno|güncelleme|обновлено|опубликовано)
         (?:\ am|\ le|\ el|\ il|\ on|\ at|:)?\ .{0,30}\d.{0,30}$
+      # "Published by <name> - Category:" and a label left without its links ("Tags:")
+      | (?:published|posted|written|publicado|postado|escrito|veröffentlicht|geschrieben|publié|écrit|pubblicato|scritto)
+        \ (?:by|por|von|par|da):?\ [^.!?]{1,100}$
+      | (?:tags?|categor[a-zíé]*|schlagw[öo]rter|stichw[öo]rter|étiquettes|etiquetas|palavras-chave|тег[аи]?)\s*:$
       # credits of pictures and wires, reading and media times, ad labels
       | (?:quelle|foto|fotos|bild|bilder|photo|photos|image|credit|crédit|crédito|source|fonte|фото|zdjęcie|kuva)\s*:\s*\S.{0,80}$
       | (?:mit|with|avec|con|met)\ (?:agenturmaterial|material\ (?:von|der)|files\ from|informaci[oó]n\ de|agences?\b).{0,80}$

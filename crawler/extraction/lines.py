@@ -121,7 +121,7 @@ def is_headline(line: str, titles: list[str]) -> bool:
 def _without_headline(lines: list[str], titles: list[str]) -> list[str]:
     """Return the lines without the headline at the top, and without the short lines above it
     (a kicker such as "MENINGSMÅLING:", a section name, a date)."""
-    for position, line in enumerate(lines[:4]):
+    for position, line in enumerate(lines[:8]):
         if is_headline(line, titles):
             if all(len(above.split()) <= 6 for above in lines[:position]):
                 lines = lines[position + 1 :]
@@ -139,10 +139,10 @@ def filter_lines(
     """Drop headline repeats, boilerplate lines and link teasers from extracted text."""
     lines = [line.strip() for line in text.split("\n")]
     lines = [line for line in lines if line]
-    if "headline" in steps and titles:
-        lines = _without_headline(lines, titles)
     if "boilerplate" in steps:
         lines = [line for line in lines if not is_boilerplate_line(line)]
     if "linklines" in steps and links:
         lines = [line for line in lines if norm(line.lstrip("-• ")) not in links]
+    if "headline" in steps and titles:  # last: menus and widget links above it are gone by now
+        lines = _without_headline(lines, titles)
     return "\n".join(lines)
