@@ -138,4 +138,3 @@ def test_menus_above_the_headline_go_and_a_description_that_repeats_it_is_no_lea
     assert text.startswith("A equipe do Serviço de Atendimento Domiciliar"), text
     assert "registra arrombamento em veículos" not in text
     assert "Publicado por" not in text and "Tags:" not in text and "Categorias" not in text
-

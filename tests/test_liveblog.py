@@ -131,5 +131,5 @@ def test_updates_whose_json_ld_text_is_html_escaped_read_as_plain_text() -> None
         b"moved into their &#x201C;Soyuz&#x201D; capsule for &quot;two hours&quot; &amp; more",
     )
     text = extract_article(html, url="https://orbital.example/live/station-leak").text
-    assert "moved into their \u201cSoyuz\u201d capsule for \"two hours\" & more" in text, text
+    assert 'moved into their \u201cSoyuz\u201d capsule for "two hours" & more' in text, text
     assert "&#x201C;" not in text and "&quot;" not in text and "&amp;" not in text
