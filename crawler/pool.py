@@ -108,17 +108,20 @@ def start_forkserver(preload: list[str]) -> None:
 
     resource_tracker.ensure_running()  # first: starting it unblocks SIGINT in this thread
     forkserver.set_forkserver_preload(preload)
-    previous_path = os.environ.get("PYTHONSAFEPATH")
-    os.environ["PYTHONSAFEPATH"] = "1"
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        forkserver.ensure_running()
+        forkserver.ensure_running()  # PYTHONSAFEPATH is set: see keep_current_directory_out
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        if previous_path is None:
-            os.environ.pop("PYTHONSAFEPATH", None)
-        else:
-            os.environ["PYTHONSAFEPATH"] = previous_path
+
+
+def keep_current_directory_out() -> None:
+    """Set PYTHONSAFEPATH for the processes this one starts (the forkserver and its workers), for
+    good. Call it from the thread that builds the pool, before any other thread runs a crawl:
+    setting and then removing it around the forkserver's start, in the thread that starts it,
+    changed os.environ while Scrapy iterated it in another (its proxy middleware reads the
+    environment when a crawl starts) — `KeyError: 'PYTHONSAFEPATH'`, and that poll failed."""
+    os.environ.setdefault("PYTHONSAFEPATH", "1")
 
 
 class ExtractionPool:
@@ -131,6 +134,8 @@ class ExtractionPool:
         self.recycle_after = recycle_after
         self.timeout = timeout
         self._executor: Executor | None = None
+        if self.workers:
+            keep_current_directory_out()
         self._submitted = 0
         self._lock = threading.Lock()
         self._closed = False

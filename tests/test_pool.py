@@ -129,3 +129,23 @@ def test_a_failing_page_fails_alone_and_a_crash_costs_only_its_page() -> None:
     values = [o if isinstance(o, Exception) else o[0] for o in outcomes]
     assert values[:2] + values[3:4] + values[5:] == [-1, -2, -3, -4, -5]
     assert isinstance(values[2], ValueError) and isinstance(values[4], PoolFailed)
+
+
+def test_starting_the_workers_leaves_the_environment_alone_while_a_crawl_reads_it() -> None:
+    """Scrapy reads os.environ when a crawl starts (its proxy middleware), in the service's
+    thread, while the workers start in another: that start must not change the environment
+    (it once set and removed PYTHONSAFEPATH there, and a poll failed with a KeyError)."""
+    pool = ExtractionPool(workers=1)
+    try:
+        before = dict(os.environ)
+        assert before.get("PYTHONSAFEPATH") == "1", "set when the pool is built, for good"
+        pool.warm()
+        deadline = time.monotonic() + 60
+        readings = 0
+        while time.monotonic() < deadline and (pool._executor is None or readings < 1000):
+            assert dict(os.environ.items()) == before
+            readings += 1
+        assert pool._executor is not None, "the workers did not start within 60 s"
+        assert dict(os.environ) == before
+    finally:
+        pool.close()
