@@ -174,7 +174,9 @@ def crawls(reactor_loop, db_url):
 # ---------------------------------------------------------------- a real browser (tests/browser_support.py)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and a later test of the same process that runs its own loop would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="playwright is not installed (make install does)"

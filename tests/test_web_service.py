@@ -91,9 +91,15 @@ def test_a_rule_and_subscription_made_in_the_browser_alert_through_the_running_s
             assert hook.wait_for(1, timeout=60), log_path.read_text()[-3000:]
             assert LEAK.title in hook.successes[0].json()["title"]
 
-            page.goto(f"{url}/alerts")
+            # The ledger says "sent" once the receiver's answer is recorded, a moment after the
+            # receiver has the alert.
             alert = page.locator(".result").filter(has_text=LEAK.title)
-            assert alert.locator(".state.sent").count() >= 1
+
+            def shown_as_sent() -> bool:
+                page.goto(f"{url}/alerts")
+                return alert.locator(".state.sent").count() >= 1
+
+            assert wait_until(shown_as_sent, 20), page.locator("main").inner_text()
             shoot(page, "service-alerts")
 
             page.goto(f"{url}/sources")
