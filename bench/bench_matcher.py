@@ -45,9 +45,9 @@ def make_articles(bodies: list[str], rng: random.Random, vocabulary: list[str]) 
 
 
 def make_rules(
-    bodies: list[str], rng: random.Random, corpus_share: float = 1.0
+    bodies: list[str], rng: random.Random, corpus_share: float = 1.0, count: int = RULES
 ) -> tuple[list[dict], list[str]]:
-    """Return 10,000 rules of every kind. A `corpus_share` of them are built from the corpus'
+    """Return `count` rules of every kind. A `corpus_share` of them are built from the corpus'
     own words (each of those matches at least the ~1% of articles its words came from); the
     others from look-alike words the corpus does not contain, as most rules of a real
     deployment do not match most articles."""
@@ -109,7 +109,7 @@ def make_rules(
     weights = [w for w, _ in makers]
     functions = [f for _, f in makers]
     rules = []
-    for index in range(RULES):
+    for index in range(count):
         make = rng.choices(functions, weights)[0]
         query = make()
         if rng.random() >= corpus_share:
