@@ -63,6 +63,11 @@ def _parse(text: str, path: Path) -> Any:
                 f"YAML aliases expand {written:,} values to more than {max(MAX_YAML_NODES, ALIAS_GROWTH * written):,} "
                 "(an alias bomb?); refused",
             )
+        if "&" not in text:  # no alias, so every node is written once: the quick construction
+            try:
+                return _construct_plain(node, loader)
+            except (_NotPlain, RecursionError):
+                pass  # merge keys, other tags, absurd nesting: PyYAML's own construction says
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -74,6 +79,40 @@ def _parse(text: str, path: Path) -> Any:
         raise ConfigError(str(path), f"YAML syntax error: {exc}") from None
     finally:
         loader.dispose()
+
+
+_STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{name}" for name in ("str", "seq", "map"))
+_SCALARS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("bool", "int", "float", "null", "timestamp"))
+
+
+class _NotPlain(Exception):
+    """The document holds something the quick construction leaves to PyYAML."""
+
+
+def _construct_plain(node: yaml.Node, loader: _UniqueKeyLoader) -> Any:
+    """Build the document from LibYAML's nodes as SafeLoader would (duplicate keys refused the
+    same way), without PyYAML's per-node Python machinery: a file of 10,000 rules is mostly
+    mappings of strings, and building them was most of its loading time."""
+    tag = node.tag
+    if tag == _STR:
+        return node.value
+    if tag == _MAP:
+        built: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag != _STR:
+                raise _NotPlain
+            key = key_node.value
+            if key in built:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            built[key] = _construct_plain(value_node, loader)
+        return built
+    if tag == _SEQ:
+        return [_construct_plain(child, loader) for child in node.value]
+    if tag in _SCALARS:
+        return loader.construct_object(node)
+    raise _NotPlain
 
 
 # Aliases that make a document much bigger than it is written are an attack (a "billion
