@@ -23,8 +23,10 @@ from lxml.html import HtmlElement
 from crawler.extraction.boilerplate import is_consent_text, mentions_consent, starts_read_also
 from crawler.extraction.text import norm
 
-_BODYISH_CLASS = re.compile(r"body|content|text|article|story|entry|post|chunk|paragraph|prose", re.I)
-_NOT_BODY_CLASS = re.compile(r"comment|related|sidebar|teaser|promo|card", re.I)
+# Class and name patterns are lower case and matched against lower-cased values: an expression
+# with re.I cannot skip ahead to its possible first letters and runs ~6x slower.
+_BODYISH_CLASS = re.compile(r"body|content|text|article|story|entry|post|chunk|paragraph|prose")
+_NOT_BODY_CLASS = re.compile(r"comment|related|sidebar|teaser|promo|card")
 _PARAGRAPH_TEXT = etree.XPath(".//p//text()", smart_strings=False)
 _ALL_TEXT = etree.XPath(".//text()", smart_strings=False)
 _LINK_TEXT = etree.XPath(".//a//text()", smart_strings=False)
@@ -32,10 +34,10 @@ _BOX_TAGS = ("div", "aside", "section", "p", "ul", "figure", "details")
 _MAX_BOX_CHARS = 600
 _MAX_CONSENT_CHARS = 2500
 _CAPTION = re.compile(
-    r"caption|credit|bildunterschrift|bildtext|legende|infotext|image-?text|media-?info|photo-?info", re.I
+    r"caption|credit|bildunterschrift|bildtext|legende|infotext|image-?text|media-?info|photo-?info"
 )
 _CAPTION_TAGS = frozenset(("div", "p", "span", "figcaption", "small"))
-_DIALOG_NAME = re.compile(r"consent|cookie|cmp|gdpr|privacy|banner|modal|dialog|overlay|popup|notice", re.I)
+_DIALOG_NAME = re.compile(r"consent|cookie|cmp|gdpr|privacy|banner|modal|dialog|overlay|popup|notice")
 
 
 def drop(element: HtmlElement) -> None:
@@ -92,13 +94,14 @@ def drop_announced_boxes(tree: HtmlElement) -> None:
     doomed: list[HtmlElement] = []
     body = next(tree.iter("body"), tree)
     for element in body.iter(etree.Element):
-        if element.tag in _CAPTION_TAGS and _CAPTION.search(
-            f"{element.get('class', '')} {element.get('itemprop', '')}"
-        ):
-            doomed.append(element)  # a picture's caption or credit: not the article's text
-            continue
+        tag = element.tag
+        if tag in _CAPTION_TAGS:
+            names = f"{element.get('class') or ''} {element.get('itemprop') or ''}"
+            if len(names) > 1 and _CAPTION.search(names.lower()):
+                doomed.append(element)  # a picture's caption or credit: not the article's text
+                continue
         text = element.text
-        if not text or element.tag in ("script", "style") or len(text) < 4:
+        if text is None or len(text) < 4 or tag in ("script", "style"):
             continue
         box = None
         if starts_read_also(text.lstrip()[:200]):
@@ -140,7 +143,7 @@ def _consent_box(element: HtmlElement) -> HtmlElement | None:
         if len(text) > _MAX_CONSENT_CHARS:
             break
         if found is None:
-            if _has_controls(candidate) and is_consent_text(text) and _looks_like_a_dialog(candidate):
+            if _has_controls(candidate) and _looks_like_a_dialog(candidate) and is_consent_text(text):
                 found, length = candidate, len(text)
         elif len(text) <= 1.3 * length:
             found = candidate
@@ -155,7 +158,7 @@ def _looks_like_a_dialog(element: HtmlElement) -> bool:
         return True
     for node in (element, *element.iterancestors()):
         if node.get("role") in ("dialog", "alertdialog") or _DIALOG_NAME.search(
-            f"{node.get('id') or ''} {node.get('class') or ''}"
+            f"{node.get('id') or ''} {node.get('class') or ''}".lower()
         ):
             return True
     return False
@@ -180,8 +183,9 @@ def merge_body_chunks(tree: HtmlElement) -> None:
     groups: dict[tuple[str, frozenset], list[HtmlElement]] = defaultdict(list)
     for element in tree.iter("div", "section"):
         cls = element.get("class")
-        if cls and _BODYISH_CLASS.search(cls) and not _NOT_BODY_CLASS.search(cls):
-            tokens = frozenset(t for t in cls.split() if _BODYISH_CLASS.search(t))
+        lower = cls.lower() if cls else ""
+        if lower and _BODYISH_CLASS.search(lower) and not _NOT_BODY_CLASS.search(lower):
+            tokens = frozenset(t for t in cls.split() if _BODYISH_CLASS.search(t.lower()))
             groups[(element.tag, tokens)].append(element)
     for members in groups.values():
         if len(members) < 2:

@@ -1,31 +1,48 @@
 """Parsing a decoded page into the lxml tree that metadata and body extraction share.
 
 `parse_html(text)` returns what `trafilatura.load_html(text)` returns for a str (the same
-parser, repairs and sanity checks: tests compare the two), minus its cost: trafilatura deletes
-XML-invalid control characters with a regular expression over the whole page (~10 ns per
-character — a millisecond on a real page), although almost no page holds any. Here a check at
-C speed (UTF-8 encoding, then deleting the forbidden bytes) decides; a page that does hold them
-goes through trafilatura's own loader.
+parser options, repairs and sanity checks: tests compare the two), minus two costs:
+- trafilatura deletes XML-invalid control characters with a regular expression over the whole
+  page (~10 ns per character — a millisecond on a real page), although almost no page holds
+  any. Here byte searches at C speed decide; a page that does hold them goes through
+  trafilatura's own loader.
+- lxml.html's parser picks each element's Python class (form, input, label… have their own)
+  with a lookup written in Python, called every time an element is touched from Python —
+  hundreds of thousands of calls per page across the extraction. Here every element is a plain
+  `HtmlElement` (same methods; no code here or in trafilatura uses the form classes), chosen
+  in C.
 """
 
 from __future__ import annotations
 
 import logging
 
-from lxml.html import HtmlElement, fromstring
+from lxml import etree
+from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HTMLParser, HtmlProcessingInstruction, fromstring
 from trafilatura import utils as trafilatura_utils
 
 LOGGER = logging.getLogger(__name__)
 
 # trafilatura.utils.INVALID_XML_CHARS: [\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]
-_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_CONTROL_BYTES = [bytes([code]) for code in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20))]
 _NONCHARACTERS = ("\ufffe".encode(), "\uffff".encode())
+
+
+# trafilatura.utils.HTML_PARSER's options, with the element classes chosen in C (see above)
+_PARSER = HTMLParser(
+    collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True, remove_pis=True
+)
+_PARSER.set_element_class_lookup(
+    etree.ElementDefaultClassLookup(
+        element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity
+    )
+)
 
 
 def holds_invalid_xml_chars(text: str) -> bool:
     """Return whether `text` holds a character trafilatura's loader would delete."""
     data = text.encode("utf-8", "surrogatepass")
-    if len(data.translate(None, _CONTROL_BYTES)) != len(data):
+    if any(byte in data for byte in _CONTROL_BYTES):  # a byte search at memchr speed each
         return True
     return not text.isascii() and any(mark in data for mark in _NONCHARACTERS)
 
@@ -47,7 +64,7 @@ def parse_html(text: str) -> HtmlElement | None:
     tree = None
     from_bytes = False
     try:
-        tree = fromstring(text, parser=trafilatura_utils.HTML_PARSER)
+        tree = fromstring(text, parser=_PARSER)
     except ValueError:  # "Unicode strings with encoding declaration are not supported."
         tree = trafilatura_utils.fromstring_bytes(text)
         from_bytes = True

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import lxml.html
+from lxml import etree
 from lxml.html import HtmlElement
 
 from crawler.extraction.text import norm, share_inside, shingles
@@ -38,9 +39,14 @@ def plain_text(text: str) -> str:
     return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
+_VISIBLE_TEXT = etree.XPath(
+    "//body//text()[not(ancestor::script) and not(ancestor::style)]", smart_strings=False
+)
+
+
 def visible_text(tree: HtmlElement) -> str:
     """Return the text of the page's body outside scripts and styles."""
-    return " ".join(tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]"))
+    return " ".join(_VISIBLE_TEXT(tree))
 
 
 def reconcile_with_article_body(text: str, article_body: str | None, visible: str, trim: bool = True) -> str:

@@ -25,7 +25,7 @@ def norm(text: str | None) -> str:
 def shingles(text: str | None, n: int = 4) -> set[tuple[str, ...]]:
     """Return the set of word n-grams of `text` (empty for texts shorter than n words)."""
     words = WORD.findall((text or "").lower())
-    return {tuple(words[i : i + n]) for i in range(max(0, len(words) - n + 1))}
+    return set(zip(*(words[i:] for i in range(n)), strict=False))  # the tuples built in C
 
 
 def share_inside(text: str, wanted: set[tuple[str, ...]]) -> float:
