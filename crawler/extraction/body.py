@@ -48,6 +48,7 @@ from crawler.extraction.structured import reconcile_with_article_body, shown_lea
 STEPS = frozenset(
     {
         "linklists",
+        "linkcards",
         "boxes",
         "chunks",
         "headline",

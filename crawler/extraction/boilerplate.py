@@ -33,7 +33,7 @@ _READ_ALSO_PHRASES = (
     "dont miss",
     "most (?:read|popular)",
     "trending",
-    "more stories",
+    "more(?: \\w+){0,2} stories",  # "More stories", "More Great WIRED Stories"
     # German
     "mehr (?:zum thema|dazu|zu(?:m)? \\w+|lesen)",
     "lesen sie (?:auch|mehr|hier)",

@@ -84,6 +84,25 @@ def drop_link_lists(tree: HtmlElement) -> None:
             drop(element)
 
 
+# inline elements inside a paragraph that hold three links or more (few paragraphs have any)
+_LINKY_INLINE = etree.XPath("//p//span[count(.//a[@href]) >= 3]")
+
+
+def drop_link_cards(tree: HtmlElement) -> None:
+    """Remove cards of links inside a sentence: an inline element of a paragraph made only of
+    links (three or more) while the paragraph has text of its own around it — the hover card
+    of a person's name with their latest headlines, say. Readers do not see it in the
+    sentence; as text it splices headlines into the article's lines."""
+    cards = [span for span in _LINKY_INLINE(tree) if link_share(span) >= 0.9]
+    for span in cards:
+        if any(other in cards for other in span.iterdescendants("span")):
+            continue  # the innermost: a name linked before the card stays in the sentence
+        paragraph = next(span.iterancestors("p"))
+        outside = len(" ".join(paragraph.text_content().split())) - len(" ".join(span.text_content().split()))
+        if outside >= 20:
+            drop(span)
+
+
 def drop_announced_boxes(tree: HtmlElement) -> None:
     """Remove read-also boxes, consent walls and captions (see the module docstring).
 
@@ -110,6 +129,9 @@ def drop_announced_boxes(tree: HtmlElement) -> None:
             box = _consent_box(element)
         if box is not None and not any(box is d or d in box.iterancestors() for d in doomed):
             doomed.append(box)
+            introduced = _introduced_teaser_list(box)
+            if introduced is not None:
+                doomed.append(introduced)
     for element in doomed:
         if element.getparent() is not None:
             drop(element)
@@ -132,6 +154,19 @@ def _read_also_box(element: HtmlElement, phrase: str) -> HtmlElement | None:
         return None
     text = " ".join(found.text_content().split())
     return found if _is_teaser_box(found, text) else None
+
+
+def _introduced_teaser_list(box: HtmlElement) -> HtmlElement | None:
+    """Return the list a read-also heading introduces ("More Great Stories", then a list of
+    other articles), or None: the heading's next sibling, a list of at least two items that
+    each hold a link, short as teaser lists are. (A heading holding links is a box already.)"""
+    following = box.getnext()
+    if following is None or following.tag not in ("ul", "ol") or box.find(".//a[@href]") is not None:
+        return None
+    items = [child for child in following if child.tag == "li"]
+    if len(items) < 2 or any(item.find(".//a[@href]") is None for item in items):
+        return None
+    return following if len(" ".join(following.text_content().split())) <= 2 * _MAX_BOX_CHARS else None
 
 
 def _consent_box(element: HtmlElement) -> HtmlElement | None:
@@ -228,6 +263,8 @@ def preclean(tree: HtmlElement, steps: frozenset[str]) -> None:
     """Apply the tree-level steps named in `steps`, in place."""
     if "linklists" in steps:
         drop_link_lists(tree)
+    if "linkcards" in steps:
+        drop_link_cards(tree)
     if "boxes" in steps:
         drop_announced_boxes(tree)
     if "chunks" in steps:

@@ -38,7 +38,8 @@ from crawler.extraction.text import norm, share_inside, shingles, visible_blocks
 _CLOCK = re.compile(
     r"(?<![\d.:])(?:[01]?\d|2[0-3])(?::|\.|h)[0-5]\d(?![\d.:]\d)(?:\s*(?:uhr|h|am|pm))?", re.I
 )
-_NOT_UPDATE_CLASS = re.compile(r"comment|teaser|related|promo|latest|most|nav|menu|sidebar|footer", re.I)
+# lower case, matched against lower-cased values (re.I makes such an alternation ~6x slower)
+_NOT_UPDATE_CLASS = re.compile(r"comment|teaser|related|promo|latest|most|nav|menu|sidebar|footer")
 _LINK_WORDS = etree.XPath("string(.//a)", smart_strings=False)
 _MIN_UPDATES = 3
 MAX_UPDATES = 200
@@ -233,8 +234,8 @@ _CLOCK_ALONE = re.compile(rf"^\W{{0,3}}{_CLOCK.pattern}\W{{0,3}}$", re.I)
 _HEADINGS = frozenset(("h2", "h3", "h4", "h5", "h6"))
 # how titles and addresses announce a live page, in the languages of the boilerplate patterns
 _LIVE_WORDS = re.compile(
-    r"live|ticker|direct|directo|vivo|diretta|minute|relacja|přímý|canlı|онлайн|трансляц|в режиме", re.I
-)
+    r"live|ticker|direct|directo|vivo|diretta|minute|relacja|přímý|canlı|онлайн|трансляц|в режиме"
+)  # lower case, as _NOT_UPDATE_CLASS
 
 
 def _time_markers(tree: HtmlElement, announced: bool) -> list[HtmlElement]:
@@ -309,10 +310,10 @@ def markup_live_blog(tree: HtmlElement, page_urls: list[str], titles: list[str])
     """Return the update blocks the page's markup shows, or None when it shows no live blog."""
     own = {key for key in map(page_key, page_urls) if key}
     base = page_urls[0] if page_urls else ""
-    announced = any(_LIVE_WORDS.search(t) for t in (*titles, *page_urls))
+    announced = any(_LIVE_WORDS.search(t.lower()) for t in (*titles, *page_urls))
     candidates = _flat_updates(tree)
     for group in _candidate_groups(tree, announced):
-        if _NOT_UPDATE_CLASS.search(group[0].get("class") or ""):
+        if _NOT_UPDATE_CLASS.search((group[0].get("class") or "").lower()):
             continue
         if any(a.tag in ("aside", "nav", "footer", "header") for a in group[0].iterancestors()):
             continue
