@@ -113,7 +113,7 @@ def extract_body(tree: HtmlElement, url: str | None, meta: PageMetadata, now: da
     blog = None
     if "live" in steps:
         urls = [u for u in page_urls if u]
-        blog = json_ld_live_blog(meta.live_postings, meta.title_candidates, urls, now, meta.json_ld_index)
+        blog = json_ld_live_blog(meta.live_postings, meta.title_candidates, urls, now, meta.json_ld_roots)
         blog = (
             blog.as_shown(visible)
             if blog is not None

@@ -115,10 +115,16 @@ _CONSENT_CONTEXT = re.compile(
 _FIRST_WORD = re.compile(r"\W{0,3}([\w']+)")
 
 
+def may_start_read_also(text: str) -> bool:
+    """Return whether `text` opens with the first word of a read-also phrase (the cheap test
+    starts_read_also begins with)."""
+    first = _FIRST_WORD.match(text)
+    return first is not None and first.group(1).lower() in _FIRST_WORDS
+
+
 def starts_read_also(text: str) -> bool:
     """Return whether `text` opens with a read-also phrase ("Lesen Sie auch:", "Lire aussi")."""
-    first = _FIRST_WORD.match(text)
-    if first is None or first.group(1).lower() not in _FIRST_WORDS:
+    if not may_start_read_also(text):
         return False
     return bool(_READ_ALSO_START.match(text) or _READ_ALSO_TEASER.match(text))
 

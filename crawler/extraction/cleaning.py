@@ -20,7 +20,12 @@ from collections import defaultdict
 from lxml import etree
 from lxml.html import HtmlElement
 
-from crawler.extraction.boilerplate import is_consent_text, mentions_consent, starts_read_also
+from crawler.extraction.boilerplate import (
+    is_consent_text,
+    may_start_read_also,
+    mentions_consent,
+    starts_read_also,
+)
 from crawler.extraction.text import norm
 
 # Class and name patterns are lower case and matched against lower-cased values: an expression
@@ -115,15 +120,16 @@ def drop_announced_boxes(tree: HtmlElement) -> None:
     for element in body.iter(etree.Element):
         tag = element.tag
         if tag in _CAPTION_TAGS:
-            names = f"{element.get('class') or ''} {element.get('itemprop') or ''}"
-            if len(names) > 1 and _CAPTION.search(names.lower()):
+            cls, prop = element.get("class"), element.get("itemprop")
+            if (cls or prop) and _CAPTION.search(f"{cls or ''} {prop or ''}".lower()):
                 doomed.append(element)  # a picture's caption or credit: not the article's text
                 continue
         text = element.text
         if text is None or len(text) < 4 or tag in ("script", "style"):
             continue
         box = None
-        if starts_read_also(text.lstrip()[:200]):
+        head = text.lstrip() if text[0].isspace() else text
+        if may_start_read_also(head) and starts_read_also(head[:200]):
             box = _read_also_box(element, " ".join(text.split()))
         elif len(text) >= 30 and mentions_consent(text):
             box = _consent_box(element)
@@ -226,7 +232,8 @@ def merge_body_chunks(tree: HtmlElement) -> None:
         if len(members) < 2:
             continue
         # keep outermost members only; each must carry real paragraphs
-        outer = [m for m in members if not any(a in members for a in m.iterancestors())]
+        member_set = set(members)
+        outer = [m for m in members if member_set.isdisjoint(m.iterancestors())]
         substantial = [m for m in outer if _text_length(m) >= 80]
         if len(substantial) < 2:
             continue

@@ -30,6 +30,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from crawler.extraction.dates import parse_date
+from crawler.extraction.jsonld import by_id
 from crawler.extraction.lines import page_key
 from crawler.extraction.structured import plain_text
 from crawler.extraction.text import norm, share_inside, shingles, visible_blocks
@@ -106,7 +107,21 @@ def _is_this_page(posting: dict, postings: list[dict], titles: list[str], urls: 
     return len(postings) == 1
 
 
-def _parts(posting: dict, index: dict[str, dict]) -> list[dict]:
+class _LazyIndex:
+    """The page's JSON-LD objects by `@id`, indexed when first asked (walking a long live
+    blog's JSON-LD costs milliseconds, and most write their updates in place)."""
+
+    def __init__(self, roots: list[Any]) -> None:
+        self.roots = roots
+        self.index: dict[str, dict] | None = None
+
+    def get(self, key: str, default: dict | None = None) -> dict | None:
+        if self.index is None:
+            self.index = by_id(self.roots)
+        return self.index.get(key, default)
+
+
+def _parts(posting: dict, index: _LazyIndex) -> list[dict]:
     """Return the update objects of a LiveBlogPosting: a list, one object, an ItemList, or
     references by @id to objects elsewhere in the page's JSON-LD."""
     value = posting.get("liveBlogUpdate")
@@ -132,14 +147,16 @@ def json_ld_live_blog(
     titles: list[str],
     urls: list[str],
     now: datetime | None = None,
-    index: dict[str, dict] | None = None,
+    roots: list[Any] | None = None,
 ) -> LiveBlog | None:
-    """Return the updates of this page's `LiveBlogPosting`, or None when it has none."""
+    """Return the updates of this page's `LiveBlogPosting`, or None when it has none; `roots`
+    are all the page's JSON-LD, where updates given by `@id` are looked up."""
+    index = _LazyIndex(roots or [])
     for posting in postings:
         if not _is_this_page(posting, postings, titles, urls):
             continue
         updates = []
-        for part in _parts(posting, index or {}):
+        for part in _parts(posting, index):
             text = _plain(part.get("articleBody") or part.get("text") or part.get("description"))
             headline = _plain(part.get("headline") or part.get("name"))
             if text or headline:

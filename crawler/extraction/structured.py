@@ -26,11 +26,23 @@ _OUTSIDE_ARTICLE = frozenset(("nav", "footer", "aside", "a", "head", "script", "
 _CUT_SHORT = ("…", "...", "[…]", "(…)")
 
 
+# lxml.html's parser, with every element a plain HtmlElement chosen in C (see parse.py)
+_FRAGMENT_PARSER = lxml.html.HTMLParser()
+_FRAGMENT_PARSER.set_element_class_lookup(
+    etree.ElementDefaultClassLookup(
+        element=lxml.html.HtmlElement,
+        comment=lxml.html.HtmlComment,
+        pi=lxml.html.HtmlProcessingInstruction,
+        entity=lxml.html.HtmlEntity,
+    )
+)
+
+
 def plain_text(text: str) -> str:
     """Return structured-data text without markup (some sites put HTML in articleBody)."""
     if "<" in text and ">" in text:
         try:
-            fragment = lxml.html.fromstring(f"<div>{text}</div>")
+            fragment = lxml.html.fromstring(f"<div>{text}</div>", parser=_FRAGMENT_PARSER)
             for block in fragment.iter("p", "br", "h2", "h3", "h4", "li", "div"):
                 block.tail = "\n" + (block.tail or "")
             text = fragment.text_content()
