@@ -500,6 +500,35 @@ def test_page_trees_of_real_pages_are_the_ones_trafilatura_would_build(shared_di
 
     from crawler.extraction.parse import parse_html
 
-    for page in sorted((shared_dir / "realworld" / "articles" / "html").glob("*.html.gz")):
+    for page in sorted((shared_dir / "realworld").glob("*/html/*.html.gz")):
         text = decode_html(gzip.decompress(page.read_bytes()))
         assert etree.tostring(parse_html(text)) == etree.tostring(load_html(text)), page.name
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<html><body><p>Plain ASCII.</p></body></html>",
+        '<html><head><meta charset="utf-8"></head><body><p>Zürich, Kraków, Москва</p></body></html>'.encode(),
+        '<html><head><meta charset="iso-8859-1"></head><body><p>Zürich</p></body></html>'.encode(),
+        '<html><head><meta charset="iso-8859-1"></head><body><p>Zürich</p></body></html>'.encode("latin-1"),
+        b"\xef\xbb\xbf<html><body><p>BOM</p></body></html>",
+        '<html><head><meta charset="utf-8"></head><body><p>bad \xff byte</p></body></html>'.encode("latin-1"),
+        "<html><body><p>A real \ufffd in the page</p></body></html>".encode(),
+    ],
+)
+def test_page_bytes_are_handed_on_only_when_they_are_the_texts_utf8(data: bytes) -> None:
+    from crawler.extraction.charset import decode_page
+
+    text, encoded = decode_page(data)
+    assert text == decode_html(data)
+    if encoded is not None:
+        assert encoded == text.encode("utf-8")
+
+
+def test_page_bytes_of_real_pages_are_their_texts_utf8(shared_dir: Path) -> None:
+    from crawler.extraction.charset import decode_page
+
+    for page in sorted((shared_dir / "realworld").glob("*/html/*.html.gz")):
+        text, encoded = decode_page(gzip.decompress(page.read_bytes()))
+        assert encoded is None or encoded == text.encode("utf-8"), page.name

@@ -68,6 +68,17 @@ _DELETED_ANYWAY = (
     "map", "area", "param", "track", "noindex", "menu", "fencedframe", "applet", "datalist",
 )  # fmt: skip
 
+# What trafilatura also deletes, or unwraps, in its own cleaning: gone before it runs (after our
+# passes: consent walls are told by their buttons, live blogs by their <time>s), its copies of
+# the tree and its pattern searches over every element then cost less (same text on all 217
+# shared pages; plain <span>s can match none of its patterns, it unwraps them later).
+_DELETED_BY_TRAFILATURA = ("button", "time", "dialog", "fieldset", "legend", "output", "progress")
+_UNWRAPPED_BY_TRAFILATURA = (
+    "img", "meta", "wbr", "font", "abbr", "acronym", "nobr", "bdi", "bdo", "big", "data", "dfn",
+    "mark", "ruby", "ins",
+)  # fmt: skip
+_PLAIN_SPANS = etree.XPath("//span[not(@*)]")
+
 # trafilatura warns about every page it finds nothing in ("discarding data"): not actionable here
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
@@ -120,6 +131,10 @@ def extract_body(tree: HtmlElement, url: str | None, meta: PageMetadata, now: da
             else markup_live_blog(tree, urls, meta.title_candidates)
         )
     preclean(tree, steps)
+    etree.strip_elements(tree, *_DELETED_BY_TRAFILATURA, with_tail=False)
+    for span in _PLAIN_SPANS(tree):
+        span.tag = "img"  # unwrapped with the images
+    etree.strip_tags(tree, *_UNWRAPPED_BY_TRAFILATURA)
     text = trafilatura.extract(tree, options=trafilatura_options(url)) or ""
     text = filter_lines(text, meta.title_candidates, links, steps)
     if blog is not None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from htmldate import find_date
 
 from crawler.extraction.body import extract_body
-from crawler.extraction.charset import decode_html
+from crawler.extraction.charset import decode_page
 from crawler.extraction.dates import parse_date
 from crawler.extraction.metadata import byline_authors, extract_metadata
 from crawler.extraction.parse import parse_html
@@ -74,21 +74,23 @@ def _bounded(text: str) -> str:
     return "".join(kept) + rest
 
 
-def parse_page(text: str):
-    """Return the lxml tree of a page, or None when it is not HTML at all."""
+def parse_page(text: str, encoded: bytes | None = None):
+    """Return the lxml tree of a page, or None when it is not HTML at all (`encoded`: the
+    text's UTF-8 bytes when the caller has them)."""
     try:
-        return parse_html(text)
+        return parse_html(text, encoded)
     except Exception:  # lxml raises many kinds on hostile input
         LOGGER.debug("unparseable page", exc_info=True)
         return None
 
 
 def page_article(html: bytes | str, url: str | None) -> ExtractedArticle:
-    text = decode_html(html) if isinstance(html, bytes) else html
+    text, encoded = decode_page(html) if isinstance(html, bytes) else (html, None)
     article = ExtractedArticle(url=url, canonical_url=url, title="", text="")
     if not text or not text.strip():
         return article
-    tree = parse_page(_bounded(text))
+    bounded = _bounded(text)
+    tree = parse_page(bounded, encoded if bounded is text else None)
     if tree is None:
         return article
     meta = extract_metadata(tree, url)

@@ -54,10 +54,11 @@ def _holds_invalid_xml_bytes(data: bytes, ascii_only: bool) -> bool:
     return not ascii_only and any(mark in data for mark in _NONCHARACTERS)
 
 
-def parse_html(text: str) -> HtmlElement | None:
-    """Return the page's tree as trafilatura.load_html would (None when it is not HTML)."""
+def parse_html(text: str, encoded: bytes | None = None) -> HtmlElement | None:
+    """Return the page's tree as trafilatura.load_html would (None when it is not HTML).
+    `encoded`, when given, must be `text.encode("utf-8")` (the page's bytes, often)."""
     try:
-        data = text.encode("utf-8")
+        data = encoded if encoded is not None else text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: trafilatura's own way
         return trafilatura_utils.load_html(text)
     if _holds_invalid_xml_bytes(data, text.isascii()):
