@@ -238,6 +238,7 @@ _LINE_ENDINGS = tuple(
 
 
 def _has_line_ending(line: str) -> bool:
+    """Return whether the line is boilerplate by one of _LINE_ENDINGS."""
     lower = line.lower()
     for ends, holds, limit, ending in _LINE_ENDINGS:
         if lower.endswith(ends) if ends else any(word in lower for word in holds):

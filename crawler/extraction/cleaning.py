@@ -1,8 +1,11 @@
 """Tree-level cleaning before trafilatura runs: what only the page's structure shows.
 
-- Lists whose every item is a link ("more stories", "most read", tag clouds) go.
+- Lists whose every item is a link ("more stories", "most read", tag clouds) go, and so do
+  cards of links inside a sentence (a name's hover card with its latest headlines: three links
+  or more making up an inline element of a paragraph that has text of its own).
 - Boxes that announce themselves ("Mehr zum Thema", "Lire aussi", "Читайте также": a short
-  block that starts with a read-also phrase and is mostly links or teasers) and consent walls
+  block that starts with a read-also phrase and is mostly links or teasers, with the list of
+  linked items such a heading introduces) and consent walls
   (a short block of cookie / consent wording with buttons) go (crawler.extraction.boilerplate),
   and so do captions and credits of pictures (a block whose class or itemprop names a caption,
   credit, "Bildunterschrift", "légende"…).
