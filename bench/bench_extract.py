@@ -11,7 +11,8 @@ it). Each set is also scored on two fixed halves:
 Live blogs (pages whose JSON-LD is a LiveBlogPosting, whichever half) are scored on their own too.
 
 Speed: ms/page of `extract_article` in one process, CPU time (the steadier figure on shared
-cores) and wall-clock, per set; then articles/s through a 2-process pool (how the crawler runs
+cores) and wall-clock, per set, each page extracted by ours and by plain trafilatura in turn (so
+a load that comes and goes weighs on both alike; their ratio is the steady figure); then articles/s through a 2-process pool (how the crawler runs
 it) with the load average beside it. Skips with a message when ../shared is absent.
 """
 
@@ -98,16 +99,24 @@ def _text(html: bytes) -> str:
     return extract_article(html).text
 
 
-def _timed(
-    extract: Callable[[Page], str], pages: list[Page]
-) -> tuple[dict[str, str], list[float], list[float]]:
-    texts, wall, cpu = {}, [], []
+@dataclass
+class Timed:
+    texts: dict[str, str]
+    wall: list[float]
+    cpu: list[float]
+
+
+def _timed_side_by_side(extractors: list[Callable[[Page], str]], pages: list[Page]) -> list[Timed]:
+    """Run every extractor on each page in turn (page by page, not one extractor over all the
+    pages, then the next): on shared cores both see the same load, so their ratio holds."""
+    results = [Timed({}, [], []) for _ in extractors]
     for page in pages:
-        started, cpu_started = time.perf_counter(), time.process_time()
-        texts[page.key] = extract(page)
-        wall.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.process_time() - cpu_started) * 1000)
-    return texts, wall, cpu
+        for extract, result in zip(extractors, results, strict=True):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            result.texts[page.key] = extract(page)
+            result.wall.append((time.perf_counter() - started) * 1000)
+            result.cpu.append((time.process_time() - cpu_started) * 1000)
+    return results
 
 
 def _ms(values: list[float]) -> str:
@@ -141,8 +150,9 @@ def main() -> None:
         if not pages:
             print(f"  {name}: absent")
             continue
-        ours, wall, cpu = _timed(_ours, pages)
-        theirs, their_wall, their_cpu = _timed(_trafilatura, pages)
+        ours_timed, theirs_timed = _timed_side_by_side([_ours, _trafilatura], pages)
+        ours, wall, cpu = ours_timed.texts, ours_timed.wall, ours_timed.cpu
+        theirs, their_wall, their_cpu = theirs_timed.texts, theirs_timed.wall, theirs_timed.cpu
 
         def scored(subset: list[Page], texts: dict[str, str]) -> tuple[float, float, float]:
             return summary([page_scores(p.truth, texts[p.key]) for p in subset])
@@ -160,7 +170,10 @@ def main() -> None:
                     f" ({publishers} publ.)" if publishers and "half" in label else ""
                 )
                 print(_row(shown, len(subset), scored(subset, ours), scored(subset, theirs)))
-        print(f"  {name} ms/page cpu   newswatch {_ms(cpu)}   trafilatura {_ms(their_cpu)}")
+        ratio = statistics.mean(cpu) / statistics.mean(their_cpu)
+        print(
+            f"  {name} ms/page cpu   newswatch {_ms(cpu)}   trafilatura {_ms(their_cpu)}   ratio {ratio:.2f}"
+        )
         print(f"  {name} ms/page wall  newswatch {_ms(wall)}   trafilatura {_ms(their_wall)}")
 
     pages = [p.html for ps in loaded.values() for p in ps]

@@ -138,3 +138,35 @@ def test_menus_above_the_headline_go_and_a_description_that_repeats_it_is_no_lea
     assert text.startswith("A equipe do Serviço de Atendimento Domiciliar"), text
     assert "registra arrombamento em veículos" not in text
     assert "Publicado por" not in text and "Tags:" not in text and "Categorias" not in text
+
+
+def test_a_teaser_list_under_a_read_also_heading_is_not_text() -> None:
+    text = extract_article(page("teaser-list-after-heading.html")).text
+    assert text.startswith("Two astronauts spent six hours outside the station")
+    assert text.endswith("working normally within an hour of its installation.")
+    assert "More Great Orbital Stories" not in text
+    for teaser in ("lost for twenty years", "cargo fares", "best antennas"):
+        assert teaser not in text
+
+
+def test_a_card_of_links_inside_a_sentence_is_not_text_and_the_name_stays() -> None:
+    text = extract_article(page("link-card-inside-sentence.html")).text
+    assert text.startswith(
+        "State Gov. Jane Roe (R) is defending the deal that brings a commercial launch site to the coast."
+    )
+    assert "Jane Marie Roe" not in text and "Governor signs the budget" not in text
+    assert "the first launch is planned for 2027" in text
+
+
+def test_a_paragraph_of_links_is_not_a_card() -> None:
+    import lxml.html
+
+    from crawler.extraction.cleaning import drop_link_cards
+
+    html = (
+        '<html><body><p><span><a href="/a">Launch schedule</a> <a href="/b">Crew roster</a> '
+        '<a href="/c">Mission patches</a></span></p></body></html>'
+    )
+    tree = lxml.html.fromstring(html)
+    drop_link_cards(tree)
+    assert tree.text_content() == "Launch schedule Crew roster Mission patches"

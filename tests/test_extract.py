@@ -301,6 +301,29 @@ def test_oversized_page_keeps_json_ld_and_article_but_is_cut() -> None:
     assert text.startswith("Line 0 ") and "Line 59999 " not in text
 
 
+def test_oversized_page_loses_closed_scripts_styles_and_svg_and_keeps_the_rest(monkeypatch) -> None:
+    from crawler.extraction import page as page_module
+
+    ld = '<script type="application/ld+json">{"headline": "Docked"}</script>'
+    html = (
+        f"<html><head><SCRIPT src=a.js>{'var a = 1;' * 30}</SCRIPT >{ld}<style>p {{}}</style></head>"
+        f"<body><svg><path d='M0'/></svg><p>The ship docked.</p>"
+        f"<script>{'x' * 300}</script><p>Unclosed next.</p><style>{'y' * 100}<script>var z;"
+    )
+    shrunk = (
+        f"<html><head>{ld}</head><body><p>The ship docked.</p><p>Unclosed next.</p>"
+        f"<style>{'y' * 100}<script>var z;"
+    )
+    monkeypatch.setattr(page_module, "MAX_PAGE_CHARS", len(shrunk))
+    assert page_module._bounded(html) == shrunk
+    # still too long: the JSON-LD goes first, then the rest cut to the limit
+    monkeypatch.setattr(page_module, "MAX_PAGE_CHARS", 40)
+    assert page_module._bounded(html) == ld + shrunk.replace(ld, "")[:40]
+    # thousands of unclosed tags: each kind is searched for to the end once, not once per tag
+    hostile = "<p>Text</p>" + "<script>" * 5000 + "z" * 300
+    assert page_module._bounded(hostile) == hostile[:40]
+
+
 def test_function_and_result_work_in_a_process_pool() -> None:
     pages = [page("json-ld-and-opengraph.html"), page("windows-1251-meta-http-equiv.html")]
     with ProcessPoolExecutor(max_workers=2) as pool:
@@ -477,6 +500,35 @@ def test_page_trees_of_real_pages_are_the_ones_trafilatura_would_build(shared_di
 
     from crawler.extraction.parse import parse_html
 
-    for page in sorted((shared_dir / "realworld" / "articles" / "html").glob("*.html.gz")):
+    for page in sorted((shared_dir / "realworld").glob("*/html/*.html.gz")):
         text = decode_html(gzip.decompress(page.read_bytes()))
         assert etree.tostring(parse_html(text)) == etree.tostring(load_html(text)), page.name
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<html><body><p>Plain ASCII.</p></body></html>",
+        '<html><head><meta charset="utf-8"></head><body><p>Zürich, Kraków, Москва</p></body></html>'.encode(),
+        '<html><head><meta charset="iso-8859-1"></head><body><p>Zürich</p></body></html>'.encode(),
+        '<html><head><meta charset="iso-8859-1"></head><body><p>Zürich</p></body></html>'.encode("latin-1"),
+        b"\xef\xbb\xbf<html><body><p>BOM</p></body></html>",
+        '<html><head><meta charset="utf-8"></head><body><p>bad \xff byte</p></body></html>'.encode("latin-1"),
+        "<html><body><p>A real \ufffd in the page</p></body></html>".encode(),
+    ],
+)
+def test_page_bytes_are_handed_on_only_when_they_are_the_texts_utf8(data: bytes) -> None:
+    from crawler.extraction.charset import decode_page
+
+    text, encoded = decode_page(data)
+    assert text == decode_html(data)
+    if encoded is not None:
+        assert encoded == text.encode("utf-8")
+
+
+def test_page_bytes_of_real_pages_are_their_texts_utf8(shared_dir: Path) -> None:
+    from crawler.extraction.charset import decode_page
+
+    for page in sorted((shared_dir / "realworld").glob("*/html/*.html.gz")):
+        text, encoded = decode_page(gzip.decompress(page.read_bytes()))
+        assert encoded is None or encoded == text.encode("utf-8"), page.name

@@ -38,15 +38,28 @@ def _is_utf8(encoding: str) -> bool:
 
 def decode_html(data: bytes, content_type: str | None = None) -> str:
     """Return the page's text, decoded by BOM, declared charset or a guess (never raises)."""
+    return decode_page(data, content_type)[0]
+
+
+def decode_page(data: bytes, content_type: str | None = None) -> tuple[str, bytes | None]:
+    """Return decode_html(data), and `data` itself when the text is exactly its UTF-8 decoding
+    (most pages; the parser then reads those bytes instead of encoding the text again)."""
     try:
         encoding, text = html_to_unicode(content_type, data, auto_detect_fun=_guess)
     except Exception:  # noqa: BLE001 - a broken label or codec must not stop a crawl
-        return data.decode("utf-8", errors="replace")
+        return data.decode("utf-8", errors="replace"), None
     if not _is_utf8(encoding) and not data.isascii():
         try:
-            return data.decode("utf-8")
+            return data.decode("utf-8"), data
         except UnicodeDecodeError:
             pass
+    if _is_utf8(encoding) and "\ufffd" not in text and not data.startswith(b"\xef\xbb\xbf"):
+        return text, data  # decoded as UTF-8 without a replacement: the bytes are its UTF-8
+    return _checked(data, encoding, text), None
+
+
+def _checked(data: bytes, encoding: str, text: str) -> str:
+    """Return the text, or the guess's decoding when a UTF-8 declaration was wrong."""
     if _is_utf8(encoding) and "\ufffd" in text:
         try:
             data.decode("utf-8")

@@ -20,7 +20,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from crawler.extraction.boilerplate import is_boilerplate_line
-from crawler.extraction.text import norm
+from crawler.extraction.text import norm, norm_all
 
 _IDS = etree.XPath("//@id", smart_strings=False)
 
@@ -52,13 +52,16 @@ class LinkTexts:
         self.hrefs: dict[str, list[str]] = {}
         self._ids: set[str] | None = None
         self._paragraphs: set[str] | None = None
+        texts, hrefs = [], []
         for anchor in tree.iter("a"):
             text = anchor.text_content().strip()
             if text.startswith(("http:", "https:", "www.")):
                 continue  # a printed address is content ("the list is at https://…")
-            key = norm(text)
+            texts.append(text)
+            hrefs.append(anchor.get("href"))
+        for key, href in zip(norm_all(texts), hrefs, strict=True):
             if key:
-                self.hrefs.setdefault(key, []).append((anchor.get("href") or "").strip())
+                self.hrefs.setdefault(key, []).append((href or "").strip())
 
     def __contains__(self, line_key: object) -> bool:
         hrefs = self.hrefs.get(line_key)  # type: ignore[call-overload]

@@ -30,7 +30,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from crawler.extraction.dates import parse_date
-from crawler.extraction.jsonld import by_id, json_ld_roots, types, walk
+from crawler.extraction.jsonld import json_ld_roots, types, walk
 
 _ARTICLE_TYPES = re.compile(
     r"article|posting|report|blog|webpage|liveblog|creativework|analysis|opinion|review|backgroundnews",
@@ -56,7 +56,7 @@ class PageMetadata:
     article_body: str | None = None
     title_candidates: list[str] = field(default_factory=list)
     live_postings: list[dict] = field(default_factory=list)  # JSON-LD LiveBlogPosting objects
-    json_ld_index: dict[str, dict] = field(default_factory=dict)  # objects by @id (live blogs only)
+    json_ld_roots: list[Any] = field(default_factory=list)  # all the page's JSON-LD (live blogs only)
 
 
 def _clean(text: Any) -> str | None:
@@ -326,7 +326,7 @@ def extract_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
 
     found.live_postings = [o for o in objects if "liveblogposting" in types(o).lower()]
     if found.live_postings:
-        found.json_ld_index = by_id(roots)
+        found.json_ld_roots = roots
     body = ld("articleBody")
     found.article_body = body.strip() if isinstance(body, str) and body.strip() else None
     return found

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 
 import lxml.html
+from lxml import etree
 from lxml.html import HtmlElement
 
 from crawler.extraction.text import norm, share_inside, shingles
@@ -27,12 +28,24 @@ _OUTSIDE_ARTICLE = frozenset(("nav", "footer", "aside", "a", "head", "script", "
 _CUT_SHORT = ("…", "...", "[…]", "(…)")
 
 
+# lxml.html's parser, with every element a plain HtmlElement chosen in C (see parse.py)
+_FRAGMENT_PARSER = lxml.html.HTMLParser()
+_FRAGMENT_PARSER.set_element_class_lookup(
+    etree.ElementDefaultClassLookup(
+        element=lxml.html.HtmlElement,
+        comment=lxml.html.HtmlComment,
+        pi=lxml.html.HtmlProcessingInstruction,
+        entity=lxml.html.HtmlEntity,
+    )
+)
+
+
 def plain_text(text: str) -> str:
     """Return structured-data text without markup (some sites put HTML in articleBody) and
     without character references (many escape the JSON strings as HTML: `&#x201C;`, `&quot;`)."""
     if "<" in text and ">" in text:
         try:
-            fragment = lxml.html.fromstring(f"<div>{text}</div>")
+            fragment = lxml.html.fromstring(f"<div>{text}</div>", parser=_FRAGMENT_PARSER)
             for block in fragment.iter("p", "br", "h2", "h3", "h4", "li", "div"):
                 block.tail = "\n" + (block.tail or "")
             text = fragment.text_content()
@@ -43,9 +56,14 @@ def plain_text(text: str) -> str:
     return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
+_VISIBLE_TEXT = etree.XPath(
+    "//body//text()[not(ancestor::script) and not(ancestor::style)]", smart_strings=False
+)
+
+
 def visible_text(tree: HtmlElement) -> str:
     """Return the text of the page's body outside scripts and styles."""
-    return " ".join(tree.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]"))
+    return " ".join(_VISIBLE_TEXT(tree))
 
 
 def reconcile_with_article_body(text: str, article_body: str | None, visible: str, trim: bool = True) -> str:
