@@ -192,6 +192,7 @@ def _throughput(label: str, compiled, articles: list[tuple[str, str]], explain: 
 
 def _scenario(name: str, bodies: list[str], corpus_share: float, explain_sample: int) -> None:
     from alerts.rules.compiled import compile_rules
+    from newswatch.core.bulk import keep_for_good
 
     rng = random.Random(SEED)
     rules, vocabulary = make_rules(bodies, rng, corpus_share)
@@ -213,6 +214,7 @@ def _scenario(name: str, bodies: list[str], corpus_share: float, explain_sample:
     tracemalloc.stop()
     print(f"  memory of the compiled rules: {memory / 2**20:.1f} MiB")
 
+    keep_for_good()  # as the service and `newswatch match` do once the rules are compiled
     _throughput("match_names (the decision)", compiled, articles)
     _throughput("match (with hits and snippets)", compiled, articles[:explain_sample], explain=True)
     # The matcher remembers each distinct chunk's keys across articles (news repeats its
@@ -255,6 +257,7 @@ def _whole_command(bodies: list[str]) -> None:
     checking the rules file, compiling, matching and writing JSON lines (hits, no snippets;
     then with --snippets), wall time of the whole process."""
     import json
+    import os
     import subprocess
     import sys
     import tempfile
@@ -273,7 +276,8 @@ def _whole_command(bodies: list[str]) -> None:
         command = [sys.executable, *"-m newswatch match --rules".split(), str(rules_file)]
         command += ["--articles", str(articles_file)]
         print(f"\nwhole command, heavy rules: newswatch match over {len(articles):,} articles (wall time)")
-        for extra in ([], ["--snippets"]):
+        outputs: dict[str, str] = {}
+        for extra in ([], ["--jobs", "1"], ["--snippets"]):
             started = time.perf_counter()
             result = subprocess.run([*command, *extra], capture_output=True, text=True, timeout=600)
             took = time.perf_counter() - started
@@ -282,9 +286,14 @@ def _whole_command(bodies: list[str]) -> None:
                 return
             lines = result.stdout.count("\n")
             label = " ".join(["match", *extra])
+            outputs[label] = result.stdout
             print(
                 f"  {label:<20} {took:.2f} s, {lines / took:,.0f} articles/s ({lines:,} lines)  (target < 3 s)"
             )
+        same = outputs["match"] == outputs["match --jobs 1"]
+        print(
+            f"  one process per core ({os.cpu_count()}) and --jobs 1 wrote {'the same' if same else 'DIFFERENT'} lines"
+        )
 
 
 def _baseline(bodies: list[str]) -> None:

@@ -596,3 +596,36 @@ def test_match_command_names_the_malformed_input_line(tmp_path: Path) -> None:
     assert "stdin line 2: not valid JSON" in line
     result = newswatch("match", "--rules", str(rules), stdin='{"id": 1, "text": 5}\n')
     assert result.returncode == 2 and "stdin line 1: 'text' must be a string" in result.stderr
+
+
+def test_match_command_in_processes_writes_what_one_process_writes_in_input_order(tmp_path: Path) -> None:
+    """A file is matched by one process per core (`--jobs`): the same lines, in input order, and a
+    bad line still stops there with the lines before it answered."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - {name: deorbit, query: 'deorbit* AND (ISS OR \"space station\")'}\n"
+        "  - {name: agency, query: 'NASA OR Roscosmos'}\n",
+        encoding="utf-8",
+    )
+    words = ["NASA", "Roscosmos", "deorbit", "deorbiting", "ISS", "space station", "weather"]
+    lines = [
+        {"id": n, "title": words[n % 7], "text": f"{words[(n * 3) % 7]} and {words[(n * 5) % 7]} {n}"}
+        for n in range(300)  # ten chunks: they come back from the workers out of order
+    ]
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text(_lines(lines), encoding="utf-8")
+    one = newswatch("match", "--snippets", "--rules", str(rules), "--articles", str(articles), "--jobs", "1")
+    three = newswatch(
+        "match", "--snippets", "--rules", str(rules), "--articles", str(articles), "--jobs", "3"
+    )
+    assert one.returncode == three.returncode == 0, three.stderr
+    assert three.stdout == one.stdout
+    assert [json.loads(line)["id"] for line in three.stdout.splitlines()] == list(range(300))
+    assert sum(bool(json.loads(line)["rules"]) for line in one.stdout.splitlines()) > 100
+
+    articles.write_text(_lines(lines[:70]) + "{not json\n" + _lines(lines[70:]), encoding="utf-8")
+    broken = newswatch("match", "--rules", str(rules), "--articles", str(articles), "--jobs", "2")
+    assert broken.returncode == 2
+    assert [json.loads(line)["id"] for line in broken.stdout.splitlines()] == list(range(70))
+    assert f"{articles} line 71: not valid JSON" in broken.stderr and "Traceback" not in broken.stderr

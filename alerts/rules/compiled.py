@@ -297,7 +297,8 @@ class CompiledRules:
         if not rules:
             return []
         hits = ArticleHits(title or "", text or "", article, self._plans)
-        return hits.explain([(rule.name, rule.plan) for rule in rules])
+        with collector_paused():  # a few thousand short-lived objects, no cycles (core.bulk)
+            return hits.explain([(rule.name, rule.plan) for rule in rules])
 
 
 def _rule_fields(rule: Any) -> tuple[str, str, Iterable[str] | None, bool]:

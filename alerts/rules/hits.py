@@ -111,16 +111,29 @@ def _atoms_of(node: Node) -> list[Word | Phrase | Near]:
 class ArticleHits:
     """Explains the rules matched on one article, each atom worked out once."""
 
-    __slots__ = ("texts", "scanned", "plans", "_views", "_firsts", "_spans", "_hits", "_snippets")
+    __slots__ = (
+        "texts",
+        "scanned",
+        "plans",
+        "_views",
+        "_firsts",
+        "_spans",
+        "_hits",
+        "_surfaces",
+        "_snippets",
+    )
 
     def __init__(self, title: str, text: str, scanned: ScannedArticle, plans: ExplainPlans) -> None:
         self.texts = (title, text)
         self.scanned = scanned
         self.plans = plans
         self._views: list[FieldView | None] = [None, None]
-        self._firsts: dict[int, tuple[list[First], list[First]]] = {}
+        # Per field: atom -> the first occurrence of each distinct form it hits there.
+        self._firsts: tuple[dict[int, list[First]], dict[int, list[First]]] = ({}, {})
         self._spans: dict[tuple[int, int], list[Span]] = {}
-        self._hits: dict[int, dict[str, list[str]]] = {}
+        # The hits of a set of true atoms (most rules matched on an article share a few).
+        self._hits: dict[tuple[int, ...], dict[str, list[str]]] = {}
+        self._surfaces: tuple[dict[tuple[int, int], str], dict[tuple[int, int], str]] = ({}, {})
         self._snippets: dict[tuple[int, tuple[Span, ...]], str] = {}  # rules that mark the same words
 
     def view(self, f: int) -> FieldView:
@@ -139,62 +152,62 @@ class ArticleHits:
         """The RuleMatch of each (name, plan) of the rules that matched, in that order."""
         title_keys, text_keys = self.scanned.words
         keys, masks = self.plans.keys, self.plans.masks
-        atom_hits, occurs = self._atom_hits, self.occurs
+        known, merged, occurs, snippet = self._hits, self._merged, self.occurs, self.snippet
         out = []
         for name, (kind, payload) in rules:
-            if kind == "flat":
-                if len(payload) == 1:  # the one positive atom of a rule that matched
-                    true = payload
-                else:
-                    true = []
-                    for a in payload:
-                        key = keys[a]
-                        if key is None:
-                            if occurs(a):
-                                true.append(a)
-                        elif (masks[a] & 1 and key in title_keys) or (masks[a] & 2 and key in text_keys):
-                            true.append(a)
+            if kind != "flat":
+                true: tuple[int, ...] = tuple(dict.fromkeys(self._tree((kind, payload))[1]))
+            elif len(payload) == 1:  # the one positive atom of a rule that matched
+                true = payload
             else:
-                true = list(dict.fromkeys(self._tree((kind, payload))[1]))
-            hits = atom_hits(true[0]) if len(true) == 1 else self._merged(true)
-            out.append(RuleMatch(name, hits, partial(self.snippet, true)))
+                found = []
+                for a in payload:
+                    key = keys[a]
+                    if key is None:
+                        if occurs(a):
+                            found.append(a)
+                    elif (masks[a] & 1 and key in title_keys) or (masks[a] & 2 and key in text_keys):
+                        found.append(a)
+                true = tuple(found)
+            hits = known.get(true)
+            if hits is None:
+                hits = known[true] = self._word_hits(true[0]) if len(true) == 1 else merged(true)
+            out.append(RuleMatch(name, hits, partial(snippet, true)))
         return out
 
-    def _atom_hits(self, atom: int) -> dict[str, list[str]]:
-        found = self._hits.get(atom)
-        if found is None:
-            plans = self.plans
-            if plans.kinds[atom] == WORD:  # most atoms: one word, its first occurrence per field
-                found = {}
-                word, mask = plans.needles[atom], plans.masks[atom]
-                for f, keys in enumerate(self.scanned.words):
-                    if mask & (1 << f) and word in keys:
-                        view = self.view(f)
-                        position = view.first.get(word)
-                        if position is not None:
-                            found[FIELDS[f]] = [view.surface(position, position)]
-            else:
-                found = self._merged((atom,))
-            self._hits[atom] = found
-        return found
+    def _word_hits(self, atom: int) -> dict[str, list[str]]:
+        """The hits of one atom; for a plain word (most atoms), its first occurrence per field
+        straight from the field's first positions."""
+        plans = self.plans
+        if plans.kinds[atom] != WORD:
+            return self._merged((atom,))
+        hits: dict[str, list[str]] = {}
+        word, mask, keys = plans.needles[atom], plans.masks[atom], self.scanned.words
+        for f in (0, 1):
+            if mask & (1 << f) and word in keys[f]:
+                view = self.view(f)
+                position = view.first.get(word)
+                if position is not None:
+                    surfaces = self._surfaces[f]
+                    surface = surfaces.get((position, position))
+                    if surface is None:
+                        surface = surfaces[(position, position)] = view.surface(position, position)
+                    hits[FIELDS[f]] = [surface]
+        return hits
 
-    def _atom_firsts(self, atom: int) -> tuple[list[First], list[First]]:
-        found = self._firsts.get(atom)
+    def _entries(self, atom: int, f: int) -> list[First]:
+        """The first occurrence of each distinct form the atom hits in field `f`."""
+        found = self._firsts[f].get(atom)
         if found is None:
             plans = self.plans
-            key, mask = plans.keys[atom], plans.masks[atom]
-            if key is not None:  # the matcher's key sets say in which fields it occurs
-                keys = self.scanned.words
-                found = (
-                    self._field_firsts(atom, 0) if mask & 1 and key in keys[0] else [],
-                    self._field_firsts(atom, 1) if mask & 2 and key in keys[1] else [],
-                )
+            key = plans.keys[atom]
+            if not plans.masks[atom] & (1 << f):
+                found = []
+            elif key is not None and key not in self.scanned.words[f]:
+                found = []  # the matcher's key sets say it does not occur there
             else:
-                found = (
-                    self._field_firsts(atom, 0) if mask & 1 else [],
-                    self._field_firsts(atom, 1) if mask & 2 else [],
-                )
-            self._firsts[atom] = found
+                found = self._field_firsts(atom, f)
+            self._firsts[f][atom] = found
         return found
 
     def _field_firsts(self, atom: int, f: int) -> list[First]:
@@ -226,13 +239,12 @@ class ArticleHits:
     def _atom_spans(self, atom: int, f: int) -> list[Span]:
         found = self._spans.get((atom, f))
         if found is None:
-            present = self._atom_firsts(atom)[f]
+            present = self._entries(atom, f)
             found = self._spans[(atom, f)] = self.spans(self.plans.atoms[atom], f) if present else []
         return found
 
     def occurs(self, atom: int) -> bool:
-        title, text = self._atom_firsts(atom)
-        return bool(title or text)
+        return bool(self._entries(atom, 0) or self._entries(atom, 1))
 
     def _tree(self, plan: Plan) -> tuple[bool, list[int]]:
         kind, payload = plan
@@ -250,20 +262,33 @@ class ArticleHits:
 
     def _merged(self, atoms: Sequence[int]) -> dict[str, list[str]]:
         hits: dict[str, list[str]] = {}
+        entries_of = self._entries
         for f in (0, 1):
-            entries = [e for a in atoms for e in self._atom_firsts(a)[f]]
+            entries: list[First] = []
+            parts = 0
+            for a in atoms:
+                found = entries_of(a, f)
+                if found:
+                    entries += found
+                    parts += 1
             if not entries:
                 continue
-            if len(atoms) > 1:
+            if parts > 1:  # one atom's entries are sorted and each form is there once
                 entries.sort()
                 seen: set[bytes] = set()
                 entries = [e for e in entries if not (e[2] in seen or seen.add(e[2]))]  # type: ignore[func-returns-value]
-            view = self.view(f)
-            hits[FIELDS[f]] = [view.surface(start, end) for start, end, _ in entries]
+            surfaces, view = self._surfaces[f], self.view(f)
+            words: list[str] = []
+            for start, end, _ in entries:
+                surface = surfaces.get((start, end))
+                if surface is None:
+                    surface = surfaces[(start, end)] = view.surface(start, end)
+                words.append(surface)
+            hits[FIELDS[f]] = words
         return hits
 
     def snippet(self, atoms: Sequence[int]) -> str:
-        f = 1 if any(self._atom_firsts(a)[1] for a in atoms) else 0
+        f = 1 if any(self._entries(a, 1) for a in atoms) else 0
         view = self.view(f)
         kinds = self.plans.kinds
         if all(kinds[a] in (WORD, PREFIX) for a in atoms):
@@ -281,7 +306,7 @@ class ArticleHits:
         """The spans `make_snippet` marks, for atoms that are single words (or prefixes): the
         words of the atoms from the first one's position to SNIPPET_AFTER words later. Spans
         after that window are never shown; none comes before the first."""
-        firsts = [e[0] for a in atoms for e in self._atom_firsts(a)[f][:1]]
+        firsts = [e[0] for a in atoms for e in self._entries(a, f)[:1]]
         if not firsts:
             return []
         low = min(firsts)
@@ -289,7 +314,7 @@ class ArticleHits:
         needles, plans = self.plans.needles, self.plans
         found: set[int] = set()
         for a in atoms:
-            if not self._atom_firsts(a)[f]:
+            if not self._entries(a, f):
                 continue
             words = [needles[a]] if plans.kinds[a] == WORD else view.starting(needles[a])
             for word in words:
