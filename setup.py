@@ -1,9 +1,15 @@
-"""Build hook for the one optional C extension (everything else is in pyproject.toml).
+"""Build hook for the optional C extensions (everything else is in pyproject.toml).
 
-`alerts.rules._scan` speeds the matcher up; when it cannot be compiled (no C compiler), the install
-goes on without it and `alerts.rules.lexicon` uses the same algorithm in Python.
+`alerts.rules._scan` speeds the matcher up and `alerts.rules._explain` the hits of its matches;
+when they cannot be compiled (no C compiler), the install goes on without them and
+`alerts.rules.lexicon` and `alerts.rules.hits` do the same in Python.
 """
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("alerts.rules._scan", ["alerts/rules/_scan.c"], optional=True)])
+setup(
+    ext_modules=[
+        Extension("alerts.rules._scan", ["alerts/rules/_scan.c"], optional=True),
+        Extension("alerts.rules._explain", ["alerts/rules/_explain.c"], optional=True),
+    ]
+)

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from alerts.rules import lexicon, reference
+from alerts.rules import hits, lexicon, reference
 from alerts.rules.compiled import RuleError, compile_rules
 from alerts.rules.explanations import explain
 from alerts.rules.query import QuerySyntaxError, parse_query
@@ -39,8 +39,12 @@ def test_the_c_chunk_table_is_built_where_a_compiler_is() -> None:
     if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
         pytest.skip("no Python headers here: newswatch runs on the pure-Python lexicon")
     assert lexicon._scan is not None, "alerts.rules._scan was not compiled: see the output of `make install`"
+    assert hits._explain is not None, "alerts.rules._explain was not compiled: see `make install`"
     compiled = compile_rules([{"name": "q", "query": "deorbit*"}])
     assert compiled._lexicon.state.table is not None or not lexicon.USE_C_SCAN
+    # With the chunk table the hits of flat rules come from the C loop, else from Python: the
+    # tests here check both against the reference evaluator.
+    assert compiled._plans.indexed == lexicon.USE_C_SCAN
 
 
 def matches(query: str, title: str = "", text: str = "") -> bool:

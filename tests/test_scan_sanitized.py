@@ -1,5 +1,6 @@
-"""The C chunk table kept honest: alerts/rules/_scan.c built with AddressSanitizer and
-UndefinedBehaviorSanitizer, and the scan and matcher tests run against that build.
+"""The C extensions kept honest: alerts/rules/_scan.c (the chunk table) and _explain.c (the hits)
+built with AddressSanitizer and UndefinedBehaviorSanitizer, and the scan and matcher tests run
+against that build.
 
 The build goes into a copy of the packages in a temporary folder (the working tree's own
 extension is left alone), and the tests run there with the sanitizers' runtimes preloaded
@@ -63,20 +64,13 @@ def build_sanitized(target: Path) -> list[str]:
     shared = REPO.parent / "shared"
     if shared.is_dir() and not (target.parent / "shared").exists():
         (target.parent / "shared").symlink_to(shared)  # the real pages, as beside the repository
-    module = target / "alerts" / "rules" / ("_scan" + sysconfig.get_config_var("EXT_SUFFIX"))
     include = sysconfig.get_paths()["include"]
-    build = [
-        compiler,
-        "-shared",
-        "-fPIC",
-        *FLAGS,
-        f"-I{include}",
-        str(target / "alerts/rules/_scan.c"),
-        "-o",
-        str(module),
-    ]
-    done = subprocess.run(build, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    for name in ("_scan", "_explain"):
+        module = target / "alerts" / "rules" / (name + sysconfig.get_config_var("EXT_SUFFIX"))
+        source = target / "alerts" / "rules" / f"{name}.c"
+        build = [compiler, "-shared", "-fPIC", *FLAGS, f"-I{include}", str(source), "-o", str(module)]
+        done = subprocess.run(build, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
     return [_runtime(compiler, "libasan.so"), _runtime(compiler, "libubsan.so")]
 
 
@@ -92,11 +86,13 @@ def test_scan_and_matcher_tests_pass_with_address_and_undefined_behaviour_saniti
     }
     env.pop("NEWSWATCH_PURE_PYTHON", None)
     where = subprocess.run(
-        [sys.executable, "-c", "import alerts.rules._scan as s; print(s.__file__)"],
+        [sys.executable, "-c", "import alerts.rules._scan as s, alerts.rules._explain as e; print(s.__file__, e.__file__)"],
         cwd=target, env=env, capture_output=True, text=True,
     )  # fmt: skip
     assert where.returncode == 0, where.stderr
-    assert where.stdout.strip().startswith(str(target)), "the sanitized build is not the one imported"
+    assert all(f.startswith(str(target)) for f in where.stdout.split()), (
+        "the sanitized build is not the one imported"
+    )
     # --capture=sys: a sanitizer's report (written to file descriptor 2) reaches `output`.
     tests = ["tests/test_scan.py", "tests/test_matcher.py", "-k", "not command"]
     done = subprocess.run(

@@ -66,6 +66,12 @@ class FieldView:
             self._first = dict(zip(reversed(words), range(len(words) - 1, -1, -1), strict=True))
         return self._first
 
+    def sorted_words(self) -> list[bytes]:
+        """The distinct folded words, sorted (what prefixes are looked for in)."""
+        if self._sorted is None:
+            self._sorted = sorted(self.first)
+        return self._sorted
+
     def starting(self, prefix: bytes, exact: bool = False) -> list[bytes]:
         """The distinct (folded, or exact) words that start with `prefix`."""
         if exact:
@@ -73,9 +79,7 @@ class FieldView:
                 self._exact_sorted = sorted(self.exact_index)
             ordered = self._exact_sorted
         else:
-            if self._sorted is None:
-                self._sorted = sorted(self.first)
-            ordered = self._sorted
+            ordered = self.sorted_words()
         low = bisect_left(ordered, prefix)
         high = bisect_right(ordered, prefix + b"\xff", low)
         return [w for w in ordered[low:high] if w.startswith(prefix)]

@@ -30,6 +30,11 @@ from alerts.rules.tree import FIELDS, And, Near, Node, Not, Or, Phrase, Word
 if TYPE_CHECKING:
     from alerts.rules.scanned import ScannedArticle
 
+try:  # the same loop over the matched rules in C (optional, like the chunk table)
+    from alerts.rules import _explain
+except ImportError:  # not built: Python does it
+    _explain = None  # type: ignore[assignment]
+
 GENERIC, WORD, PREFIX, PHRASE = range(4)  # how an atom is looked for (`ExplainPlans.kinds`)
 # A rule's explanation plan: ("flat", atom ids) when its true atoms are simply those of its
 # positive atoms that occur (an atom, an OR of atoms, an AND of those and NOTs); else its tree
@@ -150,9 +155,11 @@ class ArticleHits:
 
     def explain(self, rules: Sequence[tuple[str, Plan]]) -> list[RuleMatch]:
         """The RuleMatch of each (name, plan) of the rules that matched, in that order."""
+        if _explain is not None and self.plans.indexed:
+            return self._explain_in_c(rules)
         title_keys, text_keys = self.scanned.words
         keys, masks = self.plans.keys, self.plans.masks
-        known, merged, occurs, snippet = self._hits, self._merged, self.occurs, self.snippet
+        occurs, snippet = self.occurs, self.snippet
         out = []
         for name, (kind, payload) in rules:
             if kind != "flat":
@@ -169,11 +176,39 @@ class ArticleHits:
                     elif (masks[a] & 1 and key in title_keys) or (masks[a] & 2 and key in text_keys):
                         found.append(a)
                 true = tuple(found)
-            hits = known.get(true)
-            if hits is None:
-                hits = known[true] = self._word_hits(true[0]) if len(true) == 1 else merged(true)
+            out.append(RuleMatch(name, self._hits_of(true), partial(snippet, true)))
+        return out
+
+    def _explain_in_c(self, rules: Sequence[tuple[str, Plan]]) -> list[RuleMatch]:
+        """`explain` with the flat plans (nearly all) done by `alerts.rules._explain`: the same
+        true atoms and hits, from the same caches."""
+        plans, snippet = self.plans, self.snippet
+        flat = [payload for _, (kind, payload) in rules if kind == "flat"]
+        lists = (plans.kinds, plans.needles, plans.keys, plans.masks)
+        done = _explain.hits(flat, lists, self._field(0), self._field(1), self._hits, self._field_firsts)
+        pairs = iter(done)
+        out = []
+        for name, plan in rules:
+            if plan[0] == "flat":
+                true, hits = next(pairs)
+            else:
+                true = tuple(dict.fromkeys(self._tree(plan)[1]))
+                hits = self._hits_of(true)
             out.append(RuleMatch(name, hits, partial(snippet, true)))
         return out
+
+    def _field(self, f: int) -> tuple:
+        """What `alerts.rules._explain` reads of field `f`."""
+        view = self.view(f)
+        return (self.scanned.words[f], view.first, view.joined, view.text, view.offsets, view.surface,
+                FIELDS[f], self._firsts[f], view.sorted_words)  # fmt: skip
+
+    def _hits_of(self, true: tuple[int, ...]) -> dict[str, list[str]]:
+        """The hits of a rule whose true atoms are `true` (shared by the rules of the same)."""
+        hits = self._hits.get(true)
+        if hits is None:
+            hits = self._hits[true] = self._word_hits(true[0]) if len(true) == 1 else self._merged(true)
+        return hits
 
     def _word_hits(self, atom: int) -> dict[str, list[str]]:
         """The hits of one atom; for a plain word (most atoms), its first occurrence per field

@@ -1,0 +1,525 @@
+/* alerts.rules._explain: the hits of the rules matched on one article, in C.
+ *
+ * Why: an article a desk's broad rules hit is matched by hundreds of rules, and each match
+ * carries its hits (per field, the words as written, each distinct form once, in order of
+ * first occurrence). In Python that is a few calls and small lists per rule and per word:
+ * most of the time of such an article. Here one call does the loop over the rules whose plan
+ * is "flat" (their true atoms are simply those of their positive atoms that occur; see
+ * alerts/rules/hits.py, which defines the result and keeps the Python version of it).
+ *
+ * Per field, the caller gives what the matcher's scan already has: the set of rule keys found,
+ * each distinct folded word's first position, the folded words joined (b" w1 w2 "), the text,
+ * the words' character offsets (a buffer of ints, or None) and a `surface(start, end)` for
+ * spans of several words, and `sorted_of()` for the distinct words in order (asked once, when a
+ * prefix is looked for). Words, prefixes and phrases of plain words are found here; exact
+ * words and NEAR are asked of `slow(atom, field)` (Python), as is anything else this file does
+ * not know. The caches are the caller's dicts, shared with its Python code: each atom's entries
+ * per field, and the hits of each tuple of true atoms.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+enum { GENERIC = 0, WORD = 1, PREFIX = 2, PHRASE = 3 }; /* alerts.rules.hits */
+
+typedef struct {
+    PyObject *keys;     /* set of rule keys found in the field */
+    PyObject *first;    /* dict: folded word -> its first position */
+    PyObject *joined;   /* bytes b" w1 w2 … wn " */
+    PyObject *text;     /* str */
+    PyObject *surface;  /* callable(start, end) -> str */
+    PyObject *name;     /* "title" or "text" */
+    PyObject *entries;  /* dict: atom -> list of (start, end, form) */
+    PyObject *sorted_of; /* callable() -> the distinct folded words, sorted */
+    PyObject *sorted;    /* what it returned (owned), once a prefix asked */
+    Py_ssize_t *spaces;  /* offsets of the spaces in `joined` (PyMem), once a phrase asked */
+    Py_ssize_t nspaces;
+    Py_buffer offsets;  /* ints: start, end of each word; .buf NULL when not given */
+    Py_ssize_t words;   /* how many offsets pairs */
+} Field;
+
+typedef struct {
+    PyObject *kinds, *needles, *keys, *masks; /* lists indexed by atom id */
+    PyObject *slow;                           /* callable(atom, field) -> list */
+    Field field[2];
+} Article;
+
+static long
+item_long(PyObject *list, Py_ssize_t index)
+{
+    PyObject *item = PyList_GetItem(list, index); /* borrowed */
+    return item == NULL ? -1 : PyLong_AsLong(item);
+}
+
+/* The phrase's first occurrence in b" w1 … wn ": [(start, end, b"w1 … wn")] or []. A word's
+ * position is the number of spaces before it: the spaces' offsets are listed once per field. */
+static PyObject *
+phrase_entries(Field *field, PyObject *needle)
+{
+    const char *hay = PyBytes_AS_STRING(field->joined), *pin = PyBytes_AS_STRING(needle);
+    Py_ssize_t hay_len = PyBytes_GET_SIZE(field->joined), pin_len = PyBytes_GET_SIZE(needle);
+    PyObject *out = PyList_New(0);
+    if (out == NULL || pin_len < 3 || pin_len > hay_len)
+        return out;
+    const char *at = memmem(hay, (size_t)hay_len, pin, (size_t)pin_len);
+    if (at == NULL)
+        return out;
+    if (field->spaces == NULL) {
+        Py_ssize_t count = 0;
+        for (const char *p = memchr(hay, ' ', (size_t)hay_len); p != NULL;
+             p = memchr(p + 1, ' ', (size_t)(hay + hay_len - p - 1)))
+            count++;
+        field->spaces = PyMem_New(Py_ssize_t, count ? count : 1);
+        if (field->spaces == NULL) {
+            Py_DECREF(out);
+            return PyErr_NoMemory();
+        }
+        Py_ssize_t i = 0;
+        for (const char *p = memchr(hay, ' ', (size_t)hay_len); p != NULL && i < count;
+             p = memchr(p + 1, ' ', (size_t)(hay + hay_len - p - 1)))
+            field->spaces[i++] = p - hay;
+        field->nspaces = i;
+    }
+    Py_ssize_t offset = at - hay, low = 0, high = field->nspaces;
+    while (low < high) { /* how many spaces come before `at` */
+        Py_ssize_t middle = low + (high - low) / 2;
+        if (field->spaces[middle] < offset)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    long start = (long)low, spaces = 0;
+    for (Py_ssize_t i = 0; i < pin_len; i++)
+        spaces += pin[i] == ' ';
+    PyObject *entry = Py_BuildValue("(lly#)", start, start + spaces - 2, pin + 1, pin_len - 2);
+    if (entry == NULL || PyList_Append(out, entry) < 0) {
+        Py_XDECREF(entry);
+        Py_DECREF(out);
+        return NULL;
+    }
+    Py_DECREF(entry);
+    return out;
+}
+
+/* The first occurrence of each distinct word that starts with `prefix`, in text order. */
+static PyObject *
+prefix_entries(Field *field, PyObject *prefix)
+{
+    if (field->sorted == NULL) {
+        field->sorted = PyObject_CallNoArgs(field->sorted_of);
+        if (field->sorted == NULL)
+            return NULL;
+        if (!PyList_Check(field->sorted)) {
+            Py_CLEAR(field->sorted);
+            PyErr_SetString(PyExc_TypeError, "sorted_of() must return a list");
+            return NULL;
+        }
+    }
+    if (!PyBytes_Check(prefix)) {
+        PyErr_SetString(PyExc_TypeError, "a prefix must be bytes");
+        return NULL;
+    }
+    PyObject *words = field->sorted;
+    const char *pin = PyBytes_AS_STRING(prefix);
+    Py_ssize_t pin_len = PyBytes_GET_SIZE(prefix), low = 0, high = PyList_GET_SIZE(words);
+    while (low < high) { /* the first word >= prefix */
+        Py_ssize_t middle = low + (high - low) / 2;
+        PyObject *word = PyList_GET_ITEM(words, middle);
+        if (!PyBytes_Check(word)) {
+            PyErr_SetString(PyExc_TypeError, "the sorted words must be bytes");
+            return NULL;
+        }
+        Py_ssize_t length = PyBytes_GET_SIZE(word), common = length < pin_len ? length : pin_len;
+        int order = memcmp(PyBytes_AS_STRING(word), pin, (size_t)common);
+        if (order < 0 || (order == 0 && length < pin_len))
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = low; i < PyList_GET_SIZE(words); i++) {
+        PyObject *word = PyList_GET_ITEM(words, i);
+        if (!PyBytes_Check(word) || PyBytes_GET_SIZE(word) < pin_len
+            || memcmp(PyBytes_AS_STRING(word), pin, (size_t)pin_len) != 0)
+            break; /* sorted: the words with the prefix are all together */
+        PyObject *position = PyDict_GetItemWithError(field->first, word);
+        if (position == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_KeyError, "a sorted word without a first position");
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *entry = PyTuple_Pack(3, position, position, word);
+        if (entry == NULL || PyList_Append(out, entry) < 0) {
+            Py_XDECREF(entry);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(entry);
+    }
+    if (PyList_GET_SIZE(out) > 1 && PyList_Sort(out) < 0) { /* by position */
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The atom's entries in field f (a borrowed reference from the cache), computing them once. */
+static PyObject *
+entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
+{
+    Field *field = &a->field[f];
+    PyObject *found = PyDict_GetItemWithError(field->entries, atom_obj);
+    if (found != NULL || PyErr_Occurred())
+        return found;
+    long mask = item_long(a->masks, atom), kind = item_long(a->kinds, atom);
+    if ((mask == -1 || kind == -1) && PyErr_Occurred())
+        return NULL;
+    PyObject *key = PyList_GetItem(a->keys, atom);
+    if (key == NULL)
+        return NULL;
+    PyObject *made = NULL;
+    int present = 1;
+    if (!(mask & (1 << f)))
+        present = 0;
+    else if (key != Py_None) {
+        present = PySet_Contains(field->keys, key);
+        if (present < 0)
+            return NULL;
+    }
+    if (!present)
+        made = PyList_New(0);
+    else if (kind == WORD) {
+        PyObject *needle = PyList_GetItem(a->needles, atom);
+        if (needle == NULL)
+            return NULL;
+        PyObject *position = PyDict_GetItemWithError(field->first, needle);
+        if (position == NULL && PyErr_Occurred())
+            return NULL;
+        made = position == NULL ? PyList_New(0) : Py_BuildValue("[(OOO)]", position, position, needle);
+    }
+    else if (kind == PHRASE) {
+        PyObject *needle = PyList_GetItem(a->needles, atom);
+        if (needle == NULL)
+            return NULL;
+        if (!PyBytes_Check(needle) || !PyBytes_Check(field->joined)) {
+            PyErr_SetString(PyExc_TypeError, "phrase needles and joined words must be bytes");
+            return NULL;
+        }
+        made = phrase_entries(field, needle);
+    }
+    else if (kind == PREFIX) {
+        PyObject *needle = PyList_GetItem(a->needles, atom);
+        if (needle == NULL)
+            return NULL;
+        made = prefix_entries(field, needle);
+    }
+    else
+        made = PyObject_CallFunction(a->slow, "Oi", atom_obj, f);
+    if (made == NULL)
+        return NULL;
+    if (!PyList_Check(made)) {
+        Py_DECREF(made);
+        PyErr_SetString(PyExc_TypeError, "an atom's entries must be a list");
+        return NULL;
+    }
+    int stored = PyDict_SetItem(field->entries, atom_obj, made);
+    Py_DECREF(made); /* the cache holds it */
+    return stored < 0 ? NULL : made;
+}
+
+/* True when the atom is one of a matched rule's true atoms. */
+static int
+atom_present(Article *a, PyObject *atom_obj, Py_ssize_t atom)
+{
+    PyObject *key = PyList_GetItem(a->keys, atom);
+    if (key == NULL)
+        return -1;
+    if (key == Py_None) { /* no key: it occurs when either field has an entry */
+        for (int f = 0; f < 2; f++) {
+            PyObject *entries = entries_of(a, atom_obj, atom, f);
+            if (entries == NULL)
+                return -1;
+            if (PyList_GET_SIZE(entries))
+                return 1;
+        }
+        return 0;
+    }
+    long mask = item_long(a->masks, atom);
+    if (mask == -1 && PyErr_Occurred())
+        return -1;
+    for (int f = 0; f < 2; f++) {
+        if (!(mask & (1 << f)))
+            continue;
+        int in = PySet_Contains(a->field[f].keys, key);
+        if (in != 0)
+            return in;
+    }
+    return 0;
+}
+
+static PyObject *
+surface_of(Field *field, PyObject *start, PyObject *end)
+{
+    long s = PyLong_AsLong(start), e = PyLong_AsLong(end);
+    if ((s == -1 || e == -1) && PyErr_Occurred())
+        return NULL;
+    if (s == e) { /* one word: its characters, as written */
+        if (field->offsets.buf != NULL && s >= 0 && s < field->words) {
+            const int *offsets = (const int *)field->offsets.buf;
+            Py_ssize_t length = PyUnicode_GET_LENGTH(field->text);
+            Py_ssize_t from = offsets[2 * s], to = offsets[2 * s + 1];
+            if (0 <= from && from <= to && to <= length)
+                return PyUnicode_Substring(field->text, from, to);
+        }
+    }
+    return PyObject_CallFunctionObjArgs(field->surface, start, end, NULL);
+}
+
+/* The hits of a tuple of true atoms: {field name: [surface, …]} (a new reference). */
+static PyObject *
+merged(Article *a, PyObject *atoms)
+{
+    PyObject *hits = PyDict_New();
+    if (hits == NULL)
+        return NULL;
+    Py_ssize_t count = PyTuple_GET_SIZE(atoms);
+    for (int f = 0; f < 2; f++) {
+        Field *field = &a->field[f];
+        PyObject *entries = NULL; /* borrowed when one atom gives them all, else owned */
+        int parts = 0, owned = 0;
+        for (Py_ssize_t i = 0; i < count; i++) {
+            PyObject *atom_obj = PyTuple_GET_ITEM(atoms, i);
+            Py_ssize_t atom = PyLong_AsSsize_t(atom_obj);
+            if (atom == -1 && PyErr_Occurred())
+                goto fail_entries;
+            PyObject *found = entries_of(a, atom_obj, atom, f);
+            if (found == NULL)
+                goto fail_entries;
+            if (!PyList_GET_SIZE(found))
+                continue;
+            parts++;
+            if (entries == NULL)
+                entries = found;
+            else {
+                if (!owned) {
+                    entries = PyList_GetSlice(entries, 0, PyList_GET_SIZE(entries));
+                    if (entries == NULL)
+                        goto fail;
+                    owned = 1;
+                }
+                Py_ssize_t size = PyList_GET_SIZE(entries);
+                if (PyList_SetSlice(entries, size, size, found) < 0)
+                    goto fail_entries;
+            }
+        }
+        if (entries == NULL)
+            continue;
+        PyObject *kept = entries;
+        int kept_owned = 0;
+        if (parts > 1) { /* one atom's entries are sorted and each form is there once */
+            if (PyList_Sort(entries) < 0)
+                goto fail_entries;
+            PyObject *seen = PySet_New(NULL);
+            kept = PyList_New(0);
+            if (seen == NULL || kept == NULL) {
+                Py_XDECREF(seen);
+                Py_XDECREF(kept);
+                goto fail_entries;
+            }
+            kept_owned = 1;
+            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
+                PyObject *entry = PyList_GET_ITEM(entries, i);
+                PyObject *form = PyTuple_GET_ITEM(entry, 2);
+                int in = PySet_Contains(seen, form);
+                if (in < 0 || (!in && (PySet_Add(seen, form) < 0 || PyList_Append(kept, entry) < 0))) {
+                    Py_DECREF(seen);
+                    Py_DECREF(kept);
+                    goto fail_entries;
+                }
+            }
+            Py_DECREF(seen);
+        }
+        Py_ssize_t n = PyList_GET_SIZE(kept);
+        PyObject *words = PyList_New(n);
+        if (words == NULL) {
+            if (kept_owned)
+                Py_DECREF(kept);
+            goto fail_entries;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *entry = PyList_GET_ITEM(kept, i);
+            PyObject *surface = NULL;
+            if (PyTuple_Check(entry) && PyTuple_GET_SIZE(entry) == 3)
+                surface = surface_of(field, PyTuple_GET_ITEM(entry, 0), PyTuple_GET_ITEM(entry, 1));
+            else
+                PyErr_SetString(PyExc_TypeError, "an entry must be (start, end, form)");
+            if (surface == NULL) {
+                Py_DECREF(words);
+                words = NULL;
+                break;
+            }
+            PyList_SET_ITEM(words, i, surface);
+        }
+        if (kept_owned)
+            Py_DECREF(kept);
+        if (owned)
+            Py_DECREF(entries);
+        if (words == NULL)
+            goto fail;
+        int stored = PyDict_SetItem(hits, field->name, words);
+        Py_DECREF(words);
+        if (stored < 0)
+            goto fail;
+        continue;
+    fail_entries:
+        if (owned)
+            Py_DECREF(entries);
+        goto fail;
+    }
+    return hits;
+fail:
+    Py_DECREF(hits);
+    return NULL;
+}
+
+static int
+read_field(PyObject *spec, Field *field)
+{
+    PyObject *offsets;
+    memset(field, 0, sizeof(*field));
+    if (!PyArg_ParseTuple(spec, "OO!O!UOOUO!O:field", &field->keys, &PyDict_Type, &field->first,
+                          &PyBytes_Type, &field->joined, &field->text, &offsets, &field->surface,
+                          &field->name, &PyDict_Type, &field->entries, &field->sorted_of))
+        return -1;
+    if (!PyAnySet_Check(field->keys)) {
+        PyErr_SetString(PyExc_TypeError, "a field's keys must be a set");
+        return -1;
+    }
+    if (PyObject_CheckBuffer(offsets)) { /* else (a list, None): surfaces from `surface` */
+        if (PyObject_GetBuffer(offsets, &field->offsets, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+            return -1;
+        const char *format = field->offsets.format;
+        if (field->offsets.itemsize != sizeof(int) || format == NULL || (strcmp(format, "i") && strcmp(format, "@i"))) {
+            PyBuffer_Release(&field->offsets);
+            field->offsets.buf = NULL; /* not ints: the surfaces come from `surface` */
+        }
+        else
+            field->words = field->offsets.len / (Py_ssize_t)sizeof(int) / 2;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(hits_doc,
+"hits(payloads, plans, title, text, known, slow)\n--\n\n"
+"For each tuple of atom ids in `payloads` (the flat plans of the rules matched, in order),\n"
+"return (its true atoms, their hits). `plans`: (kinds, needles, keys, masks), lists by atom;\n"
+"`title`, `text`: (keys, first, joined, text, offsets or None, surface, name, entries,\n"
+"sorted_of); `known`: dict true atoms -> hits (read and filled); `slow(atom, field)`:\n"
+"entries in Python.");
+
+static PyObject *
+explain_hits(PyObject *module, PyObject *args)
+{
+    PyObject *payloads, *plans, *title, *text, *known, *slow;
+    Article a;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O:hits", &PyList_Type, &payloads, &PyTuple_Type, &plans,
+                          &PyTuple_Type, &title, &PyTuple_Type, &text, &PyDict_Type, &known, &slow))
+        return NULL;
+    if (!PyArg_ParseTuple(plans, "O!O!O!O!:plans", &PyList_Type, &a.kinds, &PyList_Type, &a.needles,
+                          &PyList_Type, &a.keys, &PyList_Type, &a.masks))
+        return NULL;
+    a.slow = slow;
+    if (read_field(title, &a.field[0]) < 0)
+        return NULL;
+    if (read_field(text, &a.field[1]) < 0) {
+        if (a.field[0].offsets.buf != NULL)
+            PyBuffer_Release(&a.field[0].offsets);
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(payloads);
+    PyObject *out = PyList_New(count);
+    if (out == NULL)
+        goto done;
+    for (Py_ssize_t r = 0; r < count; r++) {
+        PyObject *payload = PyList_GET_ITEM(payloads, r);
+        if (!PyTuple_Check(payload)) {
+            PyErr_SetString(PyExc_TypeError, "a payload must be a tuple of atom ids");
+            goto fail;
+        }
+        PyObject *true_atoms;
+        Py_ssize_t size = PyTuple_GET_SIZE(payload);
+        if (size == 1) {
+            Py_INCREF(payload);
+            true_atoms = payload;
+        }
+        else {
+            PyObject *found = PyList_New(0);
+            if (found == NULL)
+                goto fail;
+            for (Py_ssize_t i = 0; i < size; i++) {
+                PyObject *atom_obj = PyTuple_GET_ITEM(payload, i);
+                Py_ssize_t atom = PyLong_AsSsize_t(atom_obj);
+                int present = atom == -1 && PyErr_Occurred() ? -1 : atom_present(&a, atom_obj, atom);
+                if (present < 0 || (present && PyList_Append(found, atom_obj) < 0)) {
+                    Py_DECREF(found);
+                    goto fail;
+                }
+            }
+            true_atoms = PyList_AsTuple(found);
+            Py_DECREF(found);
+            if (true_atoms == NULL)
+                goto fail;
+        }
+        PyObject *hits = PyDict_GetItemWithError(known, true_atoms);
+        if (hits != NULL)
+            Py_INCREF(hits);
+        else if (!PyErr_Occurred()) {
+            hits = merged(&a, true_atoms);
+            if (hits != NULL && PyDict_SetItem(known, true_atoms, hits) < 0)
+                Py_CLEAR(hits);
+        }
+        if (hits == NULL) {
+            Py_DECREF(true_atoms);
+            goto fail;
+        }
+        PyObject *pair = PyTuple_Pack(2, true_atoms, hits);
+        Py_DECREF(true_atoms);
+        Py_DECREF(hits);
+        if (pair == NULL)
+            goto fail;
+        PyList_SET_ITEM(out, r, pair);
+    }
+    goto done;
+fail:
+    Py_CLEAR(out);
+done:
+    for (int f = 0; f < 2; f++) {
+        if (a.field[f].offsets.buf != NULL)
+            PyBuffer_Release(&a.field[f].offsets);
+        Py_CLEAR(a.field[f].sorted);
+        PyMem_Free(a.field[f].spaces);
+    }
+    return out;
+}
+
+static PyMethodDef module_methods[] = {
+    {"hits", (PyCFunction)explain_hits, METH_VARARGS, hits_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "alerts.rules._explain",
+    .m_doc = "The hits of the rules matched on one article (optional C speed-up of alerts.rules.hits).",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__explain(void)
+{
+    return PyModule_Create(&module);
+}
