@@ -23,18 +23,17 @@ class RuleMatch:
     """One rule that matched one article: what hit where (`hits`: per field, the words as
     written, in order, each once) and a highlighted snippet, made when first asked for."""
 
-    __slots__ = ("_snippet", "_snippet_of", "hits", "rule")
+    __slots__ = ("_snippet", "hits", "rule")
 
     def __init__(self, rule: str, hits: dict[str, list[str]], snippet: str | Callable[[], str]) -> None:
-        self.rule, self.hits = rule, hits
-        self._snippet: str | None = snippet if isinstance(snippet, str) else None
-        self._snippet_of = None if isinstance(snippet, str) else snippet
+        self.rule, self.hits, self._snippet = rule, hits, snippet  # the snippet, or what makes it
 
     @property
     def snippet(self) -> str:
-        if self._snippet is None:
-            self._snippet = self._snippet_of()
-        return self._snippet
+        found = self._snippet
+        if found.__class__ is not str:
+            found = self._snippet = found()  # type: ignore[operator]
+        return found  # type: ignore[return-value]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RuleMatch):

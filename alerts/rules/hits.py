@@ -186,6 +186,11 @@ class ArticleHits:
         flat = [payload for _, (kind, payload) in rules if kind == "flat"]
         lists = (plans.kinds, plans.needles, plans.keys, plans.masks)
         done = _explain.hits(flat, lists, self._field(0), self._field(1), self._hits, self._field_firsts)
+        if len(flat) == len(rules):  # the usual case
+            return [
+                RuleMatch(name, hits, partial(snippet, true))
+                for (name, _), (true, hits) in zip(rules, done, strict=True)
+            ]
         pairs = iter(done)
         out = []
         for name, plan in rules:

@@ -24,6 +24,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
+from newswatch.core.bulk import collector_paused
 from newswatch.core.errors import UserError
 
 
@@ -105,7 +106,14 @@ def match(
 
 
 def _answer(compiled: Any, item: dict[str, Any], snippets: bool) -> str:
-    """The output line of one article."""
+    """The output line of one article. The matches of an article with hundreds of them are
+    thousands of small objects without cycles: the collector is paused while they live, and
+    they are gone when it resumes, so it never walks them (`newswatch.core.bulk`)."""
+    with collector_paused():
+        return _answer_line(compiled, item, snippets)
+
+
+def _answer_line(compiled: Any, item: dict[str, Any], snippets: bool) -> str:
     found = compiled.match(item.get("title") or "", item.get("text") or "", item.get("source"))
     out: dict[str, Any] = {
         "id": item.get("id"),
@@ -114,7 +122,11 @@ def _answer(compiled: Any, item: dict[str, Any], snippets: bool) -> str:
     }
     if snippets:
         out["snippets"] = {m.rule: m.snippet for m in found}
-    return json.dumps(out, ensure_ascii=False) + "\n"
+    return _encode(out) + "\n"
+
+
+# Answers are trees of dicts, lists and strings just made: no cycles to look for.
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 
 CHUNK = 32  # articles per task: enough to make a task's overhead small, few enough to stream
