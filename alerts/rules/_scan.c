@@ -104,22 +104,25 @@ static uint64_t sip_k0, sip_k1;
     } while (0)
 
 /* SipHash-1-3 of n bytes under (sip_k0, sip_k1): the keyed hash CPython uses for str and bytes
- * (there too, so that chosen keys cannot be made to collide). */
+ * (there too, so that chosen keys cannot be made to collide). `tail`: the last n % 8 bytes as
+ * load_word() reads them; `seen` gets the OR of all 8-byte words and the tail. */
 static inline uint64_t
-siphash13(const unsigned char *p, Py_ssize_t n)
+siphash13_tail(const unsigned char *p, Py_ssize_t n, uint64_t tail, uint64_t *seen)
 {
     uint64_t v0 = 0x736f6d6570736575ULL ^ sip_k0;
     uint64_t v1 = 0x646f72616e646f6dULL ^ sip_k1;
     uint64_t v2 = 0x6c7967656e657261ULL ^ sip_k0;
     uint64_t v3 = 0x7465646279746573ULL ^ sip_k1;
+    uint64_t bits = tail;
     Py_ssize_t whole = n & ~(Py_ssize_t)7;
     for (Py_ssize_t i = 0; i < whole; i += 8) {
         uint64_t m = load_word(p + i, 8);
+        bits |= m;
         v3 ^= m;
         SIPROUND;
         v0 ^= m;
     }
-    uint64_t last = ((uint64_t)n << 56) | load_word(p + whole, n - whole);
+    uint64_t last = ((uint64_t)n << 56) | tail;
     v3 ^= last;
     SIPROUND;
     v0 ^= last;
@@ -127,7 +130,16 @@ siphash13(const unsigned char *p, Py_ssize_t n)
     SIPROUND;
     SIPROUND;
     SIPROUND;
+    *seen = bits;
     return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static inline uint64_t
+siphash13(const unsigned char *p, Py_ssize_t n)
+{
+    Py_ssize_t whole = n & ~(Py_ssize_t)7;
+    uint64_t seen;
+    return siphash13_tail(p, n, load_word(p + whole, n - whole), &seen);
 }
 
 /* Hash a chunk (keyed: see the top of this file). */
@@ -143,6 +155,31 @@ chunk_key(const unsigned char *p, Py_ssize_t n)
     key.hash = h ? h : 1;
     key.high = (bits & 0x80) != 0;
     return key;
+}
+
+/* chunk_key() of a chunk inside a buffer that ends at `end`: the same key, but the last few
+ * bytes are read with one load where 8 bytes can be read without passing `end` (most chunks
+ * are shorter than 8 bytes and are followed by more of the text). */
+static inline ChunkKey
+chunk_key_at(const unsigned char *p, Py_ssize_t n, const unsigned char *end)
+{
+#if PY_LITTLE_ENDIAN
+    Py_ssize_t whole = n & ~(Py_ssize_t)7, rest = n - whole;
+    if (rest == 0 || end - (p + whole) < 8)
+        return chunk_key(p, n);
+    uint64_t tail, seen;
+    memcpy(&tail, p + whole, 8);
+    tail &= ~0ULL >> (64 - 8 * rest);
+    uint64_t h = siphash13_tail(p, n, tail, &seen);
+    ChunkKey key;
+    key.head = whole ? load_word(p, 8) : tail;
+    key.hash = h ? h : 1;
+    key.high = (seen & 0x8080808080808080ULL) != 0;
+    return key;
+#else
+    (void)end;
+    return chunk_key(p, n);
+#endif
 }
 
 static Slot *
@@ -616,7 +653,7 @@ table_scan(ChunkTable *self, PyObject *arg)
     const unsigned char *start;
     Py_ssize_t n;
     while (next_chunk(&p, end, &start, &n)) {
-        ChunkKey key = chunk_key(start, n);
+        ChunkKey key = chunk_key_at(start, n, end);
         int high = key.high;
         Slot *slot = find_slot(self, (const char *)start, n, key);
         int known = slot->hash != 0;
@@ -737,7 +774,7 @@ table_positions(ChunkTable *self, PyObject *arg)
     const unsigned char *start;
     Py_ssize_t n;
     while (next_chunk(&p, end, &start, &n)) {
-        Slot *slot = find_slot(self, (const char *)start, n, chunk_key(start, n));
+        Slot *slot = find_slot(self, (const char *)start, n, chunk_key_at(start, n, end));
         if (slot->hash == 0) {
             Py_DECREF(found);
             PyBuffer_Release(&data);
@@ -793,7 +830,7 @@ table_joined(ChunkTable *self, PyObject *arg)
     const unsigned char *start;
     Py_ssize_t n;
     while (next_chunk(&p, end, &start, &n)) {
-        Slot *slot = find_slot(self, (const char *)start, n, chunk_key(start, n));
+        Slot *slot = find_slot(self, (const char *)start, n, chunk_key_at(start, n, end));
         if (slot->hash == 0) {
             result = Py_None;
             Py_INCREF(result);
@@ -848,7 +885,7 @@ table_offsets(ChunkTable *self, PyObject *arg)
     while (next_chunk(&p, end, &start, &n)) {
         for (; counted < start; counted++) /* the spaces before the chunk */
             chars += (*counted & 0xC0) != 0x80;
-        Slot *slot = find_slot(self, (const char *)start, n, chunk_key(start, n));
+        Slot *slot = find_slot(self, (const char *)start, n, chunk_key_at(start, n, end));
         if (slot->hash == 0 || slot->spans == -2) {
             result = Py_None;
             Py_INCREF(result);
