@@ -26,20 +26,25 @@ from newswatch.core.config import Rule
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True, params=["C chunk table", "pure Python"])
+@pytest.fixture(autouse=True, params=["C chunk table", "C chunk table, hits in Python", "pure Python"])
 def lexicon_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test here runs with the C chunk table (alerts.rules._scan) and with the Python dict."""
-    monkeypatch.setattr(lexicon, "USE_C_SCAN", request.param == "C chunk table")
+    """Every test here runs with the C extensions (the chunk table of alerts.rules._scan, the hits
+    of alerts.rules._explain), with the chunk table alone, and in pure Python."""
+    monkeypatch.setattr(lexicon, "USE_C_SCAN", request.param != "pure Python")
+    if request.param == "C chunk table, hits in Python":
+        monkeypatch.setattr(hits, "_explain", None)
     return str(request.param)
 
 
-def test_the_c_chunk_table_is_built_where_a_compiler_is() -> None:
+def test_the_c_chunk_table_is_built_where_a_compiler_is(lexicon_backend: str) -> None:
     if shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("no C compiler here: newswatch runs on the pure-Python lexicon")
     if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
         pytest.skip("no Python headers here: newswatch runs on the pure-Python lexicon")
     assert lexicon._scan is not None, "alerts.rules._scan was not compiled: see the output of `make install`"
-    assert hits._explain is not None, "alerts.rules._explain was not compiled: see `make install`"
+    assert lexicon_backend == "C chunk table, hits in Python" or hits._explain is not None, (
+        "alerts.rules._explain was not compiled: see `make install`"
+    )
     compiled = compile_rules([{"name": "q", "query": "deorbit*"}])
     assert compiled._lexicon.state.table is not None or not lexicon.USE_C_SCAN
     # With the chunk table the hits of flat rules come from the C loop, else from Python: the
