@@ -162,11 +162,25 @@ class Lexicon:
         if len(state) > self.limit:
             state = self.state = self._new_state()
             new, complete = scan.tokens, False  # the known ones are not in the new state either
-        learned = [self.add(chunk, state) for chunk in new]
+        learned = self._learn_new(new, state)
         if complete:  # the new chunks were words of no phrase
             return keys.union(*learned), state
         keys = state.table.scan(scan.data)[0]  # every chunk known now: the phrases too
         return keys, state
+
+    def _learn_new(self, new: Iterable[bytes], state: LexiconState) -> list[frozenset[bytes]]:
+        """`add` each new chunk to the C table; most are plain ASCII words of no rule (a number,
+        a name no rule has), entered straight away without keys."""
+        vocabulary, starts, shortest, get = self.vocabulary, self.starts, self.shortest, self.phrase_words.get
+        table, add = state.table, self.add
+        learned: list[frozenset[bytes]] = []
+        for chunk in new:
+            if chunk.isascii() and chunk not in vocabulary and chunk[:shortest] not in starts:
+                table.add(chunk, -1, [get(chunk, 0)], None, None)
+                learned.append(_NO_KEYS)
+            else:
+                learned.append(add(chunk, state))
+        return learned
 
     def _keys_from_dict(self, tokens: set[bytes], state: LexiconState) -> tuple[set[bytes], LexiconState]:
         found: list[frozenset[bytes] | None] = list(map(state.known.get, tokens))
