@@ -160,3 +160,28 @@ def test_a_lexicon_full_of_chunks_is_replaced_and_still_finds_phrases() -> None:
         text = f"word{index} “space station” {index}é"
         assert compiled.match_names("", text) == ["p"], text
     assert len(compiled._lexicon.state) <= 3 + 8
+
+
+snippet_text = st.text(
+    alphabet=st.one_of(st.sampled_from("ab Zé*\n\t\u00a0.,«»—’Ёж"), st.characters(codec="utf-8")),
+    max_size=300,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(snippet_text, st.lists(st.tuples(st.integers(0, 80), st.integers(0, 6)), max_size=6))
+def test_the_c_snippet_is_the_python_snippet(text: str, picks: list[tuple[int, int]]) -> None:
+    """alerts.rules._explain.snippet makes what explanations.make_snippet makes: the window of
+    words, marks merged and kept in it, white space made one space, ** made *, the ellipses."""
+    from array import array
+
+    from alerts.rules import hits
+    from alerts.rules.explanations import make_snippet
+
+    if hits._explain is None:
+        pytest.skip("alerts.rules._explain was not compiled (no C compiler): Python makes snippets")
+    words = tokenize(text)
+    starts, ends = [m.start() for m in words], [m.end() for m in words]
+    spans = [(a % len(words), min(len(words) - 1, a % len(words) + b)) for a, b in picks] if words else []
+    offsets = array("i", [i for m in words for i in m.span()])
+    assert hits._explain.snippet(text, memoryview(offsets), spans) == make_snippet(text, starts, ends, spans)

@@ -338,8 +338,13 @@ class ArticleHits:
         key = (f, tuple(spans))
         found = self._snippets.get(key)
         if found is None:
-            starts, ends = view.starts_ends
-            found = self._snippets[key] = make_snippet(view.text, starts, ends, spans)
+            offsets = view.offsets
+            if self.plans.indexed and _explain is not None and isinstance(offsets, memoryview):
+                found = _explain.snippet(view.text, offsets, spans)  # the same, in C
+            else:
+                starts, ends = view.starts_ends
+                found = make_snippet(view.text, starts, ends, spans)
+            self._snippets[key] = found
         return found
 
     def _spans_in_window(self, atoms: Sequence[int], f: int, view: FieldView) -> list[Span]:
@@ -350,6 +355,10 @@ class ArticleHits:
         if not firsts:
             return []
         low = min(firsts)
+        if self.plans.indexed and _explain is not None:  # the window's words compared in C
+            kinds, needles = self.plans.kinds, self.plans.needles
+            wanted = [(needles[a], kinds[a] == PREFIX) for a in atoms if self._entries(a, f)]
+            return _explain.window(view.words, low, wanted)
         high = min(len(view.words) - 1, low + SNIPPET_AFTER)
         needles, plans = self.plans.needles, self.plans
         found: set[int] = set()
