@@ -65,10 +65,10 @@ def build_sanitized(target: Path) -> list[str]:
     if shared.is_dir() and not (target.parent / "shared").exists():
         (target.parent / "shared").symlink_to(shared)  # the real pages, as beside the repository
     include = sysconfig.get_paths()["include"]
-    for name in ("_scan", "_explain"):
+    for name, sources in (("_scan", ["_scan.c"]), ("_explain", ["_explain.c", "_snippets.c"])):
         module = target / "alerts" / "rules" / (name + sysconfig.get_config_var("EXT_SUFFIX"))
-        source = target / "alerts" / "rules" / f"{name}.c"
-        build = [compiler, "-shared", "-fPIC", *FLAGS, f"-I{include}", str(source), "-o", str(module)]
+        files = [str(target / "alerts" / "rules" / source) for source in sources]
+        build = [compiler, "-shared", "-fPIC", *FLAGS, f"-I{include}", *files, "-o", str(module)]
         done = subprocess.run(build, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
     return [_runtime(compiler, "libasan.so"), _runtime(compiler, "libubsan.so")]
