@@ -532,3 +532,32 @@ def test_page_bytes_of_real_pages_are_their_texts_utf8(shared_dir: Path) -> None
     for page in sorted((shared_dir / "realworld").glob("*/html/*.html.gz")):
         text, encoded = decode_page(gzip.decompress(page.read_bytes()))
         assert encoded is None or encoded == text.encode("utf-8"), page.name
+
+
+_PARAGRAPH = "The crew of the station prepared the capsule for its return to Earth on Friday morning. "
+
+
+def test_scripts_are_skipped_before_parsing_but_never_take_the_text_around_them() -> None:
+    """Scripts, styles and SVG are removed before the page is parsed (JSON-LD kept); a `<script`
+    that is no tag — in an attribute's value, a comment, a script's own string — must not make
+    the removal reach over the article's text to the next `</script>`."""
+    article = (
+        '<p data-embed="<script src=x>">' + _PARAGRAPH * 3 + "</p>"
+        "<!-- <script> --><p>" + _PARAGRAPH * 2 + "Roscosmos confirmed the date.</p>"
+        '<script>document.write("<script src=ad.js><\\/script>")</script>'
+        "<p>" + _PARAGRAPH * 2 + "NASA will deorbit the station in 2030.</p>"
+        "<style>.x{background:url('data:image/svg+xml,<svg></svg>')}</style>"
+        "<p>" + _PARAGRAPH + "Meanwhile, the ISS keeps flying.</p>"
+    )
+    page = (
+        "<html><head><title>Return</title>"
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Return", '
+        '"datePublished": "2026-11-30T08:00:00Z"}</script></head>'
+        f"<body><article><h1>Return</h1>{article}</article><script>var a = 1;</script></body></html>"
+    )
+    found = extract_article(page.encode(), "https://example.org/news/return")
+    for sentence in ("Roscosmos confirmed the date.", "NASA will deorbit the station in 2030.",
+                     "Meanwhile, the ISS keeps flying."):  # fmt: skip
+        assert sentence in found.text
+    assert "document.write" not in found.text and "background" not in found.text
+    assert found.published == datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
