@@ -101,7 +101,8 @@ def page_article(html: bytes | str, url: str | None) -> ExtractedArticle:
         return article
     # Scripts, styles and SVG are ~60% of a news page's characters and nothing reads them
     # (JSON-LD kept): the parser skips them, ~1 ms a page (same articles on all shared pages).
-    bounded = "".join(piece for _, piece in _without_bulky_blocks(_bounded(text)))
+    pieces = _without_bulky_blocks(_bounded(text))
+    bounded = pieces[0][1] if len(pieces) == 1 else "".join(piece for _, piece in pieces)
     tree = parse_page(bounded, encoded if bounded is text else None)
     if tree is None:
         return article
