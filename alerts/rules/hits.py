@@ -12,6 +12,11 @@ The rules matched on one article share that work. Each atom (word, prefix, phras
 compiled rules is numbered once (`ExplainPlans`); per article an atom's hits are worked out once
 and kept as the first occurrence of each distinct folded form it hit, so a rule's hits are a
 merge of the few entries of its true atoms. Snippets are made only when read.
+
+With the C chunk table, the loop over the matched rules of flat plans (nearly all) runs in
+`alerts.rules._explain` and so do the snippets' window and text (`_snippets.c`); this module
+keeps the same in Python (the reference for them, and the path where they were not built) and
+the rarer shapes: exact words, NEAR, and rules whose plan is a tree.
 """
 
 from __future__ import annotations
