@@ -9,7 +9,7 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("alerts.rules._scan", ["alerts/rules/_scan.c"], optional=True),
+        Extension("alerts.rules._scan", ["alerts/rules/_scan.c", "alerts/rules/_decide.c"], optional=True),
         Extension(
             "alerts.rules._explain", ["alerts/rules/_explain.c", "alerts/rules/_snippets.c"], optional=True
         ),

@@ -185,3 +185,46 @@ def test_the_c_snippet_is_the_python_snippet(text: str, picks: list[tuple[int, i
     spans = [(a % len(words), min(len(words) - 1, a % len(words) + b)) for a, b in picks] if words else []
     offsets = array("i", [i for m in words for i in m.span()])
     assert hits._explain.snippet(text, memoryview(offsets), spans) == make_snippet(text, starts, ends, spans)
+
+
+class _Checks:
+    """The article side of a rule program: records which lazy checks were asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple] = []
+
+    def near(self, spec: int) -> bool:
+        self.asked.append(("near", spec))
+        return spec == 1
+
+
+def test_decide_takes_direct_rules_and_candidates_whose_groups_and_programs_hold() -> None:
+    rules = ["r0", "r1", "r2", "r3", "r4"]
+    direct = {b"nasa": [0], b"iss": [4, 0]}
+    triggers = {b"deorbit": [1, 2, 3]}
+    other_groups = [(), ((b"iss", b"station"),), ((b"moon",),), (), ()]
+    programs = [None, None, None, (1, (0, b"deorbit", 1), (3, (4, "near", (0,)))), None]
+    checks = _Checks()
+    title, text = {b"deorbit"}, {b"iss", b"nasa"}
+    assert _scan.decide(title, text, direct, triggers, other_groups, programs, checks, rules) == ["r0", "r1", "r3", "r4"]
+    assert checks.asked == [("near", 0)]  # r3: deorbit in the title, and NOT near(0)
+    # Scoped to the text, the key in the title does not count; the lazy check is never asked.
+    programs[3] = (1, (0, b"deorbit", 2), (3, (4, "near", (0,))))
+    assert _scan.decide(title, text, direct, triggers, other_groups, programs, _Checks(), rules) == ["r0", "r1", "r4"]
+    assert _scan.decide(set(), set(), direct, triggers, other_groups, programs, checks, rules) == []
+
+
+@pytest.mark.parametrize(
+    "program",
+    [(), (9, b"x"), (0, b"deorbit"), (4, "near", [0]), (4, 7, (0,)), (1, "not a program"), (4, "no_such", ())],
+)
+def test_decide_refuses_a_malformed_program_with_an_error(program: tuple) -> None:
+    with pytest.raises((ValueError, TypeError, AttributeError)):
+        _scan.decide({b"deorbit"}, set(), {}, {b"deorbit": [0]}, [()], [program], _Checks(), ["r0"])
+
+
+def test_decide_refuses_rule_indexes_outside_its_tables() -> None:
+    with pytest.raises(IndexError):
+        _scan.decide({b"nasa"}, set(), {b"nasa": [3]}, {}, [()], [None], _Checks(), ["r0"])
+    with pytest.raises(IndexError):
+        _scan.decide({b"nasa"}, set(), {}, {b"nasa": [-1]}, [()], [None], _Checks(), ["r0"])

@@ -414,31 +414,100 @@ read_field(PyObject *spec, Field *field)
     return 0;
 }
 
+/* What `make` gives: the rules' names, and RuleMatch (alerts/rules/explanations.py) with the
+ * descriptors of its slots, so that a match is made without running its __init__ in Python. */
+typedef struct {
+    PyObject *names, *type, *snippet;
+    PyObject *rule, *hits, *later; /* the slots' descriptors (owned) */
+} Maker;
+
+static int
+read_maker(PyObject *make, Maker *m)
+{
+    memset(m, 0, sizeof(*m));
+    if (make == NULL || make == Py_None)
+        return 0;
+    if (!PyArg_ParseTuple(make, "O!O!O:make", &PyList_Type, &m->names, &PyType_Type, &m->type, &m->snippet))
+        return -1;
+    const char *slots[3] = {"rule", "hits", "_snippet"};
+    PyObject **found[3] = {&m->rule, &m->hits, &m->later};
+    for (int i = 0; i < 3; i++) {
+        *found[i] = PyObject_GetAttrString(m->type, slots[i]);
+        if (*found[i] == NULL)
+            return -1;
+        if (Py_TYPE(*found[i])->tp_descr_set == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s is not a slot of the match type", slots[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+release_maker(Maker *m)
+{
+    Py_CLEAR(m->rule);
+    Py_CLEAR(m->hits);
+    Py_CLEAR(m->later);
+}
+
+/* RuleMatch(name, hits, (snippet, true_atoms)): its snippet is snippet(true_atoms), when read. */
+static PyObject *
+make_match(Maker *m, PyObject *name, PyObject *true_atoms, PyObject *hits)
+{
+    PyTypeObject *type = (PyTypeObject *)m->type;
+    PyObject *later = PyTuple_Pack(2, m->snippet, true_atoms);
+    PyObject *match = later == NULL ? NULL : type->tp_alloc(type, 0);
+    if (match != NULL
+        && (Py_TYPE(m->rule)->tp_descr_set(m->rule, match, name) < 0
+            || Py_TYPE(m->hits)->tp_descr_set(m->hits, match, hits) < 0
+            || Py_TYPE(m->later)->tp_descr_set(m->later, match, later) < 0))
+        Py_CLEAR(match);
+    Py_XDECREF(later);
+    return match;
+}
+
 PyDoc_STRVAR(hits_doc,
-"hits(payloads, plans, title, text, known, slow)\n--\n\n"
+"hits(payloads, plans, title, text, known, slow, make=None)\n--\n\n"
 "For each tuple of atom ids in `payloads` (the flat plans of the rules matched, in order),\n"
 "return (its true atoms, their hits). `plans`: (kinds, needles, keys, masks), lists by atom;\n"
 "`title`, `text`: (keys, first, joined, text, offsets or None, surface, name, entries,\n"
 "sorted_of); `known`: dict true atoms -> hits (read and filled); `slow(atom, field)`:\n"
-"entries in Python.");
+"entries in Python. With `make` = (names, RuleMatch, snippet), return instead\n"
+"RuleMatch(names[i], hits, (snippet, true atoms)) for each.");
 
 static PyObject *
 explain_hits(PyObject *module, PyObject *args)
 {
-    PyObject *payloads, *plans, *title, *text, *known, *slow;
+    PyObject *payloads, *plans, *title, *text, *known, *slow, *make = NULL;
     Article a;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O:hits", &PyList_Type, &payloads, &PyTuple_Type, &plans,
-                          &PyTuple_Type, &title, &PyTuple_Type, &text, &PyDict_Type, &known, &slow))
+    Maker maker;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O|O:hits", &PyList_Type, &payloads, &PyTuple_Type, &plans,
+                          &PyTuple_Type, &title, &PyTuple_Type, &text, &PyDict_Type, &known, &slow, &make))
         return NULL;
+    if (read_maker(make, &maker) < 0) {
+        release_maker(&maker);
+        return NULL;
+    }
+    if (maker.names != NULL && PyList_GET_SIZE(maker.names) != PyList_GET_SIZE(payloads)) {
+        release_maker(&maker);
+        PyErr_SetString(PyExc_ValueError, "as many names as payloads");
+        return NULL;
+    }
     if (!PyArg_ParseTuple(plans, "O!O!O!O!:plans", &PyList_Type, &a.kinds, &PyList_Type, &a.needles,
-                          &PyList_Type, &a.keys, &PyList_Type, &a.masks))
+                          &PyList_Type, &a.keys, &PyList_Type, &a.masks)) {
+        release_maker(&maker);
         return NULL;
+    }
     a.slow = slow;
-    if (read_field(title, &a.field[0]) < 0)
+    if (read_field(title, &a.field[0]) < 0) {
+        release_maker(&maker);
         return NULL;
+    }
     if (read_field(text, &a.field[1]) < 0) {
         if (a.field[0].offsets.buf != NULL)
             PyBuffer_Release(&a.field[0].offsets);
+        release_maker(&maker);
         return NULL;
     }
     Py_ssize_t count = PyList_GET_SIZE(payloads);
@@ -446,6 +515,10 @@ explain_hits(PyObject *module, PyObject *args)
     if (out == NULL)
         goto done;
     for (Py_ssize_t r = 0; r < count; r++) {
+        if (r >= PyList_GET_SIZE(payloads)) { /* the callbacks are Python code */
+            PyErr_SetString(PyExc_ValueError, "the payloads changed during the call");
+            goto fail;
+        }
         PyObject *payload = PyList_GET_ITEM(payloads, r);
         if (!PyTuple_Check(payload)) {
             PyErr_SetString(PyExc_TypeError, "a payload must be a tuple of atom ids");
@@ -461,15 +534,18 @@ explain_hits(PyObject *module, PyObject *args)
             PyObject *found = PyList_New(0);
             if (found == NULL)
                 goto fail;
+            Py_INCREF(payload); /* held while the callbacks run */
             for (Py_ssize_t i = 0; i < size; i++) {
                 PyObject *atom_obj = PyTuple_GET_ITEM(payload, i);
                 Py_ssize_t atom = PyLong_AsSsize_t(atom_obj);
                 int present = atom == -1 && PyErr_Occurred() ? -1 : atom_present(&a, atom_obj, atom);
                 if (present < 0 || (present && PyList_Append(found, atom_obj) < 0)) {
+                    Py_DECREF(payload);
                     Py_DECREF(found);
                     goto fail;
                 }
             }
+            Py_DECREF(payload);
             true_atoms = PyList_AsTuple(found);
             Py_DECREF(found);
             if (true_atoms == NULL)
@@ -487,7 +563,15 @@ explain_hits(PyObject *module, PyObject *args)
             Py_DECREF(true_atoms);
             goto fail;
         }
-        PyObject *pair = PyTuple_Pack(2, true_atoms, hits);
+        PyObject *pair;
+        if (maker.names != NULL && r >= PyList_GET_SIZE(maker.names)) {
+            PyErr_SetString(PyExc_ValueError, "the names changed during the call");
+            pair = NULL;
+        }
+        else if (maker.names != NULL)
+            pair = make_match(&maker, PyList_GET_ITEM(maker.names, r), true_atoms, hits);
+        else
+            pair = PyTuple_Pack(2, true_atoms, hits);
         Py_DECREF(true_atoms);
         Py_DECREF(hits);
         if (pair == NULL)
@@ -504,6 +588,7 @@ done:
         Py_CLEAR(a.field[f].sorted);
         PyMem_Free(a.field[f].spaces);
     }
+    release_maker(&maker);
     return out;
 }
 

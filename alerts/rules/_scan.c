@@ -929,8 +929,13 @@ chunk_hash(PyObject *module, PyObject *arg)
     return PyLong_FromUnsignedLongLong(key.hash);
 }
 
+/* alerts/rules/_decide.c (linked into this module) */
+extern const char nw_decide_doc[];
+PyObject *nw_decide(PyObject *module, PyObject *args);
+
 static PyMethodDef module_methods[] = {
     {"chunk_hash", (PyCFunction)chunk_hash, METH_O, chunk_hash_doc},
+    {"decide", (PyCFunction)nw_decide, METH_VARARGS, nw_decide_doc},
     {NULL, NULL, 0, NULL},
 };
 

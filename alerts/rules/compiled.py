@@ -11,7 +11,9 @@ bench/bench_matcher.py):
 2. Each rule has requirement groups, sets of keys of which at least one per group must occur;
    a rule is looked at only when all its groups are satisfied, and a rule of words, prefixes
    (and plain phrases) in ANDs of ORs is decided by them alone. Any other rule is evaluated by a
-   small Python function generated from its tree: `alerts.rules.plan`.
+   small Python function generated from its tree (`alerts.rules.plan`). With the C chunk table,
+   the decision itself runs in C (`alerts.rules._scan.decide`, alerts/rules/_decide.c) over the
+   same tables, and such a rule is a program of tuples instead of a function.
 3. Those functions call lazy checks of phrases, exact words and NEAR (`alerts.rules.terms`) on
    the article's views (`ScannedArticle`, here), each built only when first asked for.
 
@@ -38,6 +40,7 @@ from alerts.rules.hits import ArticleHits, ExplainPlans, Plan
 from alerts.rules.keys import indexed_key, word_key
 from alerts.rules.plan import (
     CodeGen,
+    Program,
     decided_by_groups,
     minimal_groups,
     near_word_keys,
@@ -62,7 +65,9 @@ class RuleError(UserError):
         super().__init__(f"rule '{rule}': {where}{message}")
 
 
-Evaluator = Callable[[set[bytes], set[bytes], ScannedArticle], bool]
+# How a rule that its groups do not decide is evaluated: a generated function, or with the C
+# chunk table the program `alerts.rules._scan.decide` runs (`CodeGen.program`).
+Evaluator = Callable[[set[bytes], set[bytes], ScannedArticle], bool] | Program
 
 
 @dataclass
@@ -139,7 +144,7 @@ class CompiledRules:
         # The others are looked at when a key of their trigger group (the most selective-looking
         # one) occurs; then every other group must be hit too before the rule is evaluated.
         self._triggers: dict[bytes, list[int]] = {}
-        self._other_groups: list[tuple[frozenset[bytes], ...]] = []
+        self._other_groups: list[tuple[tuple[bytes, ...], ...]] = []
         self._evaluate: list[Evaluator | None] = []
         self._positions: dict[str, int] = {}
         self._terms = _Terms()
@@ -155,7 +160,7 @@ class CompiledRules:
         """Enter a rule at `index` in the tables (`fresh`: the lists are this object's own)."""
         self._evaluate[index] = rule.evaluate
         trigger = max(rule.groups, key=selectivity)
-        self._other_groups[index] = tuple(g for g in rule.groups if g is not trigger)
+        self._other_groups[index] = tuple(tuple(g) for g in rule.groups if g is not trigger)
         table = self._direct if rule.evaluate is None and len(rule.groups) == 1 else self._triggers
         for key in trigger:
             if fresh:
@@ -270,6 +275,13 @@ class CompiledRules:
         article.changing = (title_state.changing, text_state.changing)
         article.tables = (title_state.table, text_state.table)
         article.word_ids = self._lexicon.phrase_words
+        if self._indexed:  # the same as below, in C
+            found = lexicon._scan.decide(
+                *words, self._direct, self._triggers, self._other_groups, self._evaluate, article, self._rules
+            )
+            if source is None:
+                return found, article
+            return [r for r in found if r.sources is None or source in r.sources], article
         present = words[0] | words[1]
         matched: set[int] = set().union(*map(self._direct.__getitem__, present & self._direct_keys))
         candidates = set().union(*map(self._triggers.__getitem__, present & self._trigger_keys))
@@ -282,7 +294,7 @@ class CompiledRules:
                         break
                 else:
                     function = evaluate[index]
-                    if function is None or function(title_words, text_words, article):
+                    if function is None or function(title_words, text_words, article):  # type: ignore[operator]
                         matched.add(index)
         rules = self._rules
         if source is None:
@@ -339,7 +351,11 @@ def _compile_entries(
         groups = minimal_groups(requirement_groups(query.root, indexed=indexed))
         entry = _Compiled(name, query, source_set, groups, plans.plan(query.root))
         compiled.append((entry, enabled))
-        if not decided_by_groups(query.root, indexed):
+        if decided_by_groups(query.root, indexed):
+            pass
+        elif indexed:  # decided in C: a program of tuples
+            entry.evaluate = codegen.program(query.root)
+        else:
             generated.append((entry, f"lambda T, X, a: {codegen.expr(query.root)}"))
     if generated:
         source = "(" + ",\n".join(code for _, code in generated) + ",)"

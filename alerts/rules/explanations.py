@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from alerts.rules import reference
 from alerts.rules.tree import FIELDS, Query
+
+# What makes a snippet when it is first read: a callable, or (function, argument).
+Later = Callable[[], str] | tuple[Callable[[Any], str], Any]
 
 SNIPPET_BEFORE = 12  # words shown before the first hit
 SNIPPET_AFTER = 24  # words shown after it
@@ -25,14 +29,16 @@ class RuleMatch:
 
     __slots__ = ("_snippet", "hits", "rule")
 
-    def __init__(self, rule: str, hits: dict[str, list[str]], snippet: str | Callable[[], str]) -> None:
-        self.rule, self.hits, self._snippet = rule, hits, snippet  # the snippet, or what makes it
+    def __init__(self, rule: str, hits: dict[str, list[str]], snippet: str | Later) -> None:
+        # The snippet, or what makes it: a callable, or (function, argument) (the matcher makes
+        # hundreds of matches an article, most never shown: a pair is the cheapest to make).
+        self.rule, self.hits, self._snippet = rule, hits, snippet
 
     @property
     def snippet(self) -> str:
         found = self._snippet
         if found.__class__ is not str:
-            found = self._snippet = found()  # type: ignore[operator]
+            found = self._snippet = found[0](found[1]) if found.__class__ is tuple else found()  # type: ignore[index,operator]
         return found  # type: ignore[return-value]
 
     def __eq__(self, other: object) -> bool:

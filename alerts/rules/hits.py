@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Hashable, Sequence
-from functools import partial
 from typing import TYPE_CHECKING
 
 from alerts.rules.explanations import SNIPPET_AFTER, RuleMatch, make_snippet
@@ -181,7 +180,7 @@ class ArticleHits:
                     elif (masks[a] & 1 and key in title_keys) or (masks[a] & 2 and key in text_keys):
                         found.append(a)
                 true = tuple(found)
-            out.append(RuleMatch(name, self._hits_of(true), partial(snippet, true)))
+            out.append(RuleMatch(name, self._hits_of(true), (snippet, true)))
         return out
 
     def _explain_in_c(self, rules: Sequence[tuple[str, Plan]]) -> list[RuleMatch]:
@@ -190,12 +189,11 @@ class ArticleHits:
         plans, snippet = self.plans, self.snippet
         flat = [payload for _, (kind, payload) in rules if kind == "flat"]
         lists = (plans.kinds, plans.needles, plans.keys, plans.masks)
-        done = _explain.hits(flat, lists, self._field(0), self._field(1), self._hits, self._field_firsts)
-        if len(flat) == len(rules):  # the usual case
-            return [
-                RuleMatch(name, hits, partial(snippet, true))
-                for (name, _), (true, hits) in zip(rules, done, strict=True)
-            ]
+        fields = (self._field(0), self._field(1))
+        if len(flat) == len(rules):  # the usual case: the matches made in C too
+            make = ([name for name, _ in rules], RuleMatch, snippet)
+            return _explain.hits(flat, lists, *fields, self._hits, self._field_firsts, make)  # type: ignore[no-any-return]
+        done = _explain.hits(flat, lists, *fields, self._hits, self._field_firsts)
         pairs = iter(done)
         out = []
         for name, plan in rules:
@@ -204,7 +202,7 @@ class ArticleHits:
             else:
                 true = tuple(dict.fromkeys(self._tree(plan)[1]))
                 hits = self._hits_of(true)
-            out.append(RuleMatch(name, hits, partial(snippet, true)))
+            out.append(RuleMatch(name, hits, (snippet, true)))
         return out
 
     def _field(self, f: int) -> tuple:

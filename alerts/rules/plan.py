@@ -113,8 +113,21 @@ def decided_by_groups(node: Node, indexed: bool = False) -> bool:
     return disjunction(node) or (isinstance(node, And) and all(disjunction(c) for c in node.children))
 
 
+# The operations of a rule program (`CodeGen.program`), as alerts/rules/_decide.c runs them.
+KEY, AND, OR, NOT, CALL = range(5)
+Program = tuple
+
+
+def _calls(program: Program) -> bool:
+    """Whether a program calls a lazy check (those go last, after the cheap key look-ups)."""
+    if program[0] == CALL:
+        return True
+    return program[0] != KEY and any(_calls(p) for p in program[1:])
+
+
 class CodeGen:
-    """Turns a rule's tree into one Python expression over T, X (word sets) and a (ScannedArticle)."""
+    """Turns a rule's tree into one Python expression over T, X (word sets) and a (ScannedArticle),
+    or into the same as a program of tuples for the C decision (`alerts.rules._scan.decide`)."""
 
     def __init__(self, indexed: bool = False) -> None:
         self.checks: list[Any] = []
@@ -140,6 +153,25 @@ class CodeGen:
         parts = sorted((self.expr(c) for c in node.children), key=lambda e: "a." in e)
         joiner = " and " if isinstance(node, And) else " or "
         return "(" + joiner.join(parts) + ")"
+
+    def program(self, node: Node) -> Program:
+        """`expr` as a tree of tuples: (KEY, key, field mask), (AND, *children), (OR, *children),
+        (NOT, child), (CALL, method of the article, arguments)."""
+        if isinstance(node, Word):
+            if node.exact:
+                return (CALL, "exact", (self._add(WordSpec(node)), FIELD_MASK[node.field]))
+            return (KEY, word_key(node), FIELD_MASK[node.field])
+        if isinstance(node, Phrase):
+            key = indexed_key(node) if self.indexed else None
+            if key is not None:
+                return (KEY, key, FIELD_MASK[node.field])
+            return (CALL, "phrase", (self._add(PhraseSpec(node)), FIELD_MASK[node.field]))
+        if isinstance(node, Near):
+            return (CALL, "near", (self._add(Positional(node)),))
+        if isinstance(node, Not):
+            return (NOT, self.program(node.child))
+        parts = sorted((self.program(c) for c in node.children), key=_calls)
+        return (AND if isinstance(node, And) else OR, *parts)
 
     def word(self, node: Word) -> str:
         if node.exact:

@@ -1,0 +1,254 @@
+/* alerts.rules._scan.decide: which compiled rules an article matches, in C.
+ *
+ * Why: once the chunk table has given an article's keys, deciding is table look-ups and small
+ * boolean checks, but a desk's broad rules make them many: ~380 keys, ~130 candidate rules
+ * whose other requirement groups must be checked and ~65 of them evaluated, ~225 matches an
+ * article. As a Python loop over sets and generated functions that was most of the decision's
+ * time. The tables are the same Python objects `alerts.rules.compiled.CompiledRules` keeps
+ * (and changes copy-on-write); this file only walks them.
+ *
+ * A rule's program (alerts/rules/plan.py, `CodeGen.program`) is a tree of tuples:
+ *   (0, key, mask)      the key is among the keys of the fields in mask (1 title, 2 text)
+ *   (1, child, ...)     AND          (2, child, ...)  OR          (3, child)  NOT
+ *   (4, name, args)     article.name(*args): a lazy check of a phrase, exact word or NEAR
+ * The parser bounds the nesting (32 levels), so the recursion is bounded too.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdlib.h>
+
+enum { KEY = 0, AND = 1, OR = 2, NOT = 3, CALL = 4 };
+#define MAX_DEPTH 200 /* far above what the parser lets through */
+
+typedef struct {
+    Py_ssize_t *items;
+    Py_ssize_t used, capacity;
+} Indexes;
+
+static int
+push(Indexes *list, Py_ssize_t value)
+{
+    if (list->used == list->capacity) {
+        Py_ssize_t capacity = list->capacity ? 2 * list->capacity : 256;
+        Py_ssize_t *grown = PyMem_Realloc(list->items, (size_t)capacity * sizeof(Py_ssize_t));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        list->items = grown;
+        list->capacity = capacity;
+    }
+    list->items[list->used++] = value;
+    return 0;
+}
+
+static int
+by_value(const void *a, const void *b)
+{
+    Py_ssize_t x = *(const Py_ssize_t *)a, y = *(const Py_ssize_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sort and drop repeats in place. */
+static void
+sort_unique(Indexes *list)
+{
+    if (list->used < 2)
+        return;
+    qsort(list->items, (size_t)list->used, sizeof(Py_ssize_t), by_value);
+    Py_ssize_t kept = 1;
+    for (Py_ssize_t i = 1; i < list->used; i++)
+        if (list->items[i] != list->items[kept - 1])
+            list->items[kept++] = list->items[i];
+    list->used = kept;
+}
+
+/* Append the ints of table[key] (a list) to `out`, when the key is in the table. */
+static int
+post(PyObject *table, PyObject *key, Indexes *out)
+{
+    PyObject *found = PyDict_GetItemWithError(table, key);
+    if (found == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyList_Check(found)) {
+        PyErr_SetString(PyExc_TypeError, "a rule table's value must be a list of rule indexes");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(found); i++) {
+        Py_ssize_t index = PyLong_AsSsize_t(PyList_GET_ITEM(found, i));
+        if ((index == -1 && PyErr_Occurred()) || push(out, index) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    PyObject *fields[2]; /* the keys of the title and of the text (sets) */
+    PyObject *article;   /* what CALL nodes call */
+} Article;
+
+/* 1 when the key is in a field of `mask`, 0 when not, -1 on error. */
+static int
+has_key(Article *a, PyObject *key, long mask)
+{
+    for (int f = 0; f < 2; f++) {
+        if (mask & (1 << f)) {
+            int in = PySet_Contains(a->fields[f], key);
+            if (in != 0)
+                return in;
+        }
+    }
+    return 0;
+}
+
+/* 1 when a requirement group (a tuple of keys) has a key in either field. */
+static int
+group_hit(Article *a, PyObject *group)
+{
+    if (!PyTuple_Check(group)) {
+        PyErr_SetString(PyExc_TypeError, "a requirement group must be a tuple of keys");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(group); i++) {
+        int in = has_key(a, PyTuple_GET_ITEM(group, i), 3);
+        if (in != 0)
+            return in;
+    }
+    return 0;
+}
+
+static int
+run(Article *a, PyObject *node, int depth)
+{
+    if (!PyTuple_Check(node) || PyTuple_GET_SIZE(node) < 2 || depth > MAX_DEPTH) {
+        PyErr_SetString(PyExc_ValueError, "a malformed rule program");
+        return -1;
+    }
+    long op = PyLong_AsLong(PyTuple_GET_ITEM(node, 0));
+    Py_ssize_t size = PyTuple_GET_SIZE(node);
+    switch (op) {
+    case KEY: {
+        long mask = size == 3 ? PyLong_AsLong(PyTuple_GET_ITEM(node, 2)) : -1;
+        if (mask == -1) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "a malformed rule program");
+            return -1;
+        }
+        return has_key(a, PyTuple_GET_ITEM(node, 1), mask);
+    }
+    case AND:
+    case OR:
+        for (Py_ssize_t i = 1; i < size; i++) {
+            int value = run(a, PyTuple_GET_ITEM(node, i), depth + 1);
+            if (value < 0)
+                return -1;
+            if (value != (op == AND))
+                return value; /* AND: a false child; OR: a true one */
+        }
+        return op == AND;
+    case NOT: {
+        int value = run(a, PyTuple_GET_ITEM(node, 1), depth + 1);
+        return value < 0 ? -1 : !value;
+    }
+    case CALL: {
+        PyObject *name = PyTuple_GET_ITEM(node, 1);
+        PyObject *args = size == 3 ? PyTuple_GET_ITEM(node, 2) : NULL;
+        if (!PyUnicode_Check(name) || args == NULL || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) > 4) {
+            PyErr_SetString(PyExc_ValueError, "a malformed rule program");
+            return -1;
+        }
+        PyObject *stack[5] = {a->article};
+        Py_ssize_t n = PyTuple_GET_SIZE(args);
+        for (Py_ssize_t i = 0; i < n; i++)
+            stack[1 + i] = PyTuple_GET_ITEM(args, i);
+        PyObject *result = PyObject_VectorcallMethod(name, stack, (size_t)(1 + n) | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        if (result == NULL)
+            return -1;
+        int value = PyObject_IsTrue(result);
+        Py_DECREF(result);
+        return value;
+    }
+    default:
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "a malformed rule program");
+        return -1;
+    }
+}
+
+const char nw_decide_doc[] =
+    "decide(title_keys, text_keys, direct, triggers, other_groups, programs, article, rules)\n--\n\n"
+    "Return [rules[i] for i in sorted(matched)]: the rules of `direct` (key -> [rule index]) whose\n"
+    "key occurs, and of `triggers` whose key occurs, every group of other_groups[i] (tuples of\n"
+    "keys) has a key that occurs, and programs[i] is None or true for `article`.";
+
+PyObject *
+nw_decide(PyObject *module, PyObject *args)
+{
+    PyObject *direct, *triggers, *other_groups, *programs, *rules;
+    Article a;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!OO!:decide", &PySet_Type, &a.fields[0], &PySet_Type, &a.fields[1],
+                          &PyDict_Type, &direct, &PyDict_Type, &triggers, &PyList_Type, &other_groups,
+                          &PyList_Type, &programs, &a.article, &PyList_Type, &rules))
+        return NULL;
+    Indexes matched = {0}, candidates = {0};
+    PyObject *out = NULL;
+    for (int f = 0; f < 2; f++) {
+        PyObject *keys = PyObject_GetIter(a.fields[f]), *key;
+        if (keys == NULL)
+            goto done;
+        while ((key = PyIter_Next(keys)) != NULL) {
+            int in = f == 1 ? PySet_Contains(a.fields[0], key) : 0; /* posted with the title's */
+            int failed = in < 0 || (!in && (post(direct, key, &matched) < 0 || post(triggers, key, &candidates) < 0));
+            Py_DECREF(key);
+            if (failed)
+                break;
+        }
+        Py_DECREF(keys);
+        if (PyErr_Occurred())
+            goto done;
+    }
+    sort_unique(&candidates);
+    Py_ssize_t count = PyList_GET_SIZE(rules);
+    for (Py_ssize_t c = 0; c < candidates.used; c++) {
+        Py_ssize_t index = candidates.items[c];
+        if (index < 0 || index >= count || index >= PyList_GET_SIZE(other_groups) || index >= PyList_GET_SIZE(programs)) {
+            PyErr_SetString(PyExc_IndexError, "a rule index outside the rule tables");
+            goto done;
+        }
+        PyObject *groups = PyList_GET_ITEM(other_groups, index);
+        if (!PyTuple_Check(groups)) {
+            PyErr_SetString(PyExc_TypeError, "a rule's other groups must be a tuple");
+            goto done;
+        }
+        int hit = 1;
+        for (Py_ssize_t g = 0; hit == 1 && g < PyTuple_GET_SIZE(groups); g++)
+            hit = group_hit(&a, PyTuple_GET_ITEM(groups, g));
+        PyObject *program = PyList_GET_ITEM(programs, index);
+        if (hit == 1 && program != Py_None) {
+            Py_INCREF(program); /* its checks run Python code */
+            hit = run(&a, program, 0);
+            Py_DECREF(program);
+        }
+        if (hit < 0 || (hit && push(&matched, index) < 0))
+            goto done;
+    }
+    sort_unique(&matched);
+    out = PyList_New(matched.used);
+    if (out == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < matched.used; i++) {
+        Py_ssize_t index = matched.items[i];
+        if (index < 0 || index >= count) {
+            PyErr_SetString(PyExc_IndexError, "a rule index outside the rule tables");
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyObject *rule = PyList_GET_ITEM(rules, index);
+        Py_INCREF(rule);
+        PyList_SET_ITEM(out, i, rule);
+    }
+done:
+    PyMem_Free(matched.items);
+    PyMem_Free(candidates.items);
+    return out;
+}
