@@ -198,20 +198,31 @@ class _Checks:
         return spec == 1
 
 
+def _postings(direct: dict[bytes, list[int]], triggers: dict[bytes, list[int]]) -> dict[bytes, bytes]:
+    """The packed table `decide` reads: 2 * i for a rule the key decides, 2 * i + 1 for a candidate."""
+    from array import array
+
+    codes: dict[bytes, list[int]] = {}
+    for key, rules in direct.items():
+        codes.setdefault(key, []).extend(2 * i for i in rules)
+    for key, rules in triggers.items():
+        codes.setdefault(key, []).extend(2 * i + 1 for i in rules)
+    return {key: array("i", c).tobytes() for key, c in codes.items()}
+
+
 def test_decide_takes_direct_rules_and_candidates_whose_groups_and_programs_hold() -> None:
     rules = ["r0", "r1", "r2", "r3", "r4"]
-    direct = {b"nasa": [0], b"iss": [4, 0]}
-    triggers = {b"deorbit": [1, 2, 3]}
+    postings = _postings({b"nasa": [0], b"iss": [4, 0]}, {b"deorbit": [1, 2, 3]})
     other_groups = [(), ((b"iss", b"station"),), ((b"moon",),), (), ()]
     programs = [None, None, None, (1, (0, b"deorbit", 1), (3, (4, "near", (0,)))), None]
     checks = _Checks()
     title, text = {b"deorbit"}, {b"iss", b"nasa"}
-    assert _scan.decide(title, text, direct, triggers, other_groups, programs, checks, rules) == ["r0", "r1", "r3", "r4"]
+    assert _scan.decide(title, text, postings, other_groups, programs, checks, rules) == ["r0", "r1", "r3", "r4"]
     assert checks.asked == [("near", 0)]  # r3: deorbit in the title, and NOT near(0)
     # Scoped to the text, the key in the title does not count; the lazy check is never asked.
     programs[3] = (1, (0, b"deorbit", 2), (3, (4, "near", (0,))))
-    assert _scan.decide(title, text, direct, triggers, other_groups, programs, _Checks(), rules) == ["r0", "r1", "r4"]
-    assert _scan.decide(set(), set(), direct, triggers, other_groups, programs, checks, rules) == []
+    assert _scan.decide(title, text, postings, other_groups, programs, _Checks(), rules) == ["r0", "r1", "r4"]
+    assert _scan.decide(set(), set(), postings, other_groups, programs, checks, rules) == []
 
 
 @pytest.mark.parametrize(
@@ -219,12 +230,12 @@ def test_decide_takes_direct_rules_and_candidates_whose_groups_and_programs_hold
     [(), (9, b"x"), (0, b"deorbit"), (4, "near", [0]), (4, 7, (0,)), (1, "not a program"), (4, "no_such", ())],
 )
 def test_decide_refuses_a_malformed_program_with_an_error(program: tuple) -> None:
+    postings = _postings({}, {b"deorbit": [0]})
     with pytest.raises((ValueError, TypeError, AttributeError)):
-        _scan.decide({b"deorbit"}, set(), {}, {b"deorbit": [0]}, [()], [program], _Checks(), ["r0"])
+        _scan.decide({b"deorbit"}, set(), postings, [()], [program], _Checks(), ["r0"])
 
 
-def test_decide_refuses_rule_indexes_outside_its_tables() -> None:
-    with pytest.raises(IndexError):
-        _scan.decide({b"nasa"}, set(), {b"nasa": [3]}, {}, [()], [None], _Checks(), ["r0"])
-    with pytest.raises(IndexError):
-        _scan.decide({b"nasa"}, set(), {}, {b"nasa": [-1]}, [()], [None], _Checks(), ["r0"])
+@pytest.mark.parametrize("postings", [{b"nasa": b"\x06\x00\x00\x00"}, {b"nasa": b"\xff\xff\xff\xff"}, {b"nasa": b"\x00"}])
+def test_decide_refuses_postings_outside_its_tables(postings: dict[bytes, bytes]) -> None:
+    with pytest.raises((IndexError, TypeError)):
+        _scan.decide({b"nasa"}, set(), postings, [()], [None], _Checks(), ["r0"])

@@ -15,7 +15,9 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { KEY = 0, AND = 1, OR = 2, NOT = 3, CALL = 4 };
 #define MAX_DEPTH 200 /* far above what the parser lets through */
@@ -63,20 +65,28 @@ sort_unique(Indexes *list)
     list->used = kept;
 }
 
-/* Append the ints of table[key] (a list) to `out`, when the key is in the table. */
+/* Add the rules of postings[key], when the key is in the table: packed int32 codes, 2 * index
+ * for a rule the key decides, 2 * index + 1 for a rule it is a candidate of. */
 static int
-post(PyObject *table, PyObject *key, Indexes *out)
+post(PyObject *postings, PyObject *key, Indexes *matched, Indexes *candidates)
 {
-    PyObject *found = PyDict_GetItemWithError(table, key);
+    PyObject *found = PyDict_GetItemWithError(postings, key);
     if (found == NULL)
         return PyErr_Occurred() ? -1 : 0;
-    if (!PyList_Check(found)) {
-        PyErr_SetString(PyExc_TypeError, "a rule table's value must be a list of rule indexes");
+    if (!PyBytes_Check(found) || PyBytes_GET_SIZE(found) % sizeof(int32_t)) {
+        PyErr_SetString(PyExc_TypeError, "a posting must be packed int32 codes");
         return -1;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(found); i++) {
-        Py_ssize_t index = PyLong_AsSsize_t(PyList_GET_ITEM(found, i));
-        if ((index == -1 && PyErr_Occurred()) || push(out, index) < 0)
+    const char *codes = PyBytes_AS_STRING(found);
+    Py_ssize_t count = PyBytes_GET_SIZE(found) / (Py_ssize_t)sizeof(int32_t);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int32_t code;
+        memcpy(&code, codes + i * (Py_ssize_t)sizeof(int32_t), sizeof(code));
+        if (code < 0) {
+            PyErr_SetString(PyExc_IndexError, "a rule index outside the rule tables");
+            return -1;
+        }
+        if (push(code & 1 ? candidates : matched, code >> 1) < 0)
             return -1;
     }
     return 0;
@@ -176,19 +186,20 @@ run(Article *a, PyObject *node, int depth)
 }
 
 const char nw_decide_doc[] =
-    "decide(title_keys, text_keys, direct, triggers, other_groups, programs, article, rules)\n--\n\n"
-    "Return [rules[i] for i in sorted(matched)]: the rules of `direct` (key -> [rule index]) whose\n"
-    "key occurs, and of `triggers` whose key occurs, every group of other_groups[i] (tuples of\n"
-    "keys) has a key that occurs, and programs[i] is None or true for `article`.";
+    "decide(title_keys, text_keys, postings, other_groups, programs, article, rules)\n--\n\n"
+    "Return [rules[i] for i in sorted(matched)]. `postings`: key -> packed int32 codes, 2 * i for a\n"
+    "rule i the key decides, 2 * i + 1 for a rule i it makes a candidate; a candidate matches when\n"
+    "every group of other_groups[i] (tuples of keys) has a key that occurs and programs[i] is None\n"
+    "or true for `article`.";
 
 PyObject *
 nw_decide(PyObject *module, PyObject *args)
 {
-    PyObject *direct, *triggers, *other_groups, *programs, *rules;
+    PyObject *postings, *other_groups, *programs, *rules;
     Article a;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!OO!:decide", &PySet_Type, &a.fields[0], &PySet_Type, &a.fields[1],
-                          &PyDict_Type, &direct, &PyDict_Type, &triggers, &PyList_Type, &other_groups,
-                          &PyList_Type, &programs, &a.article, &PyList_Type, &rules))
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!OO!:decide", &PySet_Type, &a.fields[0], &PySet_Type, &a.fields[1],
+                          &PyDict_Type, &postings, &PyList_Type, &other_groups, &PyList_Type, &programs,
+                          &a.article, &PyList_Type, &rules))
         return NULL;
     Indexes matched = {0}, candidates = {0};
     PyObject *out = NULL;
@@ -198,7 +209,7 @@ nw_decide(PyObject *module, PyObject *args)
             goto done;
         while ((key = PyIter_Next(keys)) != NULL) {
             int in = f == 1 ? PySet_Contains(a.fields[0], key) : 0; /* posted with the title's */
-            int failed = in < 0 || (!in && (post(direct, key, &matched) < 0 || post(triggers, key, &candidates) < 0));
+            int failed = in < 0 || (!in && post(postings, key, &matched, &candidates) < 0);
             Py_DECREF(key);
             if (failed)
                 break;

@@ -31,6 +31,7 @@ gives no source, no rule is limited) and `enabled: false` (the rule is left out)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +145,10 @@ class CompiledRules:
         # The others are looked at when a key of their trigger group (the most selective-looking
         # one) occurs; then every other group must be hit too before the rule is evaluated.
         self._triggers: dict[bytes, list[int]] = {}
+        # With the C decision, both in one table whose values are packed int32 codes, 2 * index
+        # for a direct rule and 2 * index + 1 for a trigger: one look-up per key, and the
+        # indexes read from one block of memory (Python ints each live apart).
+        self._postings: dict[bytes, bytes] = {}
         self._other_groups: list[tuple[tuple[bytes, ...], ...]] = []
         self._evaluate: list[Evaluator | None] = []
         self._positions: dict[str, int] = {}
@@ -153,6 +158,7 @@ class CompiledRules:
             self._evaluate.append(None)
             self._post(index, rule, fresh=True)
             self._terms.add(rule.query.root, indexed)
+        self._postings = {key: array("i", codes).tobytes() for key, codes in self._postings.items()}  # type: ignore[arg-type]
         self._count = len(compiled)
         self._finish(new_lexicon=True)
 
@@ -161,12 +167,19 @@ class CompiledRules:
         self._evaluate[index] = rule.evaluate
         trigger = max(rule.groups, key=selectivity)
         self._other_groups[index] = tuple(tuple(g) for g in rule.groups if g is not trigger)
-        table = self._direct if rule.evaluate is None and len(rule.groups) == 1 else self._triggers
+        direct = rule.evaluate is None and len(rule.groups) == 1
+        table = self._direct if direct else self._triggers
+        code = 2 * index + (not direct)
+        postings: dict = self._postings
         for key in trigger:
-            if fresh:
+            if fresh:  # the constructor packs the lists of codes
                 table.setdefault(key, []).append(index)
+                if self._indexed:
+                    postings.setdefault(key, []).append(code)
             else:  # copy on write: the lists may be shared with the CompiledRules this came from
                 table[key] = [*table.get(key, ()), index]
+                if self._indexed:
+                    postings[key] = postings.get(key, b"") + array("i", (code,)).tobytes()
         self._positions[rule.name] = index
 
     def _unpost(self, index: int) -> None:
@@ -181,6 +194,13 @@ class CompiledRules:
                     table[key] = kept
                 else:
                     table.pop(key, None)
+        for key in max(rule.groups, key=selectivity) if self._indexed else ():
+            codes = array("i", self._postings.get(key, b""))
+            left = array("i", (c for c in codes if c >> 1 != index)).tobytes()
+            if left:
+                self._postings[key] = left
+            else:
+                self._postings.pop(key, None)
         self._rules[index] = None
         self._evaluate[index] = None
         self._other_groups[index] = ()
@@ -223,9 +243,10 @@ class CompiledRules:
             list(self._evaluate),
             list(self._other_groups),
         )
-        new._direct, new._triggers, new._positions = (
+        new._direct, new._triggers, new._postings, new._positions = (
             dict(self._direct),
             dict(self._triggers),
+            dict(self._postings),
             dict(self._positions),
         )
         for name in removed:
@@ -277,7 +298,7 @@ class CompiledRules:
         article.word_ids = self._lexicon.phrase_words
         if self._indexed:  # the same as below, in C
             found = lexicon._scan.decide(
-                *words, self._direct, self._triggers, self._other_groups, self._evaluate, article, self._rules
+                *words, self._postings, self._other_groups, self._evaluate, article, self._rules
             )
             if source is None:
                 return found, article

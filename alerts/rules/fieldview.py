@@ -8,7 +8,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 
-from alerts.rules.text import encode, tokenize
+from alerts.rules.text import encode, fold, fold_exact, tokenize
 from alerts.rules.tree import Near, Node, Or, Phrase, Word
 
 Span = tuple[int, int]
@@ -145,10 +145,14 @@ class FieldView:
 
 def _word_positions(word: Word, view: FieldView) -> list[int]:
     key = encode(word.key)
+    if word.exact and not word.prefix:
+        # Words equal exactly are equal folded (`alerts.rules.text.fold`): of the folded word's
+        # positions, those whose word as written is the exact one (no index of every word).
+        offsets, text = view.offsets, view.text
+        candidates = view.positions(encode(fold(word.key)))
+        return [p for p in candidates if fold_exact(text[offsets[2 * p] : offsets[2 * p + 1]]) == word.key]
     if word.exact:
         index = view.exact_index
-        if not word.prefix:
-            return index.get(key, [])
         return sorted(p for w in view.starting(key, exact=True) for p in index[w])
     if not word.prefix:
         return view.positions(key)
