@@ -145,6 +145,24 @@ def test_the_table_gives_each_word_its_offsets_in_the_text(first: str, second: s
         assert list(memoryview(found).cast("i")) == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=text_alphabet, max_size=80), st.text(alphabet=text_alphabet, max_size=80))
+def test_the_view_pass_gives_the_joined_words_offsets_and_first_positions(first: str, second: str) -> None:
+    """`view` is `joined`, `offsets` and each distinct word's first position, in one pass."""
+    compiled = compile_rules([{"name": "r", "query": '"a b" OR x'}])
+    lexicon = compiled._lexicon
+    for text in (first, second, first + " " + first):
+        scan = ScannedText(text)
+        lexicon.keys(scan)
+        table = lexicon.state.table
+        joined, offsets, positions = table.view(scan.data)
+        assert joined == scan.joined()
+        assert offsets == table.offsets(scan.data)
+        words = scan.sequence()
+        assert positions == {w: words.index(w) for w in words}
+    assert table.view(b"never seen chunks") is None
+
+
 def test_the_chunk_hash_is_keyed_per_process() -> None:
     code = "from alerts.rules import _scan; print(_scan.chunk_hash(b'roscosmos'))"
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

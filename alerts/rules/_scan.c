@@ -613,6 +613,20 @@ add_keys(ChunkTable *self, PyObject *keys, int32_t index)
     return 0;
 }
 
+/* A new stamp for the slots and trie nodes a pass reports once. */
+static uint32_t
+next_epoch(ChunkTable *self)
+{
+    if (++self->epoch == 0) { /* wrapped: forget every stamp */
+        for (Py_ssize_t j = 0; j < self->capacity; j++)
+            self->slots[j].stamp = 0;
+        for (Py_ssize_t j = 0; j < self->nodes; j++)
+            self->node_stamp[j] = 0;
+        self->epoch = 1;
+    }
+    return self->epoch;
+}
+
 PyDoc_STRVAR(table_scan_doc,
 "scan(data)\n--\n\n"
 "Split `data` at spaces and return (keys, new, dirty, complete): the keys of the known chunks\n"
@@ -640,14 +654,7 @@ table_scan(ChunkTable *self, PyObject *arg)
         goto done;
     if (self->nodes > 1 && reserve((void **)&stream, &stream_capacity, 0, data.len / 2 + 16, sizeof(int32_t)) < 0)
         goto done;
-    if (++self->epoch == 0) { /* wrapped: forget every stamp */
-        for (Py_ssize_t j = 0; j < self->capacity; j++)
-            self->slots[j].stamp = 0;
-        for (Py_ssize_t j = 0; j < self->nodes; j++)
-            self->node_stamp[j] = 0;
-        self->epoch = 1;
-    }
-    uint32_t epoch = self->epoch;
+    uint32_t epoch = next_epoch(self);
     const unsigned char *p = data.buf;
     const unsigned char *end = p + data.len;
     const unsigned char *start;
@@ -914,6 +921,120 @@ done:
     return result;
 }
 
+/* first[word] = position unless the word is there already (a new bytes object per word). */
+static int
+first_position(PyObject *first, const char *word, Py_ssize_t n, Py_ssize_t position)
+{
+    PyObject *key = PyBytes_FromStringAndSize(word, n);
+    PyObject *value = key == NULL ? NULL : PyLong_FromSsize_t(position);
+    int failed = value == NULL || PyDict_SetDefault(first, key, value) == NULL;
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    return failed ? -1 : 0;
+}
+
+PyDoc_STRVAR(table_view_doc,
+"view(data)\n--\n\n"
+"Return (joined(data), offsets(data), first) in one pass, `first` being each distinct folded\n"
+"word -> its first position; offsets is None when a chunk's offsets were not given; None\n"
+"instead of the whole when a chunk of `data` is not in the table.");
+
+static PyObject *
+table_view(ChunkTable *self, PyObject *arg)
+{
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
+        return NULL;
+    char *out = NULL;
+    int32_t *offsets = NULL;
+    Py_ssize_t used = 0, capacity = 0, pairs = 0, pairs_capacity = 0;
+    int with_offsets = 1;
+    PyObject *first = PyDict_New(), *result = NULL;
+    if (first == NULL || reserve((void **)&out, &capacity, 0, data.len + 3, 1) < 0)
+        goto done;
+    if (data.len > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "the text is too long");
+        goto done;
+    }
+    uint32_t epoch = next_epoch(self);
+    out[used++] = ' ';
+    const unsigned char *base = data.buf, *p = base, *end = base + data.len, *start, *counted = base;
+    Py_ssize_t n, chars = 0, position = 0; /* characters in [base, counted); words so far */
+    while (next_chunk(&p, end, &start, &n)) {
+        for (; counted < start; counted++) /* the spaces before the chunk */
+            chars += (*counted & 0xC0) != 0x80;
+        Slot *slot = find_slot(self, (const char *)start, n, chunk_key_at(start, n, end));
+        if (slot->hash == 0) {
+            Py_CLEAR(first);
+            result = Py_None;
+            Py_INCREF(result);
+            goto done;
+        }
+        Py_ssize_t from = chars;
+        for (; counted < start + n; counted++)
+            chars += (*counted & 0xC0) != 0x80;
+        if (with_offsets && slot->spans == -2)
+            with_offsets = 0;
+        if (with_offsets) {
+            if (reserve((void **)&offsets, &pairs_capacity, pairs, 2 * (Py_ssize_t)slot->nwords + 2, sizeof(int32_t)) < 0)
+                goto done;
+            if (slot->spans < 0 && slot->nwords == 1) {
+                offsets[pairs++] = (int32_t)from;
+                offsets[pairs++] = (int32_t)chars;
+            } else if (slot->spans >= 0) {
+                const int32_t *spans = self->sequences + slot->spans;
+                for (int32_t k = 0; k < 2 * slot->nwords; k++)
+                    offsets[pairs++] = (int32_t)(from + spans[k]);
+            }
+        }
+        const char *piece = (const char *)start;
+        Py_ssize_t length = n;
+        if (slot->folded_length >= 0) {
+            piece = self->blob + slot->folded_offset;
+            length = slot->folded_length;
+        }
+        if (length == 0)
+            continue; /* a chunk without words (a dash) */
+        int seen = slot->stamp == epoch;
+        slot->stamp = epoch;
+        /* (`slot` is not read past here: a new bytes object may run the collector, not Python.) */
+        if (reserve((void **)&out, &capacity, used, length + 1, 1) < 0)
+            goto done;
+        memcpy(out + used, piece, (size_t)length);
+        if (!seen) { /* its words' first positions, unless an earlier same chunk gave them */
+            const char *word = out + used, *stop = out + used + length;
+            while (word < stop) {
+                const char *space = memchr(word, ' ', (size_t)(stop - word));
+                const char *after = space == NULL ? stop : space;
+                if (first_position(first, word, after - word, position++) < 0)
+                    goto done;
+                word = after + 1;
+            }
+        } else
+            for (Py_ssize_t k = 0; k < length; k++)
+                position += out[used + k] == ' ';
+        if (seen)
+            position++;
+        used += length;
+        out[used++] = ' ';
+    }
+    if (used == 1)
+        out[used++] = ' '; /* no words: b"  ", as b" " + b" ".join([]) + b" " */
+    PyObject *joined = PyBytes_FromStringAndSize(out, used);
+    PyObject *flat = !with_offsets ? Py_NewRef(Py_None)
+        : PyBytes_FromStringAndSize((const char *)offsets, pairs * (Py_ssize_t)sizeof(int32_t));
+    if (joined != NULL && flat != NULL)
+        result = PyTuple_Pack(3, joined, flat, first);
+    Py_XDECREF(joined);
+    Py_XDECREF(flat);
+done:
+    Py_XDECREF(first);
+    PyMem_Free(out);
+    PyMem_Free(offsets);
+    PyBuffer_Release(&data);
+    return result;
+}
+
 PyDoc_STRVAR(chunk_hash_doc,
 "chunk_hash(chunk)\n--\n\n"
 "Return the keyed hash the table gives `chunk` (for tests and benchmarks).");
@@ -940,6 +1061,7 @@ static PyMethodDef module_methods[] = {
 };
 
 static PyMethodDef table_methods[] = {
+    {"view", (PyCFunction)table_view, METH_O, table_view_doc},
     {"offsets", (PyCFunction)table_offsets, METH_O, table_offsets_doc},
     {"joined", (PyCFunction)table_joined, METH_O, table_joined_doc},
     {"positions", (PyCFunction)table_positions, METH_O, table_positions_doc},

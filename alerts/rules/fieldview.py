@@ -23,7 +23,7 @@ _SCANS_BEFORE_INDEX = 8
 class FieldView:
     """One field of one article: its folded words, their offsets in the text, first positions."""
 
-    __slots__ = ("text", "words", "joined", "_offsets", "_offsets_of", "_first", "_sorted", "_exact_of",
+    __slots__ = ("text", "_words", "joined", "_offsets", "_offsets_of", "_first", "_sorted", "_exact_of",
                  "_exact", "_exact_index", "_exact_sorted", "_index", "_lookups", "_starts_ends")  # fmt: skip
 
     def __init__(
@@ -32,13 +32,16 @@ class FieldView:
         joined: bytes,
         offsets_of: Callable[[], Sequence[int] | None],
         exact_of: Callable[[], list[bytes]],
+        first: dict[bytes, int] | None = None,
+        offsets: Sequence[int] | None = None,
     ) -> None:
+        """`first` and `offsets`, when the caller has them already (the C chunk table's `view`)."""
         self.text = text
         self.joined = joined  # b" w1 w2 … wn "
-        self.words: list[bytes] = joined.split()
+        self._words: list[bytes] | None = None
         self._offsets_of = offsets_of
-        self._offsets: Sequence[int] | None = None
-        self._first: dict[bytes, int] | None = None
+        self._offsets: Sequence[int] | None = offsets
+        self._first: dict[bytes, int] | None = first
         self._sorted: list[bytes] | None = None
         self._exact_of = exact_of
         self._exact: list[bytes] | None = None
@@ -47,6 +50,13 @@ class FieldView:
         self._index: dict[bytes, list[int]] | None = None
         self._lookups = 0
         self._starts_ends: tuple[Sequence[int], Sequence[int]] | None = None
+
+    @property
+    def words(self) -> list[bytes]:
+        """The folded words, in order."""
+        if self._words is None:
+            self._words = self.joined.split()
+        return self._words
 
     @property
     def offsets(self) -> Sequence[int]:

@@ -149,11 +149,13 @@ class ArticleHits:
         found = self._views[f]
         if found is None:
             scanned = self.scanned
+            made = scanned.view(f)  # the C chunk table's words, offsets and first positions
             found = self._views[f] = FieldView(
                 self.texts[f],
-                scanned.joined(f),
+                made[0] if made else scanned.joined(f),
                 lambda: scanned.offsets(f),
                 lambda: scanned.sequence(f, True),
+                *(made[2], made[1]) if made else (),
             )
         return found
 
