@@ -815,112 +815,6 @@ table_positions(ChunkTable *self, PyObject *arg)
     return found;
 }
 
-PyDoc_STRVAR(table_joined_doc,
-"joined(data)\n--\n\n"
-"Return b\" w1 w2 ... wn \": the folded words of `data` (each chunk replaced by its folded words),\n"
-"or None when a chunk of `data` is not in the table.");
-
-static PyObject *
-table_joined(ChunkTable *self, PyObject *arg)
-{
-    Py_buffer data;
-    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
-        return NULL;
-    char *out = NULL;
-    Py_ssize_t used = 0, capacity = 0;
-    PyObject *result = NULL;
-    if (reserve((void **)&out, &capacity, 0, data.len + 3, 1) < 0)
-        goto done;
-    out[used++] = ' ';
-    const unsigned char *p = data.buf;
-    const unsigned char *end = p + data.len;
-    const unsigned char *start;
-    Py_ssize_t n;
-    while (next_chunk(&p, end, &start, &n)) {
-        Slot *slot = find_slot(self, (const char *)start, n, chunk_key_at(start, n, end));
-        if (slot->hash == 0) {
-            result = Py_None;
-            Py_INCREF(result);
-            goto done;
-        }
-        const char *piece = (const char *)start;
-        if (slot->folded_length >= 0) {
-            piece = self->blob + slot->folded_offset;
-            n = slot->folded_length;
-        }
-        if (n == 0)
-            continue; /* a chunk without words (a dash) */
-        if (reserve((void **)&out, &capacity, used, n + 1, 1) < 0)
-            goto done;
-        memcpy(out + used, piece, (size_t)n);
-        used += n;
-        out[used++] = ' ';
-    }
-    if (used == 1)
-        out[used++] = ' '; /* no words: b"  ", as b" " + b" ".join([]) + b" " */
-    result = PyBytes_FromStringAndSize(out, used);
-done:
-    PyMem_Free(out);
-    PyBuffer_Release(&data);
-    return result;
-}
-
-PyDoc_STRVAR(table_offsets_doc,
-"offsets(data)\n--\n\n"
-"Return the start and end of each word of `data` in characters of the text it was encoded\n"
-"from (UTF-8), as native int32 pairs in one bytes object, or None when a chunk of `data` is\n"
-"not in the table.");
-
-static PyObject *
-table_offsets(ChunkTable *self, PyObject *arg)
-{
-    Py_buffer data;
-    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
-        return NULL;
-    int32_t *out = NULL;
-    Py_ssize_t used = 0, capacity = 0;
-    PyObject *result = NULL;
-    if (data.len > INT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "the text is too long");
-        goto done;
-    }
-    const unsigned char *base = data.buf;
-    const unsigned char *p = base;
-    const unsigned char *end = p + data.len;
-    const unsigned char *start, *counted = base;
-    Py_ssize_t n, chars = 0; /* characters in [base, counted) */
-    while (next_chunk(&p, end, &start, &n)) {
-        for (; counted < start; counted++) /* the spaces before the chunk */
-            chars += (*counted & 0xC0) != 0x80;
-        Slot *slot = find_slot(self, (const char *)start, n, chunk_key_at(start, n, end));
-        if (slot->hash == 0 || slot->spans == -2) {
-            result = Py_None;
-            Py_INCREF(result);
-            goto done;
-        }
-        Py_ssize_t first = chars;
-        for (; counted < start + n; counted++)
-            chars += (*counted & 0xC0) != 0x80;
-        if (reserve((void **)&out, &capacity, used, 2 * (Py_ssize_t)slot->nwords + 2, sizeof(int32_t)) < 0)
-            goto done;
-        if (slot->spans < 0) { /* no word (a dash), or one word: the whole chunk */
-            if (slot->nwords == 1) {
-                out[used++] = (int32_t)first;
-                out[used++] = (int32_t)chars;
-            }
-            continue;
-        }
-        const int32_t *spans = self->sequences + slot->spans;
-        for (int32_t k = 0; k < 2 * slot->nwords; k++)
-            out[used++] = (int32_t)(first + spans[k]);
-    }
-    result = PyBytes_FromStringAndSize((const char *)out, used * (Py_ssize_t)sizeof(int32_t));
-done:
-    PyMem_Free(out);
-    PyBuffer_Release(&data);
-    return result;
-}
-
 /* first[word] = position unless the word is there already (a new bytes object per word). */
 static int
 first_position(PyObject *first, const char *word, Py_ssize_t n, Py_ssize_t position)
@@ -933,6 +827,144 @@ first_position(PyObject *first, const char *word, Py_ssize_t n, Py_ssize_t posit
     return failed ? -1 : 0;
 }
 
+enum { JOINED = 1, OFFSETS = 2, FIRST = 4 }; /* what `walk` makes */
+
+/* One pass over the chunks of `data` making what `wanted` asks: the folded words joined
+ * (b" w1 w2 ... wn "), their offsets in characters (int32 pairs; None when a chunk's were not
+ * given) and each distinct word's first position (a dict). Returns (joined, offsets, first)
+ * with None for what was not asked, or None when a chunk of `data` is not in the table. */
+static PyObject *
+walk(ChunkTable *self, PyObject *arg, int wanted)
+{
+    Py_buffer data;
+    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
+        return NULL;
+    char *out = NULL;
+    int32_t *offsets = NULL;
+    Py_ssize_t used = 0, capacity = 0, pairs = 0, pairs_capacity = 0;
+    int with_offsets = (wanted & OFFSETS) != 0;
+    PyObject *first = NULL, *result = NULL;
+    if (data.len > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "the text is too long");
+        goto done;
+    }
+    if ((wanted & FIRST) && (first = PyDict_New()) == NULL)
+        goto done;
+    if ((wanted & (JOINED | FIRST)) && reserve((void **)&out, &capacity, 0, data.len + 3, 1) < 0)
+        goto done;
+    uint32_t epoch = (wanted & FIRST) ? next_epoch(self) : 0;
+    if (out != NULL)
+        out[used++] = ' ';
+    const unsigned char *base = data.buf, *p = base, *end = base + data.len, *start, *counted = base;
+    Py_ssize_t n, chars = 0, position = 0; /* characters in [base, counted); words so far */
+    while (next_chunk(&p, end, &start, &n)) {
+        Slot *slot = find_slot(self, (const char *)start, n, chunk_key_at(start, n, end));
+        if (slot->hash == 0) {
+            result = Py_None;
+            Py_INCREF(result);
+            goto done;
+        }
+        if (with_offsets && slot->spans == -2) {
+            with_offsets = 0;
+            if (wanted == OFFSETS)
+                break;
+        }
+        if (with_offsets) {
+            for (; counted < start; counted++) /* the spaces before the chunk */
+                chars += (*counted & 0xC0) != 0x80;
+            Py_ssize_t from = chars;
+            for (; counted < start + n; counted++)
+                chars += (*counted & 0xC0) != 0x80;
+            if (reserve((void **)&offsets, &pairs_capacity, pairs, 2 * (Py_ssize_t)slot->nwords + 2, sizeof(int32_t)) < 0)
+                goto done;
+            if (slot->spans < 0 && slot->nwords == 1) { /* one word: the whole chunk */
+                offsets[pairs++] = (int32_t)from;
+                offsets[pairs++] = (int32_t)chars;
+            } else if (slot->spans >= 0) {
+                const int32_t *spans = self->sequences + slot->spans;
+                for (int32_t k = 0; k < 2 * slot->nwords; k++)
+                    offsets[pairs++] = (int32_t)(from + spans[k]);
+            }
+        }
+        if (out == NULL)
+            continue;
+        const char *piece = (const char *)start;
+        Py_ssize_t length = n;
+        if (slot->folded_length >= 0) {
+            piece = self->blob + slot->folded_offset;
+            length = slot->folded_length;
+        }
+        if (length == 0)
+            continue; /* a chunk without words (a dash) */
+        int seen = !(wanted & FIRST) || slot->stamp == epoch;
+        slot->stamp = epoch;
+        /* (`slot` is not read past here: making the words' objects may run the collector.) */
+        if (reserve((void **)&out, &capacity, used, length + 1, 1) < 0)
+            goto done;
+        memcpy(out + used, piece, (size_t)length);
+        const char *word = out + used, *stop = out + used + length;
+        while (word < stop) { /* the chunk's words: its folded form split at spaces */
+            const char *space = memchr(word, ' ', (size_t)(stop - word));
+            const char *after = space == NULL ? stop : space;
+            if (!seen && first_position(first, word, after - word, position) < 0)
+                goto done;
+            position++;
+            word = after + 1;
+        }
+        used += length;
+        out[used++] = ' ';
+    }
+    if (out != NULL && used == 1)
+        out[used++] = ' '; /* no words: b"  ", as b" " + b" ".join([]) + b" " */
+    PyObject *joined = (wanted & JOINED) ? PyBytes_FromStringAndSize(out, used) : Py_NewRef(Py_None);
+    PyObject *flat = !with_offsets ? Py_NewRef(Py_None)
+        : PyBytes_FromStringAndSize((const char *)offsets, pairs * (Py_ssize_t)sizeof(int32_t));
+    if (joined != NULL && flat != NULL)
+        result = PyTuple_Pack(3, joined, flat, first != NULL ? first : Py_None);
+    Py_XDECREF(joined);
+    Py_XDECREF(flat);
+done:
+    Py_XDECREF(first);
+    PyMem_Free(out);
+    PyMem_Free(offsets);
+    PyBuffer_Release(&data);
+    return result;
+}
+
+/* Item `index` of what `walk` made, or None when a chunk was not in the table. */
+static PyObject *
+walked(PyObject *made, Py_ssize_t index)
+{
+    if (made == NULL || made == Py_None)
+        return made;
+    PyObject *item = Py_NewRef(PyTuple_GET_ITEM(made, index));
+    Py_DECREF(made);
+    return item;
+}
+
+PyDoc_STRVAR(table_joined_doc,
+"joined(data)\n--\n\n"
+"Return b\" w1 w2 ... wn \": the folded words of `data` (each chunk replaced by its folded words),\n"
+"or None when a chunk of `data` is not in the table.");
+
+static PyObject *
+table_joined(ChunkTable *self, PyObject *arg)
+{
+    return walked(walk(self, arg, JOINED), 0);
+}
+
+PyDoc_STRVAR(table_offsets_doc,
+"offsets(data)\n--\n\n"
+"Return the start and end of each word of `data` in characters of the text it was encoded\n"
+"from (UTF-8), as native int32 pairs in one bytes object, or None when a chunk of `data` is\n"
+"not in the table.");
+
+static PyObject *
+table_offsets(ChunkTable *self, PyObject *arg)
+{
+    return walked(walk(self, arg, OFFSETS), 1);
+}
+
 PyDoc_STRVAR(table_view_doc,
 "view(data)\n--\n\n"
 "Return (joined(data), offsets(data), first) in one pass, `first` being each distinct folded\n"
@@ -942,97 +974,7 @@ PyDoc_STRVAR(table_view_doc,
 static PyObject *
 table_view(ChunkTable *self, PyObject *arg)
 {
-    Py_buffer data;
-    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
-        return NULL;
-    char *out = NULL;
-    int32_t *offsets = NULL;
-    Py_ssize_t used = 0, capacity = 0, pairs = 0, pairs_capacity = 0;
-    int with_offsets = 1;
-    PyObject *first = PyDict_New(), *result = NULL;
-    if (first == NULL || reserve((void **)&out, &capacity, 0, data.len + 3, 1) < 0)
-        goto done;
-    if (data.len > INT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "the text is too long");
-        goto done;
-    }
-    uint32_t epoch = next_epoch(self);
-    out[used++] = ' ';
-    const unsigned char *base = data.buf, *p = base, *end = base + data.len, *start, *counted = base;
-    Py_ssize_t n, chars = 0, position = 0; /* characters in [base, counted); words so far */
-    while (next_chunk(&p, end, &start, &n)) {
-        for (; counted < start; counted++) /* the spaces before the chunk */
-            chars += (*counted & 0xC0) != 0x80;
-        Slot *slot = find_slot(self, (const char *)start, n, chunk_key_at(start, n, end));
-        if (slot->hash == 0) {
-            Py_CLEAR(first);
-            result = Py_None;
-            Py_INCREF(result);
-            goto done;
-        }
-        Py_ssize_t from = chars;
-        for (; counted < start + n; counted++)
-            chars += (*counted & 0xC0) != 0x80;
-        if (with_offsets && slot->spans == -2)
-            with_offsets = 0;
-        if (with_offsets) {
-            if (reserve((void **)&offsets, &pairs_capacity, pairs, 2 * (Py_ssize_t)slot->nwords + 2, sizeof(int32_t)) < 0)
-                goto done;
-            if (slot->spans < 0 && slot->nwords == 1) {
-                offsets[pairs++] = (int32_t)from;
-                offsets[pairs++] = (int32_t)chars;
-            } else if (slot->spans >= 0) {
-                const int32_t *spans = self->sequences + slot->spans;
-                for (int32_t k = 0; k < 2 * slot->nwords; k++)
-                    offsets[pairs++] = (int32_t)(from + spans[k]);
-            }
-        }
-        const char *piece = (const char *)start;
-        Py_ssize_t length = n;
-        if (slot->folded_length >= 0) {
-            piece = self->blob + slot->folded_offset;
-            length = slot->folded_length;
-        }
-        if (length == 0)
-            continue; /* a chunk without words (a dash) */
-        int seen = slot->stamp == epoch;
-        slot->stamp = epoch;
-        /* (`slot` is not read past here: a new bytes object may run the collector, not Python.) */
-        if (reserve((void **)&out, &capacity, used, length + 1, 1) < 0)
-            goto done;
-        memcpy(out + used, piece, (size_t)length);
-        if (!seen) { /* its words' first positions, unless an earlier same chunk gave them */
-            const char *word = out + used, *stop = out + used + length;
-            while (word < stop) {
-                const char *space = memchr(word, ' ', (size_t)(stop - word));
-                const char *after = space == NULL ? stop : space;
-                if (first_position(first, word, after - word, position++) < 0)
-                    goto done;
-                word = after + 1;
-            }
-        } else
-            for (Py_ssize_t k = 0; k < length; k++)
-                position += out[used + k] == ' ';
-        if (seen)
-            position++;
-        used += length;
-        out[used++] = ' ';
-    }
-    if (used == 1)
-        out[used++] = ' '; /* no words: b"  ", as b" " + b" ".join([]) + b" " */
-    PyObject *joined = PyBytes_FromStringAndSize(out, used);
-    PyObject *flat = !with_offsets ? Py_NewRef(Py_None)
-        : PyBytes_FromStringAndSize((const char *)offsets, pairs * (Py_ssize_t)sizeof(int32_t));
-    if (joined != NULL && flat != NULL)
-        result = PyTuple_Pack(3, joined, flat, first);
-    Py_XDECREF(joined);
-    Py_XDECREF(flat);
-done:
-    Py_XDECREF(first);
-    PyMem_Free(out);
-    PyMem_Free(offsets);
-    PyBuffer_Release(&data);
-    return result;
+    return walk(self, arg, JOINED | OFFSETS | FIRST);
 }
 
 PyDoc_STRVAR(chunk_hash_doc,
