@@ -148,18 +148,26 @@ def test_the_table_gives_each_word_its_offsets_in_the_text(first: str, second: s
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=text_alphabet, max_size=80), st.text(alphabet=text_alphabet, max_size=80))
 def test_the_view_pass_gives_the_joined_words_offsets_and_first_positions(first: str, second: str) -> None:
-    """`view` is `joined`, `offsets` and each distinct word's first position, in one pass."""
-    compiled = compile_rules([{"name": "r", "query": '"a b" OR x'}])
+    """`view` is `joined`, `offsets`, each distinct word's first position and each phrase's, in
+    one pass."""
+    compiled = compile_rules([{"name": "r", "query": '"a b" OR "b a z" OR x'}])
     lexicon = compiled._lexicon
-    for text in (first, second, first + " " + first):
+    for text in (first, second, first + " " + first, "z a b a z b a z"):
         scan = ScannedText(text)
         lexicon.keys(scan)
         table = lexicon.state.table
-        joined, offsets, positions = table.view(scan.data)
+        joined, offsets, positions, phrases = table.view(scan.data)
         assert joined == scan.joined()
         assert offsets == table.offsets(scan.data)
         words = scan.sequence()
         assert positions == {w: words.index(w) for w in words}
+        expected = {}
+        for phrase in (b"a b", b"b a z"):
+            parts = phrase.split()
+            starts = [i for i in range(len(words)) if words[i : i + len(parts)] == parts]
+            if starts:
+                expected[phrase] = starts[0]
+        assert phrases == expected
     assert table.view(b"never seen chunks") is None
 
 

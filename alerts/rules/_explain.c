@@ -34,6 +34,7 @@ typedef struct {
     PyObject *entries;  /* dict: atom -> list of (start, end, form) */
     PyObject *sorted_of; /* callable() -> the distinct folded words, sorted */
     PyObject *sorted;    /* what it returned (owned), once a prefix asked */
+    PyObject *phrases;   /* dict: phrase key -> its first position, or None (then searched) */
     Py_ssize_t *spaces;  /* offsets of the spaces in `joined` (PyMem), once a phrase asked */
     Py_ssize_t nspaces;
     Py_buffer offsets;  /* ints: start, end of each word; .buf NULL when not given */
@@ -210,7 +211,22 @@ entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
             PyErr_SetString(PyExc_TypeError, "phrase needles and joined words must be bytes");
             return NULL;
         }
-        made = phrase_entries(field, needle);
+        PyObject *position = NULL;
+        if (PyBytes_Check(key) && field->phrases != Py_None) { /* where the table's pass found it */
+            position = PyDict_GetItemWithError(field->phrases, key);
+            if (position == NULL && PyErr_Occurred())
+                return NULL;
+        }
+        if (position != NULL) {
+            long start = PyLong_AsLong(position), spaces = 0;
+            if (start == -1 && PyErr_Occurred())
+                return NULL;
+            for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(key); i++)
+                spaces += PyBytes_AS_STRING(key)[i] == ' ';
+            made = Py_BuildValue("[(llO)]", start, start + spaces, key); /* the key is the form */
+        }
+        else
+            made = phrase_entries(field, needle);
     }
     else if (kind == PREFIX) {
         PyObject *needle = PyList_GetItem(a->needles, atom);
@@ -392,10 +408,15 @@ read_field(PyObject *spec, Field *field)
 {
     PyObject *offsets;
     memset(field, 0, sizeof(*field));
-    if (!PyArg_ParseTuple(spec, "OO!O!UOOUO!O:field", &field->keys, &PyDict_Type, &field->first,
+    field->phrases = Py_None;
+    if (!PyArg_ParseTuple(spec, "OO!O!UOOUO!O|O:field", &field->keys, &PyDict_Type, &field->first,
                           &PyBytes_Type, &field->joined, &field->text, &offsets, &field->surface,
-                          &field->name, &PyDict_Type, &field->entries, &field->sorted_of))
+                          &field->name, &PyDict_Type, &field->entries, &field->sorted_of, &field->phrases))
         return -1;
+    if (field->phrases != Py_None && !PyDict_Check(field->phrases)) {
+        PyErr_SetString(PyExc_TypeError, "a field's phrases must be a dict or None");
+        return -1;
+    }
     if (!PyAnySet_Check(field->keys)) {
         PyErr_SetString(PyExc_TypeError, "a field's keys must be a set");
         return -1;
@@ -472,7 +493,7 @@ PyDoc_STRVAR(hits_doc,
 "For each tuple of atom ids in `payloads` (the flat plans of the rules matched, in order),\n"
 "return (its true atoms, their hits). `plans`: (kinds, needles, keys, masks), lists by atom;\n"
 "`title`, `text`: (keys, first, joined, text, offsets or None, surface, name, entries,\n"
-"sorted_of); `known`: dict true atoms -> hits (read and filled); `slow(atom, field)`:\n"
+"sorted_of[, phrases: key -> first position, or None]); `known`: dict true atoms -> hits (read and filled); `slow(atom, field)`:\n"
 "entries in Python. With `make` = (names, RuleMatch, snippet), return instead\n"
 "RuleMatch(names[i], hits, (snippet, true atoms)) for each.");
 

@@ -627,6 +627,57 @@ next_epoch(ChunkTable *self)
     return self->epoch;
 }
 
+/* What to do with a phrase found: its value index, the word position it starts at. */
+typedef int (*PhraseFound)(ChunkTable *self, int32_t value, Py_ssize_t start, PyObject *into);
+
+/* Follow the trie from every word of `stream` (word ids, 0: a word of no phrase) that starts a
+ * phrase; each phrase reached for the first time in this pass goes to `found`, at its first
+ * occurrence (the starts are tried in order). */
+static int
+find_phrases(ChunkTable *self, const int32_t *stream, Py_ssize_t streamed, uint32_t epoch, PhraseFound found,
+             PyObject *into)
+{
+    for (Py_ssize_t i = 0; i < streamed; i++) {
+        int32_t word = stream[i];
+        if (word <= 0 || word >= self->root_capacity || self->root_child[word] == 0)
+            continue;
+        int32_t node = self->root_child[word];
+        for (Py_ssize_t j = i + 1;; j++) {
+            if (self->node_value[node] >= 0 && self->node_stamp[node] != epoch) {
+                self->node_stamp[node] = epoch;
+                if (found(self, self->node_value[node], i, into) < 0)
+                    return -1;
+            }
+            if (j >= streamed || stream[j] <= 0)
+                break;
+            Edge *edge = find_edge(self, edge_key(node, stream[j]));
+            if (edge->key == 0)
+                break;
+            node = edge->child;
+        }
+    }
+    return 0;
+}
+
+static int
+phrase_keys(ChunkTable *self, int32_t value, Py_ssize_t start, PyObject *keys)
+{
+    return add_keys(self, keys, value);
+}
+
+/* firsts[key] = start for a phrase's key (phrases are one key each: bytes). */
+static int
+phrase_start(ChunkTable *self, int32_t value, Py_ssize_t start, PyObject *firsts)
+{
+    PyObject *key = PyList_GET_ITEM(self->values, value);
+    if (!PyBytes_CheckExact(key))
+        return 0;
+    PyObject *position = PyLong_FromSsize_t(start);
+    int failed = position == NULL || PyDict_SetDefault(firsts, key, position) == NULL;
+    Py_XDECREF(position);
+    return failed ? -1 : 0;
+}
+
 PyDoc_STRVAR(table_scan_doc,
 "scan(data)\n--\n\n"
 "Split `data` at spaces and return (keys, new, dirty, complete): the keys of the known chunks\n"
@@ -702,29 +753,8 @@ table_scan(ChunkTable *self, PyObject *arg)
         }
         Py_DECREF(chunk);
     }
-    if (stream != NULL) {
-        /* Follow the trie from every word that starts a phrase. */
-        Py_ssize_t roots = self->root_capacity;
-        for (Py_ssize_t i = 0; i < streamed; i++) {
-            int32_t word = stream[i];
-            if (word <= 0 || word >= roots || self->root_child[word] == 0)
-                continue;
-            int32_t node = self->root_child[word];
-            for (Py_ssize_t j = i + 1;; j++) {
-                if (self->node_value[node] >= 0 && self->node_stamp[node] != epoch) {
-                    self->node_stamp[node] = epoch;
-                    if (add_keys(self, keys, self->node_value[node]) < 0)
-                        goto done;
-                }
-                if (j >= streamed || stream[j] <= 0)
-                    break;
-                Edge *edge = find_edge(self, edge_key(node, stream[j]));
-                if (edge->key == 0)
-                    break;
-                node = edge->child;
-            }
-        }
-    }
+    if (stream != NULL && find_phrases(self, stream, streamed, epoch, phrase_keys, keys) < 0)
+        goto done;
     result = Py_BuildValue("(OOON)", keys, unknown, dirty, PyBool_FromLong(complete));
 done:
     PyMem_Free(stream);
@@ -843,12 +873,17 @@ walk(ChunkTable *self, PyObject *arg, int wanted)
     int32_t *offsets = NULL;
     Py_ssize_t used = 0, capacity = 0, pairs = 0, pairs_capacity = 0;
     int with_offsets = (wanted & OFFSETS) != 0;
-    PyObject *first = NULL, *result = NULL;
+    PyObject *first = NULL, *phrases = NULL, *result = NULL;
+    int32_t *stream = NULL; /* the words as ids, for the phrases' first positions */
+    Py_ssize_t streamed = 0, stream_capacity = 0;
     if (data.len > INT32_MAX) {
         PyErr_SetString(PyExc_OverflowError, "the text is too long");
         goto done;
     }
-    if ((wanted & FIRST) && (first = PyDict_New()) == NULL)
+    if ((wanted & FIRST) && ((first = PyDict_New()) == NULL || (phrases = PyDict_New()) == NULL))
+        goto done;
+    if ((wanted & FIRST) && self->nodes > 1
+        && reserve((void **)&stream, &stream_capacity, 0, data.len / 2 + 16, sizeof(int32_t)) < 0)
         goto done;
     if ((wanted & (JOINED | FIRST)) && reserve((void **)&out, &capacity, 0, data.len + 3, 1) < 0)
         goto done;
@@ -863,6 +898,12 @@ walk(ChunkTable *self, PyObject *arg, int wanted)
             result = Py_None;
             Py_INCREF(result);
             goto done;
+        }
+        if (stream != NULL && slot->nwords > 0) {
+            if (reserve((void **)&stream, &stream_capacity, streamed, slot->nwords, sizeof(int32_t)) < 0)
+                goto done;
+            memcpy(stream + streamed, slot_words(self, slot), (size_t)slot->nwords * sizeof(int32_t));
+            streamed += slot->nwords;
         }
         if (with_offsets && slot->spans == -2) {
             with_offsets = 0;
@@ -916,15 +957,19 @@ walk(ChunkTable *self, PyObject *arg, int wanted)
     }
     if (out != NULL && used == 1)
         out[used++] = ' '; /* no words: b"  ", as b" " + b" ".join([]) + b" " */
+    if (stream != NULL && find_phrases(self, stream, streamed, epoch, phrase_start, phrases) < 0)
+        goto done;
     PyObject *joined = (wanted & JOINED) ? PyBytes_FromStringAndSize(out, used) : Py_NewRef(Py_None);
     PyObject *flat = !with_offsets ? Py_NewRef(Py_None)
         : PyBytes_FromStringAndSize((const char *)offsets, pairs * (Py_ssize_t)sizeof(int32_t));
     if (joined != NULL && flat != NULL)
-        result = PyTuple_Pack(3, joined, flat, first != NULL ? first : Py_None);
+        result = first != NULL ? PyTuple_Pack(4, joined, flat, first, phrases) : PyTuple_Pack(3, joined, flat, Py_None);
     Py_XDECREF(joined);
     Py_XDECREF(flat);
 done:
+    PyMem_Free(stream);
     Py_XDECREF(first);
+    Py_XDECREF(phrases);
     PyMem_Free(out);
     PyMem_Free(offsets);
     PyBuffer_Release(&data);
@@ -967,9 +1012,10 @@ table_offsets(ChunkTable *self, PyObject *arg)
 
 PyDoc_STRVAR(table_view_doc,
 "view(data)\n--\n\n"
-"Return (joined(data), offsets(data), first) in one pass, `first` being each distinct folded\n"
-"word -> its first position; offsets is None when a chunk's offsets were not given; None\n"
-"instead of the whole when a chunk of `data` is not in the table.");
+"Return (joined(data), offsets(data), first, phrases) in one pass: `first` maps each distinct\n"
+"folded word to its first position, `phrases` each phrase key found to the position of its first\n"
+"word; offsets is None when a chunk's offsets were not given; None instead of the whole when a\n"
+"chunk of `data` is not in the table.");
 
 static PyObject *
 table_view(ChunkTable *self, PyObject *arg)

@@ -130,6 +130,7 @@ class ArticleHits:
         "_hits",
         "_surfaces",
         "_snippets",
+        "_phrases",
     )
 
     def __init__(self, title: str, text: str, scanned: ScannedArticle, plans: ExplainPlans) -> None:
@@ -144,12 +145,15 @@ class ArticleHits:
         self._hits: dict[tuple[int, ...], dict[str, list[str]]] = {}
         self._surfaces: tuple[dict[tuple[int, int], str], dict[tuple[int, int], str]] = ({}, {})
         self._snippets: dict[tuple[int, tuple[Span, ...]], str] = {}  # rules that mark the same words
+        # Per field: phrase key -> the position of its first occurrence (from the C table's view).
+        self._phrases: list[dict[bytes, int] | None] = [None, None]
 
     def view(self, f: int) -> FieldView:
         found = self._views[f]
         if found is None:
             scanned = self.scanned
             made = scanned.view(f)  # the C chunk table's words, offsets and first positions
+            self._phrases[f] = made[3] if made else None
             found = self._views[f] = FieldView(
                 self.texts[f],
                 made[0] if made else scanned.joined(f),
@@ -211,7 +215,7 @@ class ArticleHits:
         """What `alerts.rules._explain` reads of field `f`."""
         view = self.view(f)
         return (self.scanned.words[f], view.first, view.joined, view.text, view.offsets, view.surface,
-                FIELDS[f], self._firsts[f], view.sorted_words)  # fmt: skip
+                FIELDS[f], self._firsts[f], view.sorted_words, self._phrases[f])  # fmt: skip
 
     def _hits_of(self, true: tuple[int, ...]) -> dict[str, list[str]]:
         """The hits of a rule whose true atoms are `true` (shared by the rules of the same)."""
