@@ -174,6 +174,22 @@ def test_hits_list_what_matched_where_as_written_in_order_once() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("written", "hit"),
+    [
+        ("Space Station", "Space Station"),
+        ("Space-Station", "Space-Station"),
+        ("space  station", "space station"),
+        ("space\u00a0station", "space station"),
+        ("SPACE\t\n station", "SPACE station"),
+        ("space – station", "space – station"),
+    ],
+)
+def test_a_phrase_hit_is_written_as_in_the_text_with_its_white_space_made_one_space(written: str, hit: str) -> None:
+    [found] = compile_rules([{"name": "r", "query": '"space station"'}]).match("", f"The {written} again.")
+    assert found.hits == {"text": [hit]}
+
+
 def test_snippet_marks_hits_around_the_first_hit_in_the_body() -> None:
     body = (
         " ".join(f"w{i}" for i in range(100))

@@ -47,11 +47,30 @@ typedef struct {
     Field field[2];
 } Article;
 
+/* Entries are a list, or the empty tuple for none (shared: no allocation per atom and field). */
+#define ENTRIES(x) (PyList_Check(x) ? PyList_GET_SIZE(x) : 0)
+
 static long
 item_long(PyObject *list, Py_ssize_t index)
 {
     PyObject *item = PyList_GetItem(list, index); /* borrowed */
     return item == NULL ? -1 : PyLong_AsLong(item);
+}
+
+/* [(start, end, form)] */
+static PyObject *
+one_entry(PyObject *start, PyObject *end, PyObject *form)
+{
+    PyObject *entry = PyTuple_Pack(3, start, end, form);
+    if (entry == NULL)
+        return NULL;
+    PyObject *list = PyList_New(1);
+    if (list == NULL) {
+        Py_DECREF(entry);
+        return NULL;
+    }
+    PyList_SET_ITEM(list, 0, entry);
+    return list;
 }
 
 /* The phrase's first occurrence in b" w1 … wn ": [(start, end, b"w1 … wn")] or []. A word's
@@ -61,12 +80,14 @@ phrase_entries(Field *field, PyObject *needle)
 {
     const char *hay = PyBytes_AS_STRING(field->joined), *pin = PyBytes_AS_STRING(needle);
     Py_ssize_t hay_len = PyBytes_GET_SIZE(field->joined), pin_len = PyBytes_GET_SIZE(needle);
-    PyObject *out = PyList_New(0);
-    if (out == NULL || pin_len < 3 || pin_len > hay_len)
-        return out;
+    if (pin_len < 3 || pin_len > hay_len)
+        return PyTuple_New(0);
     const char *at = memmem(hay, (size_t)hay_len, pin, (size_t)pin_len);
     if (at == NULL)
-        return out;
+        return PyTuple_New(0);
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
     if (field->spaces == NULL) {
         Py_ssize_t count = 0;
         for (const char *p = memchr(hay, ' ', (size_t)hay_len); p != NULL;
@@ -104,10 +125,43 @@ phrase_entries(Field *field, PyObject *needle)
     return out;
 }
 
+static int
+bytes_order(const void *a, const void *b)
+{
+    PyObject *x = *(PyObject *const *)a, *y = *(PyObject *const *)b;
+    Py_ssize_t m = PyBytes_GET_SIZE(x), n = PyBytes_GET_SIZE(y);
+    int order = memcmp(PyBytes_AS_STRING(x), PyBytes_AS_STRING(y), (size_t)(m < n ? m : n));
+    return order ? order : (m > n) - (m < n);
+}
+
+/* The field's distinct words (the keys of `first`), sorted here with memcmp; NULL with no error
+ * set when one is not bytes (then `sorted_of` is asked). */
+static PyObject *
+sorted_words(Field *field)
+{
+    PyObject *words = PyDict_Keys(field->first);
+    if (words == NULL)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(words);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!PyBytes_CheckExact(PyList_GET_ITEM(words, i))) {
+            Py_DECREF(words);
+            return NULL;
+        }
+    /* The list is ours alone: its item pointers are sorted in place (no reference changes). */
+    if (n > 1)
+        qsort(PySequence_Fast_ITEMS(words), (size_t)n, sizeof(PyObject *), bytes_order);
+    return words;
+}
+
 /* The first occurrence of each distinct word that starts with `prefix`, in text order. */
 static PyObject *
 prefix_entries(Field *field, PyObject *prefix)
 {
+    if (field->sorted == NULL)
+        field->sorted = sorted_words(field);
+    if (field->sorted == NULL && PyErr_Occurred())
+        return NULL;
     if (field->sorted == NULL) {
         field->sorted = PyObject_CallNoArgs(field->sorted_of);
         if (field->sorted == NULL)
@@ -162,6 +216,10 @@ prefix_entries(Field *field, PyObject *prefix)
         }
         Py_DECREF(entry);
     }
+    if (PyList_GET_SIZE(out) == 0) {
+        Py_DECREF(out);
+        return PyTuple_New(0);
+    }
     if (PyList_GET_SIZE(out) > 1 && PyList_Sort(out) < 0) { /* by position */
         Py_DECREF(out);
         return NULL;
@@ -193,7 +251,7 @@ entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
             return NULL;
     }
     if (!present)
-        made = PyList_New(0);
+        made = PyTuple_New(0);
     else if (kind == WORD) {
         PyObject *needle = PyList_GetItem(a->needles, atom);
         if (needle == NULL)
@@ -201,7 +259,7 @@ entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
         PyObject *position = PyDict_GetItemWithError(field->first, needle);
         if (position == NULL && PyErr_Occurred())
             return NULL;
-        made = position == NULL ? PyList_New(0) : Py_BuildValue("[(OOO)]", position, position, needle);
+        made = position == NULL ? PyTuple_New(0) : one_entry(position, position, needle);
     }
     else if (kind == PHRASE) {
         PyObject *needle = PyList_GetItem(a->needles, atom);
@@ -223,7 +281,9 @@ entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
                 return NULL;
             for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(key); i++)
                 spaces += PyBytes_AS_STRING(key)[i] == ' ';
-            made = Py_BuildValue("[(llO)]", start, start + spaces, key); /* the key is the form */
+            PyObject *last = PyLong_FromLong(start + spaces);
+            made = last == NULL ? NULL : one_entry(position, last, key); /* the key is the form */
+            Py_XDECREF(last);
         }
         else
             made = phrase_entries(field, needle);
@@ -238,7 +298,7 @@ entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
         made = PyObject_CallFunction(a->slow, "Oi", atom_obj, f);
     if (made == NULL)
         return NULL;
-    if (!PyList_Check(made)) {
+    if (!PyList_Check(made) && !(PyTuple_Check(made) && PyTuple_GET_SIZE(made) == 0)) {
         Py_DECREF(made);
         PyErr_SetString(PyExc_TypeError, "an atom's entries must be a list");
         return NULL;
@@ -260,7 +320,7 @@ atom_present(Article *a, PyObject *atom_obj, Py_ssize_t atom)
             PyObject *entries = entries_of(a, atom_obj, atom, f);
             if (entries == NULL)
                 return -1;
-            if (PyList_GET_SIZE(entries))
+            if (ENTRIES(entries))
                 return 1;
         }
         return 0;
@@ -278,20 +338,40 @@ atom_present(Article *a, PyObject *atom_obj, Py_ssize_t atom)
     return 0;
 }
 
+/* Whether text[from:to] has white space other than single spaces (`surface` would change it). */
+static int
+uneven_space(PyObject *text, Py_ssize_t from, Py_ssize_t to)
+{
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    int after_space = 1; /* a span starts with a word */
+    for (Py_ssize_t i = from; i < to; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == ' ') {
+            if (after_space)
+                return 1;
+            after_space = 1;
+        } else if (Py_UNICODE_ISSPACE(c))
+            return 1;
+        else
+            after_space = 0;
+    }
+    return after_space;
+}
+
+/* The words start..end as written, white space between them made one space (`surface`). */
 static PyObject *
 surface_of(Field *field, PyObject *start, PyObject *end)
 {
     long s = PyLong_AsLong(start), e = PyLong_AsLong(end);
     if ((s == -1 || e == -1) && PyErr_Occurred())
         return NULL;
-    if (s == e) { /* one word: its characters, as written */
-        if (field->offsets.buf != NULL && s >= 0 && s < field->words) {
-            const int *offsets = (const int *)field->offsets.buf;
-            Py_ssize_t length = PyUnicode_GET_LENGTH(field->text);
-            Py_ssize_t from = offsets[2 * s], to = offsets[2 * s + 1];
-            if (0 <= from && from <= to && to <= length)
-                return PyUnicode_Substring(field->text, from, to);
-        }
+    if (field->offsets.buf != NULL && 0 <= s && s <= e && e < field->words) {
+        const int *offsets = (const int *)field->offsets.buf;
+        Py_ssize_t length = PyUnicode_GET_LENGTH(field->text);
+        Py_ssize_t from = offsets[2 * s], to = offsets[2 * e + 1];
+        if (0 <= from && from <= to && to <= length && (s == e || !uneven_space(field->text, from, to)))
+            return PyUnicode_Substring(field->text, from, to); /* a word has no white space in it */
     }
     return PyObject_CallFunctionObjArgs(field->surface, start, end, NULL);
 }
@@ -316,7 +396,7 @@ merged(Article *a, PyObject *atoms)
             PyObject *found = entries_of(a, atom_obj, atom, f);
             if (found == NULL)
                 goto fail_entries;
-            if (!PyList_GET_SIZE(found))
+            if (!ENTRIES(found))
                 continue;
             parts++;
             if (entries == NULL)
@@ -435,11 +515,12 @@ read_field(PyObject *spec, Field *field)
     return 0;
 }
 
-/* What `make` gives: the rules' names, and RuleMatch (alerts/rules/explanations.py) with the
- * descriptors of its slots, so that a match is made without running its __init__ in Python. */
+/* What `make` gives: the rules' names, RuleMatch (alerts/rules/explanations.py) with the
+ * descriptors of its slots, so that a match is made without running its __init__ in Python, and
+ * what makes a snippet from the true atoms. */
 typedef struct {
     PyObject *names, *type, *snippet;
-    PyObject *rule, *hits, *later; /* the slots' descriptors (owned) */
+    PyObject *rule, *hits, *later, *maker; /* the slots' descriptors (owned) */
 } Maker;
 
 static int
@@ -450,9 +531,9 @@ read_maker(PyObject *make, Maker *m)
         return 0;
     if (!PyArg_ParseTuple(make, "O!O!O:make", &PyList_Type, &m->names, &PyType_Type, &m->type, &m->snippet))
         return -1;
-    const char *slots[3] = {"rule", "hits", "_snippet"};
-    PyObject **found[3] = {&m->rule, &m->hits, &m->later};
-    for (int i = 0; i < 3; i++) {
+    const char *slots[4] = {"rule", "hits", "_snippet", "_maker"};
+    PyObject **found[4] = {&m->rule, &m->hits, &m->later, &m->maker};
+    for (int i = 0; i < 4; i++) {
         *found[i] = PyObject_GetAttrString(m->type, slots[i]);
         if (*found[i] == NULL)
             return -1;
@@ -470,21 +551,21 @@ release_maker(Maker *m)
     Py_CLEAR(m->rule);
     Py_CLEAR(m->hits);
     Py_CLEAR(m->later);
+    Py_CLEAR(m->maker);
 }
 
-/* RuleMatch(name, hits, (snippet, true_atoms)): its snippet is snippet(true_atoms), when read. */
+/* RuleMatch(name, hits, true_atoms, snippet): its snippet is snippet(true_atoms), when read. */
 static PyObject *
 make_match(Maker *m, PyObject *name, PyObject *true_atoms, PyObject *hits)
 {
     PyTypeObject *type = (PyTypeObject *)m->type;
-    PyObject *later = PyTuple_Pack(2, m->snippet, true_atoms);
-    PyObject *match = later == NULL ? NULL : type->tp_alloc(type, 0);
+    PyObject *match = type->tp_alloc(type, 0);
     if (match != NULL
         && (Py_TYPE(m->rule)->tp_descr_set(m->rule, match, name) < 0
             || Py_TYPE(m->hits)->tp_descr_set(m->hits, match, hits) < 0
-            || Py_TYPE(m->later)->tp_descr_set(m->later, match, later) < 0))
+            || Py_TYPE(m->later)->tp_descr_set(m->later, match, true_atoms) < 0
+            || Py_TYPE(m->maker)->tp_descr_set(m->maker, match, m->snippet) < 0))
         Py_CLEAR(match);
-    Py_XDECREF(later);
     return match;
 }
 
@@ -495,7 +576,7 @@ PyDoc_STRVAR(hits_doc,
 "`title`, `text`: (keys, first, joined, text, offsets or None, surface, name, entries,\n"
 "sorted_of[, phrases: key -> first position, or None]); `known`: dict true atoms -> hits (read and filled); `slow(atom, field)`:\n"
 "entries in Python. With `make` = (names, RuleMatch, snippet), return instead\n"
-"RuleMatch(names[i], hits, (snippet, true atoms)) for each.");
+"RuleMatch(names[i], hits, true atoms, snippet) for each.");
 
 static PyObject *
 explain_hits(PyObject *module, PyObject *args)

@@ -16,9 +16,6 @@ from typing import Any
 from alerts.rules import reference
 from alerts.rules.tree import FIELDS, Query
 
-# What makes a snippet when it is first read: a callable, or (function, argument).
-Later = Callable[[], str] | tuple[Callable[[Any], str], Any]
-
 SNIPPET_BEFORE = 12  # words shown before the first hit
 SNIPPET_AFTER = 24  # words shown after it
 
@@ -27,19 +24,22 @@ class RuleMatch:
     """One rule that matched one article: what hit where (`hits`: per field, the words as
     written, in order, each once) and a highlighted snippet, made when first asked for."""
 
-    __slots__ = ("_snippet", "hits", "rule")
+    __slots__ = ("_maker", "_snippet", "hits", "rule")
 
-    def __init__(self, rule: str, hits: dict[str, list[str]], snippet: str | Later) -> None:
-        # The snippet, or what makes it: a callable, or (function, argument) (the matcher makes
-        # hundreds of matches an article, most never shown: a pair is the cheapest to make).
-        self.rule, self.hits, self._snippet = rule, hits, snippet
+    def __init__(
+        self, rule: str, hits: dict[str, list[str]], snippet: Any, maker: Callable[[Any], str] | None = None
+    ) -> None:
+        # The snippet, or what makes it: a callable, or what `maker` makes it from (the matcher
+        # makes hundreds of matches an article, most never shown: that costs no object).
+        self.rule, self.hits, self._snippet, self._maker = rule, hits, snippet, maker
 
     @property
     def snippet(self) -> str:
         found = self._snippet
         if found.__class__ is not str:
-            found = self._snippet = found[0](found[1]) if found.__class__ is tuple else found()  # type: ignore[index,operator]
-        return found  # type: ignore[return-value]
+            maker = self._maker
+            found = self._snippet = found() if maker is None else maker(found)
+        return found  # type: ignore[no-any-return]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RuleMatch):

@@ -186,7 +186,7 @@ class ArticleHits:
                     elif (masks[a] & 1 and key in title_keys) or (masks[a] & 2 and key in text_keys):
                         found.append(a)
                 true = tuple(found)
-            out.append(RuleMatch(name, self._hits_of(true), (snippet, true)))
+            out.append(RuleMatch(name, self._hits_of(true), true, snippet))
         return out
 
     def _explain_in_c(self, rules: Sequence[tuple[str, Plan]]) -> list[RuleMatch]:
@@ -208,7 +208,7 @@ class ArticleHits:
             else:
                 true = tuple(dict.fromkeys(self._tree(plan)[1]))
                 hits = self._hits_of(true)
-            out.append(RuleMatch(name, hits, (snippet, true)))
+            out.append(RuleMatch(name, hits, true, snippet))
         return out
 
     def _field(self, f: int) -> tuple:
