@@ -265,3 +265,31 @@ def test_decide_refuses_a_malformed_program_with_an_error(program: tuple) -> Non
 def test_decide_refuses_postings_outside_its_tables(postings: dict[bytes, bytes]) -> None:
     with pytest.raises((IndexError, TypeError)):
         _scan.decide({b"nasa"}, set(), postings, [()], [None], _Checks(), ["r0"])
+
+
+def test_learn_plain_has_the_scan_enter_new_ascii_words_no_rule_word_or_prefix_can_be() -> None:
+    table = ChunkTable([])
+    words, prefixes = ChunkTable([]), ChunkTable([])
+    words.add(b"nasa", -1, [0])
+    prefixes.add(b"deorb", -1, [0])
+    prefixes.add(b"iss", -1, [0])
+    table.learn_plain(words, prefixes, [3, 5])
+    _, new, dirty, _ = table.scan(b"alpha nasa 2031 deorbiting issue is caf\xc3\xa9 alpha")
+    assert new == {b"nasa", b"deorbiting", b"issue", b"caf\xc3\xa9"}  # what may have keys, and non-ASCII
+    assert dirty == {b"caf\xc3\xa9"}
+    assert table.get(b"alpha") == -1 and table.get(b"2031") == -1 and table.get(b"is") == -1
+    assert table.get(b"nasa") is None  # left to the caller, which learns its keys
+    assert len(table) == 3
+    assert table.joined(b"alpha 2031") == b" alpha 2031 "
+    with pytest.raises(ValueError):
+        table.learn_plain(words, prefixes, [5, 3])
+    with pytest.raises(TypeError):
+        table.learn_plain(words, [b"deorb"], [5])
+
+
+def test_a_matcher_whose_scan_enters_plain_words_matches_prefixes_and_words_met_later() -> None:
+    compiled = compile_rules([{"name": "r", "query": "deorbit* OR nasa"}, {"name": "s", "query": "alpha"}])
+    assert compiled.match_names("", "zulu 2031 yankee") == []
+    assert compiled.match_names("", "zulu deorbiting yankee") == ["r"]
+    assert compiled.match_names("", "Alpha 2031") == ["s"]
+    assert compiled.match_names("", "zulu NASA") == ["r"]

@@ -46,7 +46,7 @@ typedef struct {
     int32_t child;
 } Edge;
 
-typedef struct {
+typedef struct ChunkTable {
     PyObject_HEAD
     Slot *slots;
     Py_ssize_t capacity; /* a power of two */
@@ -68,6 +68,12 @@ typedef struct {
     Py_ssize_t root_capacity;
     char *marked; /* word id -> 1 when `positions()` reports it */
     Py_ssize_t marked_capacity;
+    /* Set by learn_plain(): the rules' words and prefixes (tables of their own) and the
+     * prefixes' lengths. A new ASCII chunk that is none of the words and that none of the
+     * prefixes starts is then entered by the scan itself. */
+    struct ChunkTable *words, *prefixes;
+    int32_t *prefix_lengths;
+    Py_ssize_t prefix_count;
 } ChunkTable;
 
 /* Up to 8 bytes as one little-endian word, zero-padded (byte loads: no library call). */
@@ -212,6 +218,57 @@ next_chunk(const unsigned char **p, const unsigned char *end, const unsigned cha
         q++;
     *n = q - *start;
     *p = q;
+    return 1;
+}
+
+/* The chunks of a buffer with their keys, a batch at a time: the slots of a whole batch are
+ * asked of memory (prefetched) before the first is read. The table is far bigger than the
+ * caches and each look-up lands on a slot of its own, so waiting for one slot after another
+ * was most of a scan's time. */
+#define BATCH 16
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void)(address))
+#endif
+
+typedef struct {
+    const unsigned char *p, *end;
+    const unsigned char *start[BATCH];
+    Py_ssize_t n[BATCH];
+    ChunkKey key[BATCH];
+    int count, at;
+} Chunks;
+
+static inline void
+chunks_of(Chunks *chunks, const unsigned char *p, const unsigned char *end)
+{
+    chunks->p = p;
+    chunks->end = end;
+    chunks->count = chunks->at = 0;
+}
+
+/* The next chunk and its key (as next_chunk and chunk_key_at give them), or 0 at the end. */
+static inline int
+next_keyed_chunk(Slot *slots, Py_ssize_t capacity, Chunks *chunks, const unsigned char **start, Py_ssize_t *n,
+                 ChunkKey *key)
+{
+    if (chunks->at == chunks->count) {
+        int count = 0;
+        while (count < BATCH && next_chunk(&chunks->p, chunks->end, &chunks->start[count], &chunks->n[count])) {
+            chunks->key[count] = chunk_key_at(chunks->start[count], chunks->n[count], chunks->end);
+            PREFETCH(&slots[chunks->key[count].hash & (uint64_t)(capacity - 1)]);
+            count++;
+        }
+        chunks->count = count;
+        chunks->at = 0;
+        if (count == 0)
+            return 0;
+    }
+    *start = chunks->start[chunks->at];
+    *n = chunks->n[chunks->at];
+    *key = chunks->key[chunks->at];
+    chunks->at++;
     return 1;
 }
 
@@ -365,6 +422,9 @@ table_dealloc(ChunkTable *self)
     PyMem_Free(self->node_stamp);
     PyMem_Free(self->root_child);
     PyMem_Free(self->marked);
+    PyMem_Free(self->prefix_lengths);
+    Py_XDECREF((PyObject *)self->prefixes);
+    Py_XDECREF((PyObject *)self->words);
     Py_XDECREF(self->values);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -627,6 +687,52 @@ next_epoch(ChunkTable *self)
     return self->epoch;
 }
 
+/* Whether the chunk may have keys: it is one of the words given to learn_plain(), or one of
+ * its prefixes starts it. */
+static int
+may_have_keys(ChunkTable *self, const unsigned char *p, Py_ssize_t n, ChunkKey key)
+{
+    if (find_slot(self->words, (const char *)p, n, key)->hash != 0)
+        return 1;
+    for (Py_ssize_t i = 0; i < self->prefix_count; i++) {
+        Py_ssize_t length = self->prefix_lengths[i];
+        if (length > n)
+            break; /* the lengths are sorted */
+        if (find_slot(self->prefixes, (const char *)p, length, chunk_key(p, length))->hash != 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Enter a new ASCII chunk as one word of no key and of no phrase (the scan's own learning, for
+ * the chunks the Python side would enter so: see learn_plain). 0 when it could not (the table
+ * is full): the chunk is then reported new, as without learn_plain. */
+static int
+enter_plain(ChunkTable *self, const unsigned char *p, Py_ssize_t n, ChunkKey key)
+{
+    if (n > INT32_MAX || self->blob_used + n > UINT32_MAX)
+        return 0;
+    if ((self->used + 1) * 2 > self->capacity && grow_slots(self) < 0)
+        return -1;
+    if (reserve((void **)&self->blob, &self->blob_capacity, self->blob_used, n, 1) < 0)
+        return -1;
+    Slot *slot = find_slot(self, (const char *)p, n, key);
+    memcpy(self->blob + self->blob_used, p, (size_t)n);
+    slot->head = key.head;
+    slot->offset = (uint32_t)self->blob_used;
+    slot->length = (int32_t)n;
+    slot->stamp = self->epoch;
+    slot->folded_length = -1;
+    slot->word = 0;
+    slot->spans = -1;
+    slot->nwords = 1;
+    slot->value = -1;
+    slot->hash = key.hash;
+    self->blob_used += n;
+    self->used++;
+    return 1;
+}
+
 /* What to do with a phrase found: its value index, the word position it starts at. */
 typedef int (*PhraseFound)(ChunkTable *self, int32_t value, Py_ssize_t start, PyObject *into);
 
@@ -710,8 +816,10 @@ table_scan(ChunkTable *self, PyObject *arg)
     const unsigned char *end = p + data.len;
     const unsigned char *start;
     Py_ssize_t n;
-    while (next_chunk(&p, end, &start, &n)) {
-        ChunkKey key = chunk_key_at(start, n, end);
+    Chunks chunks;
+    ChunkKey key;
+    chunks_of(&chunks, p, end);
+    while (next_keyed_chunk(self->slots, self->capacity, &chunks, &start, &n, &key)) {
         int high = key.high;
         Slot *slot = find_slot(self, (const char *)start, n, key);
         int known = slot->hash != 0;
@@ -732,7 +840,20 @@ table_scan(ChunkTable *self, PyObject *arg)
                 goto done;
             if (!high)
                 continue;
-        } else if (stream != NULL) {
+        } else if (!high && self->prefixes != NULL && !may_have_keys(self, start, n, key)) {
+            int entered = enter_plain(self, start, n, key);
+            if (entered < 0)
+                goto done;
+            if (entered) {
+                if (stream != NULL) {
+                    if (reserve((void **)&stream, &stream_capacity, streamed, 1, sizeof(int32_t)) < 0)
+                        goto done;
+                    stream[streamed++] = 0;
+                }
+                continue;
+            }
+        }
+        if (!known && stream != NULL) {
             if (high) {
                 PyMem_Free(stream); /* its words are not known yet: the phrases wait for the next scan */
                 stream = NULL;
@@ -763,6 +884,41 @@ done:
     Py_XDECREF(dirty);
     PyBuffer_Release(&data);
     return result;
+}
+
+PyDoc_STRVAR(table_learn_plain_doc,
+"learn_plain(words, prefixes, lengths)\n--\n\n"
+"From now on `scan` enters each new ASCII chunk that is not one of `words` and that no prefix\n"
+"starts (`words`, `prefixes`: ChunkTables holding them; `lengths`: the prefixes' distinct\n"
+"lengths) as a word of no key and no phrase, instead of reporting it new. The caller must have\n"
+"entered every ASCII word of its phrases first: only then is such a chunk sure to be one.");
+
+static PyTypeObject ChunkTableType;
+
+static PyObject *
+table_learn_plain(ChunkTable *self, PyObject *args)
+{
+    PyObject *words, *prefixes, *lengths;
+    if (!PyArg_ParseTuple(args, "O!O!O:learn_plain", &ChunkTableType, &words, &ChunkTableType, &prefixes, &lengths))
+        return NULL;
+    int32_t *ids = NULL;
+    Py_ssize_t count = read_ids(lengths, &ids);
+    if (count < 0)
+        return NULL;
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (ids[i] <= 0 || (i > 0 && ids[i] <= ids[i - 1])) {
+            PyMem_Free(ids);
+            PyErr_SetString(PyExc_ValueError, "lengths must be > 0 and increasing");
+            return NULL;
+        }
+    PyMem_Free(self->prefix_lengths);
+    self->prefix_lengths = ids;
+    self->prefix_count = count;
+    Py_INCREF(prefixes);
+    Py_XSETREF(self->prefixes, (ChunkTable *)prefixes);
+    Py_INCREF(words);
+    Py_XSETREF(self->words, (ChunkTable *)words);
+    Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(table_mark_doc,
@@ -810,8 +966,11 @@ table_positions(ChunkTable *self, PyObject *arg)
     const unsigned char *end = p + data.len;
     const unsigned char *start;
     Py_ssize_t n;
-    while (next_chunk(&p, end, &start, &n)) {
-        Slot *slot = find_slot(self, (const char *)start, n, chunk_key_at(start, n, end));
+    Chunks chunks;
+    ChunkKey key;
+    chunks_of(&chunks, p, end);
+    while (next_keyed_chunk(self->slots, self->capacity, &chunks, &start, &n, &key)) {
+        Slot *slot = find_slot(self, (const char *)start, n, key);
         if (slot->hash == 0) {
             Py_DECREF(found);
             PyBuffer_Release(&data);
@@ -892,8 +1051,11 @@ walk(ChunkTable *self, PyObject *arg, int wanted)
         out[used++] = ' ';
     const unsigned char *base = data.buf, *p = base, *end = base + data.len, *start, *counted = base;
     Py_ssize_t n, chars = 0, position = 0; /* characters in [base, counted); words so far */
-    while (next_chunk(&p, end, &start, &n)) {
-        Slot *slot = find_slot(self, (const char *)start, n, chunk_key_at(start, n, end));
+    Chunks chunks;
+    ChunkKey key;
+    chunks_of(&chunks, p, end);
+    while (next_keyed_chunk(self->slots, self->capacity, &chunks, &start, &n, &key)) {
+        Slot *slot = find_slot(self, (const char *)start, n, key);
         if (slot->hash == 0) {
             result = Py_None;
             Py_INCREF(result);
@@ -1049,6 +1211,7 @@ static PyMethodDef module_methods[] = {
 };
 
 static PyMethodDef table_methods[] = {
+    {"learn_plain", (PyCFunction)table_learn_plain, METH_VARARGS, table_learn_plain_doc},
     {"view", (PyCFunction)table_view, METH_O, table_view_doc},
     {"offsets", (PyCFunction)table_offsets, METH_O, table_offsets_doc},
     {"joined", (PyCFunction)table_joined, METH_O, table_joined_doc},

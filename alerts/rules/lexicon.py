@@ -24,7 +24,7 @@ from itertools import compress, repeat
 from operator import is_
 
 from alerts.rules.keys import canonical
-from alerts.rules.text import ScannedText, chunk_spans, chunk_words
+from alerts.rules.text import ScannedText, chunk_parts
 
 try:  # the optional C chunk table (setup.py); without it the lexicon is a dict
     from alerts.rules import _scan
@@ -49,7 +49,7 @@ class LexiconState:
     keys, and its words as phrase-word ids; and the trie of the phrases) or `known` (a dict:
     chunk -> its keys, empty for none)."""
 
-    __slots__ = ("known", "changing", "table", "values", "value_index")
+    __slots__ = ("known", "changing", "table", "values", "value_index", "preset")
 
     def __init__(self, phrases: dict[tuple[int, ...], bytes] | None) -> None:
         self.known: dict[bytes, frozenset[bytes]] = {}
@@ -57,6 +57,7 @@ class LexiconState:
         self.values: list[bytes | frozenset[bytes]] = []
         self.value_index: dict[frozenset[bytes], int] = {}
         self.table = None if phrases is None else _scan.ChunkTable(self.values)
+        self.preset = 0  # chunks entered before any article (they do not count against the limit)
         for ids, key in (phrases or {}).items():
             self.table.add_phrase(ids, self._index(frozenset({key})))
 
@@ -84,12 +85,17 @@ class LexiconState:
         return frozenset({value}) if isinstance(value, bytes) else value
 
     def remember(
-        self, chunk: bytes, keys: frozenset[bytes], word_ids: Sequence[int], folded: bytes | None
+        self,
+        chunk: bytes,
+        keys: frozenset[bytes],
+        word_ids: Sequence[int],
+        folded: bytes | None,
+        spans: list[int] | None = None,
     ) -> None:
+        """`spans`: of each word in the chunk, in characters (None: one word, the whole chunk)."""
         if self.table is None:
             self.known[chunk] = keys
         else:
-            spans = None if chunk.isascii() else chunk_spans(chunk)  # an ASCII chunk is one word
             self.table.add(chunk, self._index(keys) if keys else -1, word_ids, folded, spans)
 
 
@@ -139,14 +145,25 @@ class Lexicon:
 
     def _new_state(self) -> LexiconState:
         state = LexiconState(self.phrases)
-        if state.table is not None:
+        table = state.table
+        if table is not None:
             for index in self.near_ids:
-                state.table.mark(index)
+                table.mark(index)
             # Every phrase word that is ASCII is in the table from the start: a new ASCII chunk
-            # is then a word of no phrase, and the C scan looks for phrases all the same.
+            # is then a word of no phrase, and the C scan looks for phrases all the same. And
+            # unless it is a word of the rules or a prefix starts it, it has no key either: the
+            # scan enters such chunks itself (most new chunks: numbers, names no rule has).
             for word in self.phrase_words:
                 if word.isascii():
                     self.add(word, state)
+            words, prefixes = _scan.ChunkTable([]), _scan.ChunkTable([])
+            for word in self.vocabulary:
+                if word.isascii():
+                    words.add(word, -1, [0])
+            for prefix in self.prefixes:
+                prefixes.add(prefix, -1, [0])
+            table.learn_plain(words, prefixes, self.lengths)
+            state.preset = len(table)
         return state
 
     def keys(self, scan: ScannedText) -> tuple[set[bytes], LexiconState]:
@@ -155,11 +172,13 @@ class Lexicon:
         state = self.state
         if state.table is None:
             return self._keys_from_dict(scan.tokens, state)
+        if len(state) - state.preset > self.limit:  # the scan enters plain words itself
+            state = self.state = self._new_state()
         keys, new, dirty, complete = state.table.scan(scan.data)
         scan.preset_dirty(dirty)
         if not new:
             return keys, state
-        if len(state) > self.limit:
+        if len(state) - state.preset > self.limit:
             state = self.state = self._new_state()
             new, complete = scan.tokens, False  # the known ones are not in the new state either
         learned = self._learn_new(new, state)
@@ -197,7 +216,7 @@ class Lexicon:
 
     def add(self, chunk: bytes, state: LexiconState) -> frozenset[bytes]:
         """Learn a new chunk into `state` and return its keys."""
-        words = (chunk,) if chunk.isascii() else chunk_words(chunk)
+        words, spans = ((chunk,), None) if chunk.isascii() else chunk_parts(chunk)
         keys = self.learn(words)
         if keys and words != (chunk,):
             changing = state.changing
@@ -205,7 +224,7 @@ class Lexicon:
                 changing[key] = changing.get(key, _NO_KEYS) | {chunk}
         get = self.phrase_words.get
         folded = None if words == (chunk,) else b" ".join(words)
-        state.remember(chunk, keys, [get(w, 0) for w in words], folded)  # last: a known chunk is complete
+        state.remember(chunk, keys, [get(w, 0) for w in words], folded, spans)  # last: a known chunk is complete
         return keys
 
     def learn(self, words: tuple[bytes, ...]) -> frozenset[bytes]:

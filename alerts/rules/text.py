@@ -160,6 +160,16 @@ def chunk_words(chunk: bytes, exact: bool = False) -> tuple[bytes, ...]:
     return cache.words[chunk]
 
 
+def chunk_parts(chunk: bytes) -> tuple[tuple[bytes, ...], list[int] | None]:
+    """Return `chunk_words(chunk)` and `chunk_spans(chunk)` of a chunk with non-ASCII bytes, from
+    one pass of the word regex (the lexicon learns both of each new chunk, once)."""
+    text = chunk.decode("utf-8", "surrogatepass")
+    matches = list(TOKEN_RE.finditer(text))
+    words = tuple(fold(m.group()).encode() for m in matches)
+    spans = [i for m in matches for i in m.span()]
+    return words, None if spans == [0, len(text)] else spans
+
+
 def chunk_spans(chunk: bytes) -> list[int] | None:
     """Return the start and end of each word of a chunk in characters (s0, e0, s1, e1, …), or
     None when the chunk is one word and nothing else (for the C chunk table's `offsets`)."""
