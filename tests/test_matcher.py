@@ -277,6 +277,13 @@ def test_bundled_rules_match_what_they_are_for() -> None:
         ("=NASA", "NAŚA", True),
         ("=NASA", "xNASA NASAx", False),
         ("=NASA", "Nasa’s plan", False),
+        # …and where a chunk around the word is not the word alone (the exact form is then
+        # looked for where the folded word is, as written)
+        ("=NASA", "«NASA» said", True),
+        ("=NASA", "«Nasa» said, nasa", False),
+        ("=NASA", "«nasa» then NASA", True),
+        ("=NASA", "«ＮＡＳＡ»", True),
+        ("=NASA", "«ＮＡＳＡs»", False),
         ("=ISS*", "ISSues", True),
         ("=ISS*", "the iss ISs", False),
     ],

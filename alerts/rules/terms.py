@@ -22,7 +22,7 @@ from itertools import filterfalse
 from typing import TYPE_CHECKING
 
 from alerts.rules.keys import indexed_key, word_key
-from alerts.rules.text import chunk_words, encode, is_plain_word
+from alerts.rules.text import chunk_words, encode, fold_exact, is_plain_word
 from alerts.rules.tree import Near, Node, Or, Phrase, Word
 
 if TYPE_CHECKING:
@@ -82,11 +82,31 @@ class WordSpec:
             # Every word that folds like this one is then an ASCII chunk of its own in the
             # raw text, so the exact form is there as it is, between separators.
             return _standalone(pattern, article.scans[f].text)
+        if not self.prefix and article.tables[f] is not None:
+            return self._written(article, f)
         words = article.exact_words(f)
         if not self.prefix:
             return self.key in words
         key = self.key
         return any(w.startswith(key) for w in words)
+
+    def _written(self, article: ScannedArticle, f: int) -> bool:
+        """Whether one of the places the folded word occurs is the exact word as written (words
+        equal exactly are equal folded): the C chunk table's offsets, no exact scan of the text."""
+        offsets = article.offsets(f)
+        if offsets is None:
+            return self.key in article.exact_words(f)
+        text, key = article.scans[f].text, self.key.decode()
+        joined, needle = article.joined(f), b" " + self.folded + b" "
+        index = last = 0
+        at = joined.find(needle)
+        while at >= 0:
+            index += joined.count(b" ", last, at)
+            if fold_exact(text[offsets[2 * index] : offsets[2 * index + 1]]) == key:
+                return True
+            last = at
+            at = joined.find(needle, at + 1)
+        return False
 
     def positions(self, article: ScannedArticle, f: int) -> list[int]:
         if not self.present(article, f):
