@@ -661,3 +661,22 @@ def test_match_command_in_processes_writes_what_one_process_writes_in_input_orde
     assert broken.returncode == 2
     assert [json.loads(line)["id"] for line in broken.stdout.splitlines()] == list(range(70))
     assert f"{articles} line 71: not valid JSON" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_rules_kept_for_good_are_left_out_of_collections_and_the_young_collected_less_often() -> None:
+    import gc
+
+    from newswatch.core.bulk import YOUNG_THRESHOLD, keep_for_good
+
+    saved = gc.get_threshold()
+    try:
+        for before, after in (((700, 10, 10), (YOUNG_THRESHOLD, 10, 10)), ((50_000, 5, 5), (50_000, 5, 5)),
+                              ((0, 10, 10), (0, 10, 10))):  # fmt: skip
+            gc.set_threshold(*before)
+            rules = compile_rules([{"name": "r", "query": "deorbit*"}])
+            keep_for_good()
+            assert gc.get_threshold() == after
+            assert gc.is_tracked(rules._rules) and all(o is not rules._rules for o in gc.get_objects())
+            gc.unfreeze()
+    finally:
+        gc.set_threshold(*saved)
