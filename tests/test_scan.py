@@ -293,3 +293,11 @@ def test_a_matcher_whose_scan_enters_plain_words_matches_prefixes_and_words_met_
     assert compiled.match_names("", "zulu deorbiting yankee") == ["r"]
     assert compiled.match_names("", "Alpha 2031") == ["s"]
     assert compiled.match_names("", "zulu NASA") == ["r"]
+
+
+def test_scan_leaves_the_non_ascii_chunks_out_when_not_asked() -> None:
+    table = ChunkTable([b"nasa"])
+    table.add(b"nasa", 0, [0])
+    table.add(b"caf\xc3\xa9", -1, [0], b"cafe")
+    assert table.scan(b"nasa caf\xc3\xa9", False) == ({b"nasa"}, set(), None, True)
+    assert table.scan(b"nasa caf\xc3\xa9")[2] == {b"caf\xc3\xa9"}

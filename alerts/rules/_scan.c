@@ -785,18 +785,22 @@ phrase_start(ChunkTable *self, int32_t value, Py_ssize_t start, PyObject *firsts
 }
 
 PyDoc_STRVAR(table_scan_doc,
-"scan(data)\n--\n\n"
+"scan(data, dirty=True)\n--\n\n"
 "Split `data` at spaces and return (keys, new, dirty, complete): the keys of the known chunks\n"
 "and of the phrases their words make, the distinct chunks not in the table, the distinct\n"
-"chunks with a byte >= 0x80 (three sets), and whether the phrases were looked for. They are\n"
-"not when a new chunk has non-ASCII bytes (its words are not known): learn the new chunks and\n"
-"scan again. A new ASCII chunk is taken to be a word of no phrase: the caller adds every\n"
-"phrase word to the table first.");
+"chunks with a byte >= 0x80 (three sets; dirty is None when not asked for), and whether the\n"
+"phrases were looked for. They are not when a new chunk has non-ASCII bytes (its words are not\n"
+"known): learn the new chunks and scan again. A new ASCII chunk is taken to be a word of no\n"
+"phrase: the caller adds every phrase word to the table first.");
 
 static PyObject *
-table_scan(ChunkTable *self, PyObject *arg)
+table_scan(ChunkTable *self, PyObject *args)
 {
     Py_buffer data;
+    PyObject *arg;
+    int want_dirty = 1;
+    if (!PyArg_ParseTuple(args, "O|p:scan", &arg, &want_dirty))
+        return NULL;
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
         return NULL;
     PyObject *keys = PySet_New(NULL);
@@ -838,7 +842,7 @@ table_scan(ChunkTable *self, PyObject *arg)
             slot->stamp = epoch;
             if (slot->value >= 0 && add_keys(self, keys, slot->value) < 0)
                 goto done;
-            if (!high)
+            if (!high || !want_dirty)
                 continue;
         } else if (!high && self->prefixes != NULL && !may_have_keys(self, start, n, key)) {
             int entered = enter_plain(self, start, n, key);
@@ -868,7 +872,7 @@ table_scan(ChunkTable *self, PyObject *arg)
         if (chunk == NULL)
             goto done;
         /* (`slot` is not read past add_keys: a set operation may run Python code.) */
-        if ((!known && PySet_Add(unknown, chunk) < 0) || (high && PySet_Add(dirty, chunk) < 0)) {
+        if ((!known && PySet_Add(unknown, chunk) < 0) || (high && want_dirty && PySet_Add(dirty, chunk) < 0)) {
             Py_DECREF(chunk);
             goto done;
         }
@@ -876,7 +880,7 @@ table_scan(ChunkTable *self, PyObject *arg)
     }
     if (stream != NULL && find_phrases(self, stream, streamed, epoch, phrase_keys, keys) < 0)
         goto done;
-    result = Py_BuildValue("(OOON)", keys, unknown, dirty, PyBool_FromLong(complete));
+    result = Py_BuildValue("(OOON)", keys, unknown, want_dirty ? dirty : Py_None, PyBool_FromLong(complete));
 done:
     PyMem_Free(stream);
     Py_XDECREF(keys);
@@ -1219,7 +1223,7 @@ static PyMethodDef table_methods[] = {
     {"mark", (PyCFunction)table_mark, METH_O, table_mark_doc},
     {"add", (PyCFunction)table_add, METH_VARARGS, table_add_doc},
     {"add_phrase", (PyCFunction)table_add_phrase, METH_VARARGS, table_add_phrase_doc},
-    {"scan", (PyCFunction)table_scan, METH_O, table_scan_doc},
+    {"scan", (PyCFunction)table_scan, METH_VARARGS, table_scan_doc},
     {"get", (PyCFunction)table_get, METH_O, table_get_doc},
     {NULL, NULL, 0, NULL},
 };

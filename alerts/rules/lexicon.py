@@ -174,8 +174,8 @@ class Lexicon:
             return self._keys_from_dict(scan.tokens, state)
         if len(state) - state.preset > self.limit:  # the scan enters plain words itself
             state = self.state = self._new_state()
-        keys, new, dirty, complete = state.table.scan(scan.data)
-        scan.preset_dirty(dirty)
+        # The field's non-ASCII chunks are left for `scan.dirty` to find if a check asks.
+        keys, new, _, complete = state.table.scan(scan.data, False)
         if not new:
             return keys, state
         if len(state) - state.preset > self.limit:
@@ -184,7 +184,7 @@ class Lexicon:
         learned = self._learn_new(new, state)
         if complete:  # the new chunks were words of no phrase
             return keys.union(*learned), state
-        keys = state.table.scan(scan.data)[0]  # every chunk known now: the phrases too
+        keys = state.table.scan(scan.data, False)[0]  # every chunk known now: the phrases too
         return keys, state
 
     def _learn_new(self, new: Iterable[bytes], state: LexiconState) -> list[frozenset[bytes]]:

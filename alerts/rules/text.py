@@ -227,10 +227,6 @@ class ScannedText:
             self._dirty = set(filterfalse(bytes.isascii, self.tokens)) if not self.data.isascii() else set()
         return self._dirty
 
-    def preset_dirty(self, dirty: set[bytes]) -> None:
-        """Take the distinct non-ASCII chunks from a scan that found them already."""
-        self._dirty = dirty
-
     def changes(self) -> dict[bytes, bytes]:
         """Return {chunk: its words joined by spaces} for the chunks that are not exactly one
         word equal to themselves (accents, upper-case non-ASCII, curly quotes, dashes…)."""
