@@ -137,6 +137,7 @@ class CompiledRules:
         plans: ExplainPlans | None = None,
     ) -> None:
         self._rules: list[_Compiled | None] = list(compiled)
+        self._names: list[str | None] = [rule.name for rule in compiled]  # what match_names returns
         self._plans = plans or ExplainPlans(indexed)
         self._checks = checks
         self._indexed = indexed
@@ -202,6 +203,7 @@ class CompiledRules:
             else:
                 self._postings.pop(key, None)
         self._rules[index] = None
+        self._names[index] = None
         self._evaluate[index] = None
         self._other_groups[index] = ()
         if self._positions.get(rule.name) == index:
@@ -238,8 +240,9 @@ class CompiledRules:
         entries = _compile_entries(rules, self._indexed, codegen, self._plans, keep_disabled=True)
         new = object.__new__(CompiledRules)
         new.__dict__.update(self.__dict__)
-        new._rules, new._evaluate, new._other_groups = (
+        new._rules, new._names, new._evaluate, new._other_groups = (
             list(self._rules),
+            list(self._names),
             list(self._evaluate),
             list(self._other_groups),
         )
@@ -262,9 +265,11 @@ class CompiledRules:
             if index is None:
                 index = len(new._rules)
                 new._rules.append(None)
+                new._names.append(None)
                 new._evaluate.append(None)
                 new._other_groups.append(())
             new._rules[index] = entry
+            new._names[index] = entry.name
             new._post(index, entry)
             added.add(entry.query.root, self._indexed)
         new._count = len(new._positions)
@@ -287,7 +292,10 @@ class CompiledRules:
     def queries(self) -> list[Query]:
         return [rule.query for rule in self._rules if rule is not None]
 
-    def _matching(self, title: str, text: str, source: str | None) -> tuple[list[_Compiled], ScannedArticle]:
+    def _matching(
+        self, title: str, text: str, source: str | None, names: bool = False
+    ) -> tuple[list[Any], ScannedArticle]:
+        """The rules the article matches (with `names` and no source: their names), in order."""
         article = ScannedArticle(title or "", text or "", self._checks)
         keys = self._lexicon.keys
         title_keys, title_state = keys(article.scans[0])
@@ -297,9 +305,8 @@ class CompiledRules:
         article.tables = (title_state.table, text_state.table)
         article.word_ids = self._lexicon.phrase_words
         if self._indexed:  # the same as below, in C
-            found = lexicon._scan.decide(
-                *words, self._postings, self._other_groups, self._evaluate, article, self._rules
-            )
+            wanted = self._names if names and source is None else self._rules
+            found = lexicon._scan.decide(*words, self._postings, self._other_groups, self._evaluate, article, wanted)
             if source is None:
                 return found, article
             return [r for r in found if r.sources is None or source in r.sources], article
@@ -325,7 +332,8 @@ class CompiledRules:
 
     def match_names(self, title: str, text: str, source: str | None = None) -> list[str]:
         """Return the names of the rules that match, in rule-definition order (no explanation)."""
-        return [rule.name for rule in self._matching(title, text, source)[0]]
+        found = self._matching(title, text, source, names=True)[0]
+        return found if self._indexed and source is None else [rule.name for rule in found]
 
     def match(self, title: str, text: str, source: str | None = None) -> list[RuleMatch]:
         """Return the rules that match the article, in rule-definition order, explained from the
