@@ -301,3 +301,17 @@ def test_scan_leaves_the_non_ascii_chunks_out_when_not_asked() -> None:
     table.add(b"caf\xc3\xa9", -1, [0], b"cafe")
     assert table.scan(b"nasa caf\xc3\xa9", False) == ({b"nasa"}, set(), None, True)
     assert table.scan(b"nasa caf\xc3\xa9")[2] == {b"caf\xc3\xa9"}
+
+
+@pytest.mark.parametrize("gap", [" ", "  ", " " * 9])
+def test_chunks_of_every_length_are_split_where_the_spaces_are(gap: str) -> None:
+    """The chunks are found eight bytes at a time: every length, alignment and end of the data."""
+    compiled = compile_rules([{"name": "r", "query": "x"}])
+    lexicon = compiled._lexicon
+    words = ["a" * n + str(n) for n in range(1, 21)]
+    for start in range(9):
+        text = " " * start + gap.join(words) + " " * (start % 3)
+        scan = ScannedText(text)
+        lexicon.keys(scan)
+        assert lexicon.state.table.joined(scan.data) == b" " + " ".join(words).encode() + b" "
+        assert lexicon.state.table.view(scan.data)[2] == {w.encode(): i for i, w in enumerate(words)}

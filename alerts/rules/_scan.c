@@ -214,8 +214,24 @@ next_chunk(const unsigned char **p, const unsigned char *end, const unsigned cha
     if (q == end)
         return 0;
     *start = q;
+#if PY_LITTLE_ENDIAN && (defined(__GNUC__) || defined(__clang__))
+    while (end - q >= 8) { /* eight bytes at a time: the lowest byte that is a space */
+        uint64_t word;
+        memcpy(&word, q, 8);
+        uint64_t x = word ^ 0x2020202020202020ULL; /* a space becomes 0 */
+        uint64_t zero = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+        if (zero) {
+            q += __builtin_ctzll(zero) >> 3;
+            goto found;
+        }
+        q += 8;
+    }
+#endif
     while (q < end && *q != ' ')
         q++;
+#if PY_LITTLE_ENDIAN && (defined(__GNUC__) || defined(__clang__))
+found:
+#endif
     *n = q - *start;
     *p = q;
     return 1;
