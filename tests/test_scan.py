@@ -94,18 +94,20 @@ def test_phrases_are_found_through_the_words_of_each_chunk() -> None:
         table.add_phrase([1, 0], 0)
 
 
-def test_joined_and_positions_need_every_chunk_known() -> None:
+def test_joined_and_word_ids_need_every_chunk_known() -> None:
     table = ChunkTable([])
     table.add(b"a", -1, [4])
     table.add(b"\xe2\x80\x94", -1, [], b"")  # a dash: no words
     table.add(b"ab\xc2\xbd", -1, [0, 0, 0], b"ab 1 2")
-    table.mark(4)
     assert table.joined(b"a \xe2\x80\x94 ab\xc2\xbd  a") == b" a ab 1 2 a "
     assert table.joined(b"") == b"  " == ScannedText("").joined()
-    assert table.positions(b"a \xe2\x80\x94 ab\xc2\xbd  a") == {4: [0, 4]}
-    assert table.joined(b"a b") is None and table.positions(b"a b") is None
-    with pytest.raises(ValueError):
-        table.mark(0)
+    ids = table.scan(b"a \xe2\x80\x94 ab\xc2\xbd  a", False, True)[4]
+    assert list(memoryview(ids).cast("i")) == [4, 0, 0, 0, 4]
+    assert _scan.places(ids, 4) == [0, 4] and _scan.places(ids, 7) == []
+    assert table.joined(b"a b") is None
+    # A new ASCII chunk is a word of no phrase; a new non-ASCII one may be several words.
+    assert list(memoryview(table.scan(b"a b", False, True)[4]).cast("i")) == [4, 0]
+    assert table.scan(b"a b\xc3\xa9", False, True)[4] is None
 
 
 text_alphabet = st.one_of(
@@ -116,7 +118,7 @@ text_alphabet = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=text_alphabet, max_size=60), st.text(alphabet=text_alphabet, max_size=60))
-def test_the_table_joins_and_positions_words_as_the_text_module_does(first: str, second: str) -> None:
+def test_the_table_joins_and_places_words_as_the_text_module_does(first: str, second: str) -> None:
     # Two articles through one lexicon: the second meets chunks learned from the first.
     compiled = compile_rules([{"name": "r", "query": '"a b" OR x NEAR/2 y'}])
     lexicon = compiled._lexicon
@@ -128,8 +130,8 @@ def test_the_table_joins_and_positions_words_as_the_text_module_does(first: str,
         sequence = scan.sequence()
         marked = {word: index for word, index in lexicon.phrase_words.items() if index in lexicon.near_ids}
         expected = {index: [i for i, w in enumerate(sequence) if w == word] for word, index in marked.items()}
-        got = table.positions(scan.data)
-        assert {k: v for k, v in expected.items() if v} == got
+        ids = table.scan(scan.data, False, True)[4]
+        assert {index: _scan.places(ids, index) for index in expected} == expected
 
 
 @settings(max_examples=300, deadline=None)

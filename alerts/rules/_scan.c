@@ -66,8 +66,6 @@ typedef struct ChunkTable {
     int32_t *root_child; /* word id -> the root's child for it (0: none), so the first step of
                             every walk is one array read */
     Py_ssize_t root_capacity;
-    char *marked; /* word id -> 1 when `positions()` reports it */
-    Py_ssize_t marked_capacity;
     /* Set by learn_plain(): the rules' words and prefixes (tables of their own) and the
      * prefixes' lengths. A new ASCII chunk that is none of the words and that none of the
      * prefixes starts is then entered by the scan itself. */
@@ -437,7 +435,6 @@ table_dealloc(ChunkTable *self)
     PyMem_Free(self->node_value);
     PyMem_Free(self->node_stamp);
     PyMem_Free(self->root_child);
-    PyMem_Free(self->marked);
     PyMem_Free(self->prefix_lengths);
     Py_XDECREF((PyObject *)self->prefixes);
     Py_XDECREF((PyObject *)self->words);
@@ -801,21 +798,23 @@ phrase_start(ChunkTable *self, int32_t value, Py_ssize_t start, PyObject *firsts
 }
 
 PyDoc_STRVAR(table_scan_doc,
-"scan(data, dirty=True)\n--\n\n"
+"scan(data, dirty=True, words=False)\n--\n\n"
 "Split `data` at spaces and return (keys, new, dirty, complete): the keys of the known chunks\n"
 "and of the phrases their words make, the distinct chunks not in the table, the distinct\n"
 "chunks with a byte >= 0x80 (three sets; dirty is None when not asked for), and whether the\n"
 "phrases were looked for. They are not when a new chunk has non-ASCII bytes (its words are not\n"
 "known): learn the new chunks and scan again. A new ASCII chunk is taken to be a word of no\n"
-"phrase: the caller adds every phrase word to the table first.");
+"phrase: the caller adds every phrase word to the table first. With `words`, a fifth item: the\n"
+"ids of the words in order (native int32 in one bytes object; 0 for a word without one), or\n"
+"None when not complete.");
 
 static PyObject *
 table_scan(ChunkTable *self, PyObject *args)
 {
     Py_buffer data;
-    PyObject *arg;
-    int want_dirty = 1;
-    if (!PyArg_ParseTuple(args, "O|p:scan", &arg, &want_dirty))
+    PyObject *arg, *words = NULL;
+    int want_dirty = 1, want_words = 0;
+    if (!PyArg_ParseTuple(args, "O|pp:scan", &arg, &want_dirty, &want_words))
         return NULL;
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
         return NULL;
@@ -829,7 +828,7 @@ table_scan(ChunkTable *self, PyObject *args)
     int complete = 1; /* the phrases were looked for */
     if (keys == NULL || unknown == NULL || dirty == NULL)
         goto done;
-    if (self->nodes > 1 && reserve((void **)&stream, &stream_capacity, 0, data.len / 2 + 16, sizeof(int32_t)) < 0)
+    if ((self->nodes > 1 || want_words) && reserve((void **)&stream, &stream_capacity, 0, data.len / 2 + 16, sizeof(int32_t)) < 0)
         goto done;
     uint32_t epoch = next_epoch(self);
     const unsigned char *p = data.buf;
@@ -894,11 +893,21 @@ table_scan(ChunkTable *self, PyObject *args)
         }
         Py_DECREF(chunk);
     }
-    if (stream != NULL && find_phrases(self, stream, streamed, epoch, phrase_keys, keys) < 0)
+    if (stream != NULL && self->nodes > 1 && find_phrases(self, stream, streamed, epoch, phrase_keys, keys) < 0)
         goto done;
-    result = Py_BuildValue("(OOON)", keys, unknown, want_dirty ? dirty : Py_None, PyBool_FromLong(complete));
+    if (want_words) {
+        words = stream == NULL ? Py_NewRef(Py_None)
+                               : PyBytes_FromStringAndSize((const char *)stream, streamed * (Py_ssize_t)sizeof(int32_t));
+        if (words == NULL)
+            goto done;
+    }
+    if (want_words)
+        result = Py_BuildValue("(OOONO)", keys, unknown, want_dirty ? dirty : Py_None, PyBool_FromLong(complete), words);
+    else
+        result = Py_BuildValue("(OOON)", keys, unknown, want_dirty ? dirty : Py_None, PyBool_FromLong(complete));
 done:
     PyMem_Free(stream);
+    Py_XDECREF(words);
     Py_XDECREF(keys);
     Py_XDECREF(unknown);
     Py_XDECREF(dirty);
@@ -939,89 +948,6 @@ table_learn_plain(ChunkTable *self, PyObject *args)
     Py_INCREF(words);
     Py_XSETREF(self->words, (ChunkTable *)words);
     Py_RETURN_NONE;
-}
-
-PyDoc_STRVAR(table_mark_doc,
-"mark(word)\n--\n\n"
-"Have `positions()` report the word with id `word` (> 0).");
-
-static PyObject *
-table_mark(ChunkTable *self, PyObject *arg)
-{
-    long word = PyLong_AsLong(arg);
-    if (word == -1 && PyErr_Occurred())
-        return NULL;
-    if (word <= 0 || word > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "a word id is an int > 0");
-        return NULL;
-    }
-    Py_ssize_t used = self->marked_capacity;
-    if (word >= used) {
-        if (reserve((void **)&self->marked, &self->marked_capacity, used, word + 1 - used, 1) < 0)
-            return NULL;
-        memset(self->marked + used, 0, (size_t)(self->marked_capacity - used));
-    }
-    self->marked[word] = 1;
-    Py_RETURN_NONE;
-}
-
-PyDoc_STRVAR(table_positions_doc,
-"positions(data)\n--\n\n"
-"Return {word id: [positions]} for the marked words of `data` (positions are word indexes),\n"
-"or None when a chunk of `data` is not in the table.");
-
-static PyObject *
-table_positions(ChunkTable *self, PyObject *arg)
-{
-    Py_buffer data;
-    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
-        return NULL;
-    PyObject *found = PyDict_New();
-    if (found == NULL) {
-        PyBuffer_Release(&data);
-        return NULL;
-    }
-    Py_ssize_t position = 0, marks = self->marked_capacity;
-    const unsigned char *p = data.buf;
-    const unsigned char *end = p + data.len;
-    const unsigned char *start;
-    Py_ssize_t n;
-    Chunks chunks;
-    ChunkKey key;
-    chunks_of(&chunks, p, end);
-    while (next_keyed_chunk(self->slots, self->capacity, &chunks, &start, &n, &key)) {
-        Slot *slot = find_slot(self, (const char *)start, n, key);
-        if (slot->hash == 0) {
-            Py_DECREF(found);
-            PyBuffer_Release(&data);
-            Py_RETURN_NONE;
-        }
-        const int32_t *ids = slot_words(self, slot);
-        for (int32_t k = 0; k < slot->nwords; k++, position++) {
-            int32_t word = ids[k];
-            if (word <= 0 || word >= marks || !self->marked[word])
-                continue;
-            PyObject *key = PyLong_FromLong(word);
-            PyObject *index = PyLong_FromSsize_t(position);
-            PyObject *list = key == NULL ? NULL : PyDict_GetItemWithError(found, key);
-            int failed = key == NULL || index == NULL || PyErr_Occurred();
-            if (!failed && list == NULL) {
-                list = PyList_New(0);
-                failed = list == NULL || PyDict_SetItem(found, key, list) < 0;
-                Py_XDECREF(list); /* the dict holds it */
-            }
-            failed = failed || PyList_Append(list, index) < 0;
-            Py_XDECREF(key);
-            Py_XDECREF(index);
-            if (failed) {
-                Py_DECREF(found);
-                PyBuffer_Release(&data);
-                return NULL;
-            }
-        }
-    }
-    PyBuffer_Release(&data);
-    return found;
 }
 
 /* first[word] = position unless the word is there already (a new bytes object per word). */
@@ -1220,6 +1146,34 @@ chunk_hash(PyObject *module, PyObject *arg)
     return PyLong_FromUnsignedLongLong(key.hash);
 }
 
+PyDoc_STRVAR(places_doc,
+"places(ids, id)\n--\n\n"
+"Return the indexes at which `id` occurs in `ids` (native int32 in a bytes-like object, as\n"
+"`scan(..., words=True)` gives them).");
+
+static PyObject *
+places(PyObject *module, PyObject *args)
+{
+    Py_buffer ids;
+    long wanted;
+    if (!PyArg_ParseTuple(args, "y*l:places", &ids, &wanted))
+        return NULL;
+    PyObject *out = PyList_New(0);
+    Py_ssize_t count = ids.len / (Py_ssize_t)sizeof(int32_t);
+    for (Py_ssize_t i = 0; out != NULL && i < count; i++) {
+        int32_t id;
+        memcpy(&id, (const char *)ids.buf + i * (Py_ssize_t)sizeof(int32_t), sizeof(id));
+        if (id != wanted)
+            continue;
+        PyObject *index = PyLong_FromSsize_t(i);
+        if (index == NULL || PyList_Append(out, index) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(index);
+    }
+    PyBuffer_Release(&ids);
+    return out;
+}
+
 /* alerts/rules/_decide.c (linked into this module) */
 extern const char nw_decide_doc[];
 PyObject *nw_decide(PyObject *module, PyObject *args);
@@ -1227,6 +1181,7 @@ PyObject *nw_decide(PyObject *module, PyObject *args);
 static PyMethodDef module_methods[] = {
     {"chunk_hash", (PyCFunction)chunk_hash, METH_O, chunk_hash_doc},
     {"decide", (PyCFunction)nw_decide, METH_VARARGS, nw_decide_doc},
+    {"places", (PyCFunction)places, METH_VARARGS, places_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1235,8 +1190,6 @@ static PyMethodDef table_methods[] = {
     {"view", (PyCFunction)table_view, METH_O, table_view_doc},
     {"offsets", (PyCFunction)table_offsets, METH_O, table_offsets_doc},
     {"joined", (PyCFunction)table_joined, METH_O, table_joined_doc},
-    {"positions", (PyCFunction)table_positions, METH_O, table_positions_doc},
-    {"mark", (PyCFunction)table_mark, METH_O, table_mark_doc},
     {"add", (PyCFunction)table_add, METH_VARARGS, table_add_doc},
     {"add_phrase", (PyCFunction)table_add_phrase, METH_VARARGS, table_add_phrase_doc},
     {"scan", (PyCFunction)table_scan, METH_VARARGS, table_scan_doc},

@@ -298,9 +298,10 @@ class CompiledRules:
         """The rules the article matches (with `names` and no source: their names), in order."""
         article = ScannedArticle(title or "", text or "", self._checks)
         keys = self._lexicon.keys
-        title_keys, title_state = keys(article.scans[0])
-        text_keys, text_state = keys(article.scans[1])
+        title_keys, title_state, title_ids = keys(article.scans[0])
+        text_keys, text_state, text_ids = keys(article.scans[1])
         words = article.words = (title_keys, text_keys)
+        article.ids = (title_ids, text_ids)
         article.changing = (title_state.changing, text_state.changing)
         article.tables = (title_state.table, text_state.table)
         article.word_ids = self._lexicon.phrase_words

@@ -10,8 +10,9 @@ so that is a handful of chunks per article.
 The lexicon lives in the C chunk table of `alerts.rules._scan` (setup.py builds it; optional):
 one pass over the bytes hashes and probes each chunk in place and returns the article's keys,
 and follows the article's words through a trie of every phrase of two or more plain words, so
-such a phrase is a key like a word (b"space station"). The same table gives the positions of
-NEAR words and the folded text b" w1 w2 … " in one pass each. Where the module was not compiled
+such a phrase is a key like a word (b"space station"); the same pass gives the ids of the
+article's words (whose places are the positions of NEAR words). The table also gives the folded
+text b" w1 w2 … " and the words' offsets in one more pass. Where the module was not compiled
 (or NEWSWATCH_PURE_PYTHON=1), the lexicon is a dict over the distinct chunks; the tests run
 both. `compile_rules` reads `USE_C_SCAN` and `_scan` from this module each time it compiles.
 """
@@ -147,8 +148,6 @@ class Lexicon:
         state = LexiconState(self.phrases)
         table = state.table
         if table is not None:
-            for index in self.near_ids:
-                table.mark(index)
             # Every phrase word that is ASCII is in the table from the start: a new ASCII chunk
             # is then a word of no phrase, and the C scan looks for phrases all the same. And
             # unless it is a word of the rules or a prefix starts it, it has no key either: the
@@ -166,26 +165,27 @@ class Lexicon:
             state.preset = len(table)
         return state
 
-    def keys(self, scan: ScannedText) -> tuple[set[bytes], LexiconState]:
+    def keys(self, scan: ScannedText) -> tuple[set[bytes], LexiconState, bytes | None]:
         """Return the keys (words, b"prefix*" and, with the C table, phrases) that the field's
-        words hit, and the state they came from."""
+        words hit, the state they came from, and with the C table the ids of the field's words
+        in order (int32; those of phrase and NEAR words, 0 for the others)."""
         state = self.state
         if state.table is None:
-            return self._keys_from_dict(scan.tokens, state)
+            return (*self._keys_from_dict(scan.tokens, state), None)
         if len(state) - state.preset > self.limit:  # the scan enters plain words itself
             state = self.state = self._new_state()
         # The field's non-ASCII chunks are left for `scan.dirty` to find if a check asks.
-        keys, new, _, complete = state.table.scan(scan.data, False)
+        keys, new, _, complete, words = state.table.scan(scan.data, False, True)
         if not new:
-            return keys, state
+            return keys, state, words
         if len(state) - state.preset > self.limit:
             state = self.state = self._new_state()
             new, complete = scan.tokens, False  # the known ones are not in the new state either
         learned = self._learn_new(new, state)
-        if complete:  # the new chunks were words of no phrase
-            return keys.union(*learned), state
-        keys = state.table.scan(scan.data, False)[0]  # every chunk known now: the phrases too
-        return keys, state
+        if complete:  # the new chunks were words of no phrase (and no NEAR word: those are known)
+            return keys.union(*learned), state, words
+        keys, _, _, _, words = state.table.scan(scan.data, False, True)  # every chunk known now
+        return keys, state, words
 
     def _learn_new(self, new: Iterable[bytes], state: LexiconState) -> list[frozenset[bytes]]:
         """`add` each new chunk to the C table; most are plain ASCII words of no rule (a number,

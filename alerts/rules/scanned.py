@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from alerts.rules.lexicon import _scan
 from alerts.rules.text import ScannedText
 
 
@@ -25,7 +26,7 @@ class ScannedArticle:
         "built",
         "tables",
         "word_ids",
-        "_positions",
+        "ids",
     )
 
     def __init__(self, title: str, text: str, checks: list[Any]) -> None:
@@ -43,21 +44,16 @@ class ScannedArticle:
         # ids it knows words by (phrase words and plain NEAR words).
         self.tables: tuple[Any, ...] = (None, None)
         self.word_ids: dict[bytes, int] = {}
-        self._positions: list[dict[int, list[int]] | None] = [None, None]
+        # Per field: the ids of its words in order (packed int32, from the C chunk table's scan).
+        self.ids: tuple[bytes | None, bytes | None] = (None, None)
 
     def word_positions(self, f: int, word: bytes) -> list[int] | None:
-        """The positions of a plain NEAR word in the field, from the C chunk table (one pass over
-        the split bytes for all of them), or None where it cannot tell."""
-        table, index = self.tables[f], self.word_ids.get(word)
-        if table is None or index is None:
+        """The positions of a plain NEAR word in the field, from the ids of its words the C chunk
+        table's scan gave (one pass in C), or None where it cannot tell."""
+        ids, index = self.ids[f], self.word_ids.get(word)
+        if ids is None or index is None:
             return None
-        found = self._positions[f]
-        if found is None:
-            found = self._positions[f] = table.positions(self.scans[f].data)
-            if found is None:  # a chunk the table does not know (replaced meanwhile)
-                self.tables = tuple(None if i == f else t for i, t in enumerate(self.tables))
-                return None
-        return found.get(index, [])
+        return _scan.places(ids, index)
 
     def dirty(self, f: int, key: bytes) -> bool:
         """True when `key` comes from a chunk of the field that is not exactly its one folded
