@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from alerts.rules import lexicon
 from alerts.rules.compiled import compile_rules
 from alerts.rules.text import ScannedText, tokenize
+from alerts.rules.text import chunk_words as text_chunk_words
 
 _scan = pytest.importorskip(
     "alerts.rules._scan", reason="alerts.rules._scan was not compiled (no C compiler here)"
@@ -150,9 +151,9 @@ def test_the_table_gives_each_word_its_offsets_in_the_text(first: str, second: s
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=text_alphabet, max_size=80), st.text(alphabet=text_alphabet, max_size=80))
 def test_the_view_pass_gives_the_joined_words_offsets_and_first_positions(first: str, second: str) -> None:
-    """`view` is `joined`, `offsets`, each distinct word's first position and each phrase's, in
-    one pass."""
-    compiled = compile_rules([{"name": "r", "query": '"a b" OR "b a z" OR x'}])
+    """`view` is `joined`, `offsets`, the first position of each distinct word of a chunk with
+    keys (words of rules, words a prefix starts) and each phrase's, in one pass."""
+    compiled = compile_rules([{"name": "r", "query": '"a b" OR "b a z" OR x OR é* OR z OR ß OR zé'}])
     lexicon = compiled._lexicon
     for text in (first, second, first + " " + first, "z a b a z b a z"):
         scan = ScannedText(text)
@@ -162,7 +163,16 @@ def test_the_view_pass_gives_the_joined_words_offsets_and_first_positions(first:
         assert joined == scan.joined()
         assert offsets == table.offsets(scan.data)
         words = scan.sequence()
-        assert positions == {w: words.index(w) for w in words}
+        expected_first: dict[bytes, int] = {}
+        position = 0
+        for chunk in scan.chunks:
+            chunk_words = [chunk] if chunk.isascii() else list(text_chunk_words(chunk))
+            if lexicon.state.keys_of(chunk):
+                for k, word in enumerate(chunk_words):
+                    expected_first.setdefault(word, position + k)
+            position += len(chunk_words)
+        assert positions == expected_first
+        assert all(words[i] == w for w, i in positions.items())
         expected = {}
         for phrase in (b"a b", b"b a z"):
             parts = phrase.split()
@@ -316,4 +326,4 @@ def test_chunks_of_every_length_are_split_where_the_spaces_are(gap: str) -> None
         scan = ScannedText(text)
         lexicon.keys(scan)
         assert lexicon.state.table.joined(scan.data) == b" " + " ".join(words).encode() + b" "
-        assert lexicon.state.table.view(scan.data)[2] == {w.encode(): i for i, w in enumerate(words)}
+        assert lexicon.state.table.view(scan.data)[:3:2] == (b" " + " ".join(words).encode() + b" ", {})

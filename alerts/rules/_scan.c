@@ -1045,7 +1045,9 @@ walk(ChunkTable *self, PyObject *arg, int wanted)
         }
         if (length == 0)
             continue; /* a chunk without words (a dash) */
-        int seen = !(wanted & FIRST) || slot->stamp == epoch;
+        /* Only the words of chunks with keys are wanted first positions of: every chunk with a
+         * word of a rule, or a word a rule's prefix starts, has keys. */
+        int seen = !(wanted & FIRST) || slot->stamp == epoch || slot->value < 0;
         slot->stamp = epoch;
         /* (`slot` is not read past here: making the words' objects may run the collector.) */
         if (reserve((void **)&out, &capacity, used, length + 1, 1) < 0)
@@ -1121,7 +1123,8 @@ table_offsets(ChunkTable *self, PyObject *arg)
 PyDoc_STRVAR(table_view_doc,
 "view(data)\n--\n\n"
 "Return (joined(data), offsets(data), first, phrases) in one pass: `first` maps each distinct\n"
-"folded word to its first position, `phrases` each phrase key found to the position of its first\n"
+"folded word of the chunks with keys (every word of a rule, every word a rule's prefix starts)\n"
+"to its first position, `phrases` each phrase key found to the position of its first\n"
 "word; offsets is None when a chunk's offsets were not given; None instead of the whole when a\n"
 "chunk of `data` is not in the table.");
 
