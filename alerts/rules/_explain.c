@@ -33,7 +33,11 @@ typedef struct {
     PyObject *name;     /* "title" or "text" */
     PyObject *entries;  /* dict: atom -> list of (start, end, form) */
     PyObject *sorted_of; /* callable() -> the distinct folded words, sorted */
-    PyObject *sorted;    /* what it returned (owned), once a prefix asked */
+    PyObject *sorted;    /* the distinct words (owned), once a prefix asked: */
+    int bucketed;        /* 1: grouped by first byte, each group sorted when first asked
+                            (bucket[b]..bucket[b + 1]); 0: sorted as a whole (by `sorted_of`) */
+    Py_ssize_t bucket[257];
+    char bucket_sorted[256];
     PyObject *phrases;   /* dict: phrase key -> its first position, or None (then searched) */
     Py_ssize_t *spaces;  /* offsets of the spaces in `joined` (PyMem), once a phrase asked */
     Py_ssize_t nspaces;
@@ -134,23 +138,39 @@ bytes_order(const void *a, const void *b)
     return order ? order : (m > n) - (m < n);
 }
 
-/* The field's distinct words (the keys of `first`), sorted here with memcmp; NULL with no error
- * set when one is not bytes (then `sorted_of` is asked). */
+/* The field's distinct words (the keys of `first`) grouped by their first byte (a counting
+ * sort); each group is sorted with memcmp when a prefix first looks in it, as most groups never
+ * are. NULL with no error set when a word is not bytes (then `sorted_of` is asked). */
 static PyObject *
-sorted_words(Field *field)
+bucketed_words(Field *field)
 {
     PyObject *words = PyDict_Keys(field->first);
     if (words == NULL)
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(words);
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (!PyBytes_CheckExact(PyList_GET_ITEM(words, i))) {
+    Py_ssize_t n = PyList_GET_SIZE(words), count[257] = {0};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *word = PyList_GET_ITEM(words, i);
+        if (!PyBytes_CheckExact(word) || PyBytes_GET_SIZE(word) == 0) {
             Py_DECREF(words);
             return NULL;
         }
-    /* The list is ours alone: its item pointers are sorted in place (no reference changes). */
-    if (n > 1)
-        qsort(PySequence_Fast_ITEMS(words), (size_t)n, sizeof(PyObject *), bytes_order);
+        count[(unsigned char)PyBytes_AS_STRING(word)[0] + 1]++;
+    }
+    PyObject **items = PySequence_Fast_ITEMS(words), **grouped = PyMem_New(PyObject *, n ? n : 1);
+    if (grouped == NULL) {
+        Py_DECREF(words);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (int b = 0; b < 256; b++)
+        count[b + 1] += count[b];
+    memcpy(field->bucket, count, sizeof(count));
+    for (Py_ssize_t i = 0; i < n; i++) /* the list is ours alone: its items are moved, not referenced anew */
+        grouped[count[(unsigned char)PyBytes_AS_STRING(items[i])[0]]++] = items[i];
+    memcpy(items, grouped, (size_t)n * sizeof(PyObject *));
+    PyMem_Free(grouped);
+    memset(field->bucket_sorted, 0, sizeof(field->bucket_sorted));
+    field->bucketed = 1;
     return words;
 }
 
@@ -159,10 +179,11 @@ static PyObject *
 prefix_entries(Field *field, PyObject *prefix)
 {
     if (field->sorted == NULL)
-        field->sorted = sorted_words(field);
+        field->sorted = bucketed_words(field);
     if (field->sorted == NULL && PyErr_Occurred())
         return NULL;
     if (field->sorted == NULL) {
+        field->bucketed = 0;
         field->sorted = PyObject_CallNoArgs(field->sorted_of);
         if (field->sorted == NULL)
             return NULL;
@@ -178,7 +199,19 @@ prefix_entries(Field *field, PyObject *prefix)
     }
     PyObject *words = field->sorted;
     const char *pin = PyBytes_AS_STRING(prefix);
-    Py_ssize_t pin_len = PyBytes_GET_SIZE(prefix), low = 0, high = PyList_GET_SIZE(words);
+    Py_ssize_t pin_len = PyBytes_GET_SIZE(prefix), low = 0, high = PyList_GET_SIZE(words), stop = high;
+    if (field->bucketed && pin_len > 0) { /* only the group of the prefix's first byte */
+        unsigned char b = (unsigned char)pin[0];
+        low = field->bucket[b];
+        high = stop = field->bucket[b + 1];
+        if (!field->bucket_sorted[b] && high - low > 1)
+            qsort(PySequence_Fast_ITEMS(words) + low, (size_t)(high - low), sizeof(PyObject *), bytes_order);
+        field->bucket_sorted[b] = 1;
+    }
+    else if (field->bucketed) { /* an empty prefix: every word, so every group sorted */
+        qsort(PySequence_Fast_ITEMS(words), (size_t)high, sizeof(PyObject *), bytes_order);
+        field->bucketed = 0;
+    }
     while (low < high) { /* the first word >= prefix */
         Py_ssize_t middle = low + (high - low) / 2;
         PyObject *word = PyList_GET_ITEM(words, middle);
@@ -196,7 +229,7 @@ prefix_entries(Field *field, PyObject *prefix)
     PyObject *out = PyList_New(0);
     if (out == NULL)
         return NULL;
-    for (Py_ssize_t i = low; i < PyList_GET_SIZE(words); i++) {
+    for (Py_ssize_t i = low; i < stop && i < PyList_GET_SIZE(words); i++) {
         PyObject *word = PyList_GET_ITEM(words, i);
         if (!PyBytes_Check(word) || PyBytes_GET_SIZE(word) < pin_len
             || memcmp(PyBytes_AS_STRING(word), pin, (size_t)pin_len) != 0)
