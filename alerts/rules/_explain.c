@@ -46,7 +46,7 @@ typedef struct {
 } Field;
 
 typedef struct {
-    PyObject *kinds, *needles, *keys, *masks; /* lists indexed by atom id */
+    PyObject *kinds, *needles, *keys, *masks; /* by atom id: bytearray, list, list, bytearray */
     PyObject *slow;                           /* callable(atom, field) -> list */
     Field field[2];
 } Article;
@@ -54,11 +54,15 @@ typedef struct {
 /* Entries are a list, or the empty tuple for none (shared: no allocation per atom and field). */
 #define ENTRIES(x) (PyList_Check(x) ? PyList_GET_SIZE(x) : 0)
 
+/* Item `index` of a bytearray of small ints (an atom's kind or mask), -1 with IndexError. */
 static long
-item_long(PyObject *list, Py_ssize_t index)
+item_long(PyObject *bytes, Py_ssize_t index)
 {
-    PyObject *item = PyList_GetItem(list, index); /* borrowed */
-    return item == NULL ? -1 : PyLong_AsLong(item);
+    if (index < 0 || index >= PyByteArray_GET_SIZE(bytes)) {
+        PyErr_SetString(PyExc_IndexError, "an atom id outside the plans");
+        return -1;
+    }
+    return (unsigned char)PyByteArray_AS_STRING(bytes)[index];
 }
 
 /* [(start, end, form)] */
@@ -605,7 +609,8 @@ make_match(Maker *m, PyObject *name, PyObject *true_atoms, PyObject *hits)
 PyDoc_STRVAR(hits_doc,
 "hits(payloads, plans, title, text, known, slow, make=None)\n--\n\n"
 "For each tuple of atom ids in `payloads` (the flat plans of the rules matched, in order),\n"
-"return (its true atoms, their hits). `plans`: (kinds, needles, keys, masks), lists by atom;\n"
+"return (its true atoms, their hits). `plans`: (kinds, needles, keys, masks) by atom (kinds and\n"
+"masks in bytearrays, the others in lists);\n"
 "`title`, `text`: (keys, first, joined, text, offsets or None, surface, name, entries,\n"
 "sorted_of[, phrases: key -> first position, or None]); `known`: dict true atoms -> hits (read and filled); `slow(atom, field)`:\n"
 "entries in Python. With `make` = (names, RuleMatch, snippet), return instead\n"
@@ -629,8 +634,8 @@ explain_hits(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "as many names as payloads");
         return NULL;
     }
-    if (!PyArg_ParseTuple(plans, "O!O!O!O!:plans", &PyList_Type, &a.kinds, &PyList_Type, &a.needles,
-                          &PyList_Type, &a.keys, &PyList_Type, &a.masks)) {
+    if (!PyArg_ParseTuple(plans, "O!O!O!O!:plans", &PyByteArray_Type, &a.kinds, &PyList_Type, &a.needles,
+                          &PyList_Type, &a.keys, &PyByteArray_Type, &a.masks)) {
         release_maker(&maker);
         return NULL;
     }

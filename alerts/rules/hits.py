@@ -56,10 +56,10 @@ class ExplainPlans:
     def __init__(self, indexed: bool = False) -> None:
         self.indexed = indexed  # phrases of plain words are keys (the C chunk table finds them)
         self.atoms: list[Word | Phrase | Near] = []
-        self.kinds: list[int] = []
+        self.kinds = bytearray()  # small ints: one byte per atom (read in C without int objects)
         self.needles: list[bytes] = []
         self.keys: list[bytes | None] = []
-        self.masks: list[int] = []
+        self.masks = bytearray()
         self._ids: dict[Hashable, int] = {}
 
     def atom(self, node: Word | Phrase | Near) -> int:
