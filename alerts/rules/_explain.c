@@ -552,11 +552,11 @@ read_field(PyObject *spec, Field *field)
     return 0;
 }
 
-/* What `make` gives: the rules' names, RuleMatch (alerts/rules/explanations.py) with the
- * descriptors of its slots, so that a match is made without running its __init__ in Python, and
- * what makes a snippet from the true atoms. */
+/* What `make` gives: RuleMatch (alerts/rules/explanations.py), with the descriptors of its
+ * slots, so that a match is made without running its __init__ in Python, and what makes a
+ * snippet from the true atoms. */
 typedef struct {
-    PyObject *names, *type, *snippet;
+    PyObject *type, *snippet;
     PyObject *rule, *hits, *later, *maker; /* the slots' descriptors (owned) */
 } Maker;
 
@@ -566,7 +566,7 @@ read_maker(PyObject *make, Maker *m)
     memset(m, 0, sizeof(*m));
     if (make == NULL || make == Py_None)
         return 0;
-    if (!PyArg_ParseTuple(make, "O!O!O:make", &PyList_Type, &m->names, &PyType_Type, &m->type, &m->snippet))
+    if (!PyArg_ParseTuple(make, "O!O:make", &PyType_Type, &m->type, &m->snippet))
         return -1;
     const char *slots[4] = {"rule", "hits", "_snippet", "_maker"};
     PyObject **found[4] = {&m->rule, &m->hits, &m->later, &m->maker};
@@ -606,15 +606,32 @@ make_match(Maker *m, PyObject *name, PyObject *true_atoms, PyObject *hits)
     return match;
 }
 
+/* 1 when every item is (name, ("flat", payload tuple)), as `make` wants them. */
+static int
+all_flat(PyObject *items)
+{
+    for (Py_ssize_t r = 0; r < PyList_GET_SIZE(items); r++) {
+        PyObject *item = PyList_GET_ITEM(items, r), *plan;
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2)
+            return 0;
+        plan = PyTuple_GET_ITEM(item, 1);
+        if (!PyTuple_Check(plan) || PyTuple_GET_SIZE(plan) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(plan, 0))
+            || PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(plan, 0), "flat") != 0
+            || !PyTuple_Check(PyTuple_GET_ITEM(plan, 1)))
+            return 0;
+    }
+    return 1;
+}
+
 PyDoc_STRVAR(hits_doc,
-"hits(payloads, plans, title, text, known, slow, make=None)\n--\n\n"
-"For each tuple of atom ids in `payloads` (the flat plans of the rules matched, in order),\n"
-"return (its true atoms, their hits). `plans`: (kinds, needles, keys, masks) by atom (kinds and\n"
-"masks in bytearrays, the others in lists);\n"
-"`title`, `text`: (keys, first, joined, text, offsets or None, surface, name, entries,\n"
-"sorted_of[, phrases: key -> first position, or None]); `known`: dict true atoms -> hits (read and filled); `slow(atom, field)`:\n"
-"entries in Python. With `make` = (names, RuleMatch, snippet), return instead\n"
-"RuleMatch(names[i], hits, true atoms, snippet) for each.");
+"hits(items, plans, title, text, known, slow, make=None)\n--\n\n"
+"For each tuple of atom ids in `items` (the flat plans of the rules matched, in order), return\n"
+"(its true atoms, their hits). `plans`: (kinds, needles, keys, masks) by atom (kinds and masks\n"
+"in bytearrays, the others in lists); `title`, `text`: (keys, first, joined, text, offsets or\n"
+"None, surface, name, entries, sorted_of[, phrases: key -> first position, or None]); `known`:\n"
+"dict true atoms -> hits (read and filled); `slow(atom, field)`: entries in Python. With `make`\n"
+"= (RuleMatch, snippet), `items` are the rules' (name, (\"flat\", atom ids)) and the result is\n"
+"RuleMatch(name, hits, true atoms, snippet) for each, or None when a plan is not flat.");
 
 static PyObject *
 explain_hits(PyObject *module, PyObject *args)
@@ -629,10 +646,9 @@ explain_hits(PyObject *module, PyObject *args)
         release_maker(&maker);
         return NULL;
     }
-    if (maker.names != NULL && PyList_GET_SIZE(maker.names) != PyList_GET_SIZE(payloads)) {
+    if (maker.type != NULL && !all_flat(payloads)) {
         release_maker(&maker);
-        PyErr_SetString(PyExc_ValueError, "as many names as payloads");
-        return NULL;
+        Py_RETURN_NONE;
     }
     if (!PyArg_ParseTuple(plans, "O!O!O!O!:plans", &PyByteArray_Type, &a.kinds, &PyList_Type, &a.needles,
                           &PyList_Type, &a.keys, &PyByteArray_Type, &a.masks)) {
@@ -659,11 +675,21 @@ explain_hits(PyObject *module, PyObject *args)
             PyErr_SetString(PyExc_ValueError, "the payloads changed during the call");
             goto fail;
         }
-        PyObject *payload = PyList_GET_ITEM(payloads, r);
+        PyObject *item = PyList_GET_ITEM(payloads, r), *payload = item, *name = NULL;
+        if (maker.type != NULL) { /* (name, ("flat", payload)), as all_flat() checked */
+            if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(item, 1))
+                || PyTuple_GET_SIZE(PyTuple_GET_ITEM(item, 1)) != 2) {
+                PyErr_SetString(PyExc_ValueError, "the rules changed during the call");
+                goto fail;
+            }
+            name = PyTuple_GET_ITEM(item, 0);
+            payload = PyTuple_GET_ITEM(PyTuple_GET_ITEM(item, 1), 1);
+        }
         if (!PyTuple_Check(payload)) {
             PyErr_SetString(PyExc_TypeError, "a payload must be a tuple of atom ids");
             goto fail;
         }
+        Py_INCREF(item); /* held while the callbacks (Python code) run: it holds name and payload */
         PyObject *true_atoms;
         Py_ssize_t size = PyTuple_GET_SIZE(payload);
         if (size == 1) {
@@ -672,24 +698,26 @@ explain_hits(PyObject *module, PyObject *args)
         }
         else {
             PyObject *found = PyList_New(0);
-            if (found == NULL)
+            if (found == NULL) {
+                Py_DECREF(item);
                 goto fail;
-            Py_INCREF(payload); /* held while the callbacks run */
+            }
             for (Py_ssize_t i = 0; i < size; i++) {
                 PyObject *atom_obj = PyTuple_GET_ITEM(payload, i);
                 Py_ssize_t atom = PyLong_AsSsize_t(atom_obj);
                 int present = atom == -1 && PyErr_Occurred() ? -1 : atom_present(&a, atom_obj, atom);
                 if (present < 0 || (present && PyList_Append(found, atom_obj) < 0)) {
-                    Py_DECREF(payload);
+                    Py_DECREF(item);
                     Py_DECREF(found);
                     goto fail;
                 }
             }
-            Py_DECREF(payload);
             true_atoms = PyList_AsTuple(found);
             Py_DECREF(found);
-            if (true_atoms == NULL)
+            if (true_atoms == NULL) {
+                Py_DECREF(item);
                 goto fail;
+            }
         }
         PyObject *hits = PyDict_GetItemWithError(known, true_atoms);
         if (hits != NULL)
@@ -700,18 +728,12 @@ explain_hits(PyObject *module, PyObject *args)
                 Py_CLEAR(hits);
         }
         if (hits == NULL) {
+            Py_DECREF(item);
             Py_DECREF(true_atoms);
             goto fail;
         }
-        PyObject *pair;
-        if (maker.names != NULL && r >= PyList_GET_SIZE(maker.names)) {
-            PyErr_SetString(PyExc_ValueError, "the names changed during the call");
-            pair = NULL;
-        }
-        else if (maker.names != NULL)
-            pair = make_match(&maker, PyList_GET_ITEM(maker.names, r), true_atoms, hits);
-        else
-            pair = PyTuple_Pack(2, true_atoms, hits);
+        PyObject *pair = name != NULL ? make_match(&maker, name, true_atoms, hits) : PyTuple_Pack(2, true_atoms, hits);
+        Py_DECREF(item);
         Py_DECREF(true_atoms);
         Py_DECREF(hits);
         if (pair == NULL)

@@ -137,7 +137,9 @@ class CompiledRules:
         plans: ExplainPlans | None = None,
     ) -> None:
         self._rules: list[_Compiled | None] = list(compiled)
-        self._names: list[str | None] = [rule.name for rule in compiled]  # what match_names returns
+        # What match_names and match start from, beside the rules (None where a rule was removed).
+        self._names: list[str | None] = [rule.name for rule in compiled]
+        self._explained: list[tuple[str, Plan] | None] = [rule.explained for rule in compiled]
         self._plans = plans or ExplainPlans(indexed)
         self._checks = checks
         self._indexed = indexed
@@ -204,6 +206,7 @@ class CompiledRules:
                 self._postings.pop(key, None)
         self._rules[index] = None
         self._names[index] = None
+        self._explained[index] = None
         self._evaluate[index] = None
         self._other_groups[index] = ()
         if self._positions.get(rule.name) == index:
@@ -240,9 +243,10 @@ class CompiledRules:
         entries = _compile_entries(rules, self._indexed, codegen, self._plans, keep_disabled=True)
         new = object.__new__(CompiledRules)
         new.__dict__.update(self.__dict__)
-        new._rules, new._names, new._evaluate, new._other_groups = (
+        new._rules, new._names, new._explained, new._evaluate, new._other_groups = (
             list(self._rules),
             list(self._names),
+            list(self._explained),
             list(self._evaluate),
             list(self._other_groups),
         )
@@ -266,10 +270,12 @@ class CompiledRules:
                 index = len(new._rules)
                 new._rules.append(None)
                 new._names.append(None)
+                new._explained.append(None)
                 new._evaluate.append(None)
                 new._other_groups.append(())
             new._rules[index] = entry
             new._names[index] = entry.name
+            new._explained[index] = entry.explained
             new._post(index, entry)
             added.add(entry.query.root, self._indexed)
         new._count = len(new._positions)
@@ -293,9 +299,10 @@ class CompiledRules:
         return [rule.query for rule in self._rules if rule is not None]
 
     def _matching(
-        self, title: str, text: str, source: str | None, names: bool = False
+        self, title: str, text: str, source: str | None, wanted: str = "rules"
     ) -> tuple[list[Any], ScannedArticle]:
-        """The rules the article matches (with `names` and no source: their names), in order."""
+        """The rules the article matches, in order; with the C decision and no source, `wanted`
+        ("names", "explained") says what of them."""
         article = ScannedArticle(title or "", text or "", self._checks)
         keys = self._lexicon.keys
         title_keys, title_state, title_ids = keys(article.scans[0])
@@ -306,8 +313,9 @@ class CompiledRules:
         article.tables = (title_state.table, text_state.table)
         article.word_ids = self._lexicon.phrase_words
         if self._indexed:  # the same as below, in C
-            wanted = self._names if names and source is None else self._rules
-            found = lexicon._scan.decide(*words, self._postings, self._other_groups, self._evaluate, article, wanted)
+            tables = {"rules": self._rules, "names": self._names, "explained": self._explained}
+            table = self._rules if source is not None else tables[wanted]
+            found = lexicon._scan.decide(*words, self._postings, self._other_groups, self._evaluate, article, table)
             if source is None:
                 return found, article
             return [r for r in found if r.sources is None or source in r.sources], article
@@ -333,17 +341,19 @@ class CompiledRules:
 
     def match_names(self, title: str, text: str, source: str | None = None) -> list[str]:
         """Return the names of the rules that match, in rule-definition order (no explanation)."""
-        found = self._matching(title, text, source, names=True)[0]
+        found = self._matching(title, text, source, "names")[0]
         return found if self._indexed and source is None else [rule.name for rule in found]
 
     def match(self, title: str, text: str, source: str | None = None) -> list[RuleMatch]:
         """Return the rules that match the article, in rule-definition order, explained from the
         words this pass split (`alerts.rules.hits`)."""
-        rules, article = self._matching(title, text, source)
-        if not rules:
+        found, article = self._matching(title, text, source, "explained")
+        if not found:
             return []
         hits = ArticleHits(title or "", text or "", article, self._plans)
-        return hits.explain([rule.explained for rule in rules])
+        if self._indexed and source is None:
+            return hits.explain(found)
+        return hits.explain([rule.explained for rule in found])
 
 
 def _rule_fields(rule: Any) -> tuple[str, str, Iterable[str] | None, bool]:

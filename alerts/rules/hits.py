@@ -163,7 +163,7 @@ class ArticleHits:
             )
         return found
 
-    def explain(self, rules: Sequence[tuple[str, Plan]]) -> list[RuleMatch]:
+    def explain(self, rules: list[tuple[str, Plan]]) -> list[RuleMatch]:
         """The RuleMatch of each (name, plan) of the rules that matched, in that order."""
         if _explain is not None and self.plans.indexed:
             return self._explain_in_c(rules)
@@ -189,16 +189,16 @@ class ArticleHits:
             out.append(RuleMatch(name, self._hits_of(true), true, snippet))
         return out
 
-    def _explain_in_c(self, rules: Sequence[tuple[str, Plan]]) -> list[RuleMatch]:
+    def _explain_in_c(self, rules: list[tuple[str, Plan]]) -> list[RuleMatch]:
         """`explain` with the flat plans (nearly all) done by `alerts.rules._explain`: the same
         true atoms and hits, from the same caches."""
         plans, snippet = self.plans, self.snippet
-        flat = [payload for _, (kind, payload) in rules if kind == "flat"]
         lists = (plans.kinds, plans.needles, plans.keys, plans.masks)
         fields = (self._field(0), self._field(1))
-        if len(flat) == len(rules):  # the usual case: the matches made in C too
-            make = ([name for name, _ in rules], RuleMatch, snippet)
-            return _explain.hits(flat, lists, *fields, self._hits, self._field_firsts, make)  # type: ignore[no-any-return]
+        made = _explain.hits(rules, lists, *fields, self._hits, self._field_firsts, (RuleMatch, snippet))
+        if made is not None:  # the usual case: every plan flat, the matches made in C too
+            return made  # type: ignore[no-any-return]
+        flat = [payload for _, (kind, payload) in rules if kind == "flat"]
         done = _explain.hits(flat, lists, *fields, self._hits, self._field_firsts)
         pairs = iter(done)
         out = []
