@@ -328,13 +328,9 @@ def main() -> None:
         print(f"skipped: {GROUND_TRUTH} is absent (the real-world pages live in ../shared)")
         return
     average = sum(map(len, bodies)) / len(bodies)
-    from alerts.rules import lexicon
+    from alerts.rules.compiled import matcher_backend
 
-    backend = (
-        "the C chunk table (alerts.rules._scan)"
-        if lexicon.USE_C_SCAN and lexicon._scan is not None
-        else "the pure-Python lexicon (alerts.rules._scan not built, or NEWSWATCH_PURE_PYTHON=1)"
-    )
+    backend = matcher_backend()
     print(
         f"{ARTICLES:,} articles cycled from {len(bodies)} real bodies ({average:,.0f} characters on average); "
         f"figures are per core (CPU time); matching with {backend}"

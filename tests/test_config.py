@@ -35,6 +35,13 @@ def test_bundled_config_passes_check() -> None:
     assert "config OK" in result.stdout
     summary = " ".join(result.stdout.split())  # the terminal may wrap a long config path
     assert "1 subscriber" in summary and "1 subscribers" not in summary  # counts read as English
+    # It says which matcher runs (the C extensions where `make install` could build them:
+    # tests/test_matcher.py checks that they were).
+    from alerts.rules.compiled import matcher_backend
+
+    assert f"matcher: {matcher_backend()}" in summary
+    forced = run_cli("--config", str(REPO / "config"), "check", env={"NEWSWATCH_PURE_PYTHON": "1"})
+    assert "matcher: pure Python (NEWSWATCH_PURE_PYTHON=1)" in " ".join(forced.stdout.split())
     config = load_checked_config(REPO / "config")
     assert len(config.sources) >= 8
     assert {"feed", "sitemap", "listing"} <= {s.kind for s in config.sources}

@@ -362,6 +362,17 @@ def _rule_fields(rule: Any) -> tuple[str, str, Iterable[str] | None, bool]:
     return rule.name, rule.query, getattr(rule, "sources", None), getattr(rule, "enabled", True)
 
 
+def matcher_backend() -> str:
+    """Which matcher rule sets compiled now run on (`newswatch check` and the benches say it)."""
+    from alerts.rules import hits
+
+    if not (lexicon.USE_C_SCAN and lexicon._scan is not None):
+        why = "NEWSWATCH_PURE_PYTHON=1" if lexicon._scan is not None else "alerts.rules._scan was not built"
+        return f"pure Python ({why})"
+    explained = "hits in C" if hits._explain is not None else "hits in Python (alerts.rules._explain was not built)"
+    return f"C extensions (chunk table and decision in alerts.rules._scan, {explained})"
+
+
 def compile_rules(rules: Sequence[Any]) -> CompiledRules:
     """Return the enabled rules compiled together; raise RuleError naming a malformed rule."""
     # Read from the lexicon module at each compile: the tests and the bench switch it there.

@@ -55,6 +55,9 @@ def check(ctx: typer.Context) -> None:
             (config.subscribers, "subscriber"),
         )
     )
+    from alerts.rules.compiled import matcher_backend
+
+    console.print(f"matcher: {matcher_backend()}", soft_wrap=True)
     console.print(f"config OK: {config.directory}: {counts}")
 
 
