@@ -185,7 +185,9 @@ def test_hits_list_what_matched_where_as_written_in_order_once() -> None:
         ("space – station", "space – station"),
     ],
 )
-def test_a_phrase_hit_is_written_as_in_the_text_with_its_white_space_made_one_space(written: str, hit: str) -> None:
+def test_a_phrase_hit_is_written_as_in_the_text_with_its_white_space_made_one_space(
+    written: str, hit: str
+) -> None:
     [found] = compile_rules([{"name": "r", "query": '"space station"'}]).match("", f"The {written} again.")
     assert found.hits == {"text": [hit]}
 

@@ -255,7 +255,12 @@ def test_decide_takes_direct_rules_and_candidates_whose_groups_and_programs_hold
     programs = [None, None, None, (1, (0, b"deorbit", 1), (3, (4, "near", (0,)))), None]
     checks = _Checks()
     title, text = {b"deorbit"}, {b"iss", b"nasa"}
-    assert _scan.decide(title, text, postings, other_groups, programs, checks, rules) == ["r0", "r1", "r3", "r4"]
+    assert _scan.decide(title, text, postings, other_groups, programs, checks, rules) == [
+        "r0",
+        "r1",
+        "r3",
+        "r4",
+    ]
     assert checks.asked == [("near", 0)]  # r3: deorbit in the title, and NOT near(0)
     # Scoped to the text, the key in the title does not count; the lazy check is never asked.
     programs[3] = (1, (0, b"deorbit", 2), (3, (4, "near", (0,))))
@@ -265,7 +270,15 @@ def test_decide_takes_direct_rules_and_candidates_whose_groups_and_programs_hold
 
 @pytest.mark.parametrize(
     "program",
-    [(), (9, b"x"), (0, b"deorbit"), (4, "near", [0]), (4, 7, (0,)), (1, "not a program"), (4, "no_such", ())],
+    [
+        (),
+        (9, b"x"),
+        (0, b"deorbit"),
+        (4, "near", [0]),
+        (4, 7, (0,)),
+        (1, "not a program"),
+        (4, "no_such", ()),
+    ],
 )
 def test_decide_refuses_a_malformed_program_with_an_error(program: tuple) -> None:
     postings = _postings({}, {b"deorbit": [0]})
@@ -273,7 +286,9 @@ def test_decide_refuses_a_malformed_program_with_an_error(program: tuple) -> Non
         _scan.decide({b"deorbit"}, set(), postings, [()], [program], _Checks(), ["r0"])
 
 
-@pytest.mark.parametrize("postings", [{b"nasa": b"\x06\x00\x00\x00"}, {b"nasa": b"\xff\xff\xff\xff"}, {b"nasa": b"\x00"}])
+@pytest.mark.parametrize(
+    "postings", [{b"nasa": b"\x06\x00\x00\x00"}, {b"nasa": b"\xff\xff\xff\xff"}, {b"nasa": b"\x00"}]
+)
 def test_decide_refuses_postings_outside_its_tables(postings: dict[bytes, bytes]) -> None:
     with pytest.raises((IndexError, TypeError)):
         _scan.decide({b"nasa"}, set(), postings, [()], [None], _Checks(), ["r0"])

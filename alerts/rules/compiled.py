@@ -30,29 +30,26 @@ gives no source, no rule is limited) and `enabled: false` (the rule is left out)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
 from array import array
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.rules import lexicon
 from alerts.rules.explanations import RuleMatch
 from alerts.rules.hits import ArticleHits, ExplainPlans, Plan
-from alerts.rules.keys import indexed_key, word_key
 from alerts.rules.plan import (
     CodeGen,
     Program,
+    Terms,
     decided_by_groups,
     minimal_groups,
-    near_word_keys,
-    phrases_of,
     requirement_groups,
     selectivity,
-    words_of,
 )
 from alerts.rules.query import QuerySyntaxError, parse_query
 from alerts.rules.scanned import ScannedArticle
-from alerts.rules.tree import Node, Query
+from alerts.rules.tree import Query
 from newswatch.core.bulk import collector_paused
 from newswatch.core.errors import UserError
 
@@ -83,39 +80,6 @@ class _Compiled:
 
     def __post_init__(self) -> None:
         self.explained = (self.name, self.plan)
-
-
-@dataclass
-class _Terms:
-    """What the lexicon must know for a set of rules (keys, `alerts.rules.keys`)."""
-
-    vocabulary: set[bytes] = field(default_factory=set)
-    prefixes: set[bytes] = field(default_factory=set)
-    phrases: set[bytes] = field(default_factory=set)
-    near_words: set[bytes] = field(default_factory=set)
-
-    def add(self, root: Node, indexed: bool) -> None:
-        for word in words_of(root, indexed):
-            (self.prefixes if word.prefix else self.vocabulary).add(word_key(word))
-        if indexed:
-            self.phrases.update(filter(None, map(indexed_key, phrases_of(root))))
-            self.near_words.update(near_word_keys(root))
-
-    def covers(self, other: _Terms) -> bool:
-        return (
-            other.vocabulary <= self.vocabulary
-            and other.prefixes <= self.prefixes
-            and other.phrases <= self.phrases
-            and other.near_words <= self.near_words
-        )
-
-    def union(self, other: _Terms) -> _Terms:
-        return _Terms(
-            self.vocabulary | other.vocabulary,
-            self.prefixes | other.prefixes,
-            self.phrases | other.phrases,
-            self.near_words | other.near_words,
-        )
 
 
 class CompiledRules:
@@ -155,7 +119,7 @@ class CompiledRules:
         self._other_groups: list[tuple[tuple[bytes, ...], ...]] = []
         self._evaluate: list[Evaluator | None] = []
         self._positions: dict[str, int] = {}
-        self._terms = _Terms()
+        self._terms = Terms()
         for index, rule in enumerate(compiled):
             self._other_groups.append(())
             self._evaluate.append(None)
@@ -259,7 +223,7 @@ class CompiledRules:
         for name in removed:
             if name in new._positions:
                 new._unpost(new._positions[name])
-        added = _Terms()
+        added = Terms()
         for entry, enabled in entries:
             index = new._positions.get(entry.name)
             if index is not None:
@@ -315,7 +279,9 @@ class CompiledRules:
         if self._indexed:  # the same as below, in C
             tables = {"rules": self._rules, "names": self._names, "explained": self._explained}
             table = self._rules if source is not None else tables[wanted]
-            found = lexicon._scan.decide(*words, self._postings, self._other_groups, self._evaluate, article, table)
+            found = lexicon._scan.decide(
+                *words, self._postings, self._other_groups, self._evaluate, article, table
+            )
             if source is None:
                 return found, article
             return [r for r in found if r.sources is None or source in r.sources], article
@@ -369,7 +335,9 @@ def matcher_backend() -> str:
     if not (lexicon.USE_C_SCAN and lexicon._scan is not None):
         why = "NEWSWATCH_PURE_PYTHON=1" if lexicon._scan is not None else "alerts.rules._scan was not built"
         return f"pure Python ({why})"
-    explained = "hits in C" if hits._explain is not None else "hits in Python (alerts.rules._explain was not built)"
+    explained = (
+        "hits in C" if hits._explain is not None else "hits in Python (alerts.rules._explain was not built)"
+    )
     return f"C extensions (chunk table and decision in alerts.rules._scan, {explained})"
 
 

@@ -224,7 +224,9 @@ class Lexicon:
                 changing[key] = changing.get(key, _NO_KEYS) | {chunk}
         get = self.phrase_words.get
         folded = None if words == (chunk,) else b" ".join(words)
-        state.remember(chunk, keys, [get(w, 0) for w in words], folded, spans)  # last: a known chunk is complete
+        state.remember(
+            chunk, keys, [get(w, 0) for w in words], folded, spans
+        )  # last: a known chunk is complete
         return keys
 
     def learn(self, words: tuple[bytes, ...]) -> frozenset[bytes]:

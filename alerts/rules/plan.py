@@ -16,6 +16,7 @@ words, NEAR words and phrases it must know.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.rules.keys import indexed_key, word_key
@@ -185,3 +186,36 @@ class CodeGen:
         if field == "text":
             return f"{key!r} in X"
         return f"({key!r} in X or {key!r} in T)"
+
+
+@dataclass
+class Terms:
+    """What the lexicon must know for a set of rules (keys, `alerts.rules.keys`)."""
+
+    vocabulary: set[bytes] = field(default_factory=set)
+    prefixes: set[bytes] = field(default_factory=set)
+    phrases: set[bytes] = field(default_factory=set)
+    near_words: set[bytes] = field(default_factory=set)
+
+    def add(self, root: Node, indexed: bool) -> None:
+        for word in words_of(root, indexed):
+            (self.prefixes if word.prefix else self.vocabulary).add(word_key(word))
+        if indexed:
+            self.phrases.update(filter(None, map(indexed_key, phrases_of(root))))
+            self.near_words.update(near_word_keys(root))
+
+    def covers(self, other: Terms) -> bool:
+        return (
+            other.vocabulary <= self.vocabulary
+            and other.prefixes <= self.prefixes
+            and other.phrases <= self.phrases
+            and other.near_words <= self.near_words
+        )
+
+    def union(self, other: Terms) -> Terms:
+        return Terms(
+            self.vocabulary | other.vocabulary,
+            self.prefixes | other.prefixes,
+            self.phrases | other.phrases,
+            self.near_words | other.near_words,
+        )
