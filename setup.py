@@ -9,7 +9,12 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("alerts.rules._scan", ["alerts/rules/_scan.c", "alerts/rules/_decide.c"], optional=True),
+        Extension(
+            "alerts.rules._scan",
+            ["alerts/rules/_scan.c", "alerts/rules/_walk.c", "alerts/rules/_decide.c"],
+            depends=["alerts/rules/_table.h"],
+            optional=True,
+        ),
         Extension(
             "alerts.rules._explain", ["alerts/rules/_explain.c", "alerts/rules/_snippets.c"], optional=True
         ),

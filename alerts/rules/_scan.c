@@ -11,289 +11,30 @@
  *
  * What a chunk stands for is learned in Python (`alerts.rules.lexicon.Lexicon.learn`): its value
  * (an index into a list of key sets, -1 for none) and its words as ids (0: a word in no phrase;
- * a chunk can be several words, `roscosmos’s`, or none, a dash).
+ * a chunk can be several words, `roscosmos’s`, or none, a dash). Plain ASCII words that no rule
+ * word is and no rule prefix starts are entered by the scan itself (`learn_plain`).
+ *
+ * The module's files: this one (the table type, learning, the scan), _table.h (the layout, the
+ * hash, the probe and the split shared by all), _walk.c (the passes behind joined(), offsets()
+ * and view()) and _decide.c (which rules the keys found make true).
  *
  * Chunks are hashed with SipHash-1-3 under a key drawn at random when the module is loaded: the
  * bytes hashed are chosen by whoever writes the pages, and with an unkeyed hash a page could be
  * written whose chunks all probe the same run of slots (each look-up then walks all of them).
  *
- * The module is optional: `alerts.matcher` falls back to the same algorithm in Python when it
- * was not compiled (no C compiler on the machine), and the tests run both.
+ * The module is optional: `alerts.rules.lexicon` and `alerts.rules.compiled` fall back to the same
+ * algorithm in Python when it was not compiled (no C compiler on the machine), and the tests run
+ * both.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
 
-typedef struct {
-    uint64_t hash;   /* 0: empty slot */
-    uint64_t head;   /* the chunk's first 8 bytes (zero-padded): most chunks are compared here */
-    uint32_t offset; /* of the chunk's bytes in `blob` */
-    int32_t length;
-    int32_t value;   /* index into `values`; -1: a known chunk without keys */
-    uint32_t stamp;  /* the scan that last reported this chunk */
-    int32_t nwords;  /* how many words the chunk is */
-    int32_t word;    /* nwords == 1: the word's id; nwords > 1: offset of the ids in `sequences` */
-    uint32_t folded_offset; /* of the chunk's words, joined by spaces, in `blob` */
-    int32_t folded_length;  /* -1: the chunk is its one folded word */
-    int32_t spans;          /* offset in `sequences` of each word's (start, end) in characters
-                               from the chunk's start; -1: none or one word, the whole chunk;
-                               -2: not given */
-} Slot;
-
-typedef struct {
-    uint64_t key;  /* (node << 32 | word) + 1; 0: empty */
-    int32_t child;
-} Edge;
-
-typedef struct ChunkTable {
-    PyObject_HEAD
-    Slot *slots;
-    Py_ssize_t capacity; /* a power of two */
-    Py_ssize_t used;
-    char *blob;
-    Py_ssize_t blob_used, blob_capacity;
-    int32_t *sequences;
-    Py_ssize_t sequences_used, sequences_capacity;
-    PyObject *values; /* list of frozensets of keys */
-    uint32_t epoch;
-    /* The phrase trie: node 0 is the root; node_value[n] is an index into `values` or -1. */
-    Edge *edges;
-    Py_ssize_t edges_capacity, edges_used;
-    int32_t *node_value;
-    uint32_t *node_stamp;
-    Py_ssize_t nodes, nodes_capacity;
-    int32_t *root_child; /* word id -> the root's child for it (0: none), so the first step of
-                            every walk is one array read */
-    Py_ssize_t root_capacity;
-    /* Set by learn_plain(): the rules' words and prefixes (tables of their own) and the
-     * prefixes' lengths. A new ASCII chunk that is none of the words and that none of the
-     * prefixes starts is then entered by the scan itself. */
-    struct ChunkTable *words, *prefixes;
-    int32_t *prefix_lengths;
-    Py_ssize_t prefix_count;
-} ChunkTable;
-
-/* Up to 8 bytes as one little-endian word, zero-padded (byte loads: no library call). */
-static inline uint64_t
-load_word(const unsigned char *p, Py_ssize_t n)
-{
-    if (n >= 8) {
-        uint64_t word;
-        memcpy(&word, p, 8); /* a constant size: one load */
-        return word;
-    }
-    uint64_t word = 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        word |= (uint64_t)p[i] << (8 * i);
-    return word;
-}
-
-typedef struct {
-    uint64_t hash; /* never 0 */
-    uint64_t head; /* the first 8 bytes, zero-padded: most chunks are compared by it alone */
-    int high;      /* a byte >= 0x80 */
-} ChunkKey;
+#include "_table.h"
 
 /* The per-process key of the chunk hash (set when the module is loaded). */
-static uint64_t sip_k0, sip_k1;
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                   \
-    do {                                                                                           \
-        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                                  \
-        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                                     \
-        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                                     \
-        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                                  \
-    } while (0)
-
-/* SipHash-1-3 of n bytes under (sip_k0, sip_k1): the keyed hash CPython uses for str and bytes
- * (there too, so that chosen keys cannot be made to collide). `tail`: the last n % 8 bytes as
- * load_word() reads them; `seen` gets the OR of all 8-byte words and the tail. */
-static inline uint64_t
-siphash13_tail(const unsigned char *p, Py_ssize_t n, uint64_t tail, uint64_t *seen)
-{
-    uint64_t v0 = 0x736f6d6570736575ULL ^ sip_k0;
-    uint64_t v1 = 0x646f72616e646f6dULL ^ sip_k1;
-    uint64_t v2 = 0x6c7967656e657261ULL ^ sip_k0;
-    uint64_t v3 = 0x7465646279746573ULL ^ sip_k1;
-    uint64_t bits = tail;
-    Py_ssize_t whole = n & ~(Py_ssize_t)7;
-    for (Py_ssize_t i = 0; i < whole; i += 8) {
-        uint64_t m = load_word(p + i, 8);
-        bits |= m;
-        v3 ^= m;
-        SIPROUND;
-        v0 ^= m;
-    }
-    uint64_t last = ((uint64_t)n << 56) | tail;
-    v3 ^= last;
-    SIPROUND;
-    v0 ^= last;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    *seen = bits;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
-
-static inline uint64_t
-siphash13(const unsigned char *p, Py_ssize_t n)
-{
-    Py_ssize_t whole = n & ~(Py_ssize_t)7;
-    uint64_t seen;
-    return siphash13_tail(p, n, load_word(p + whole, n - whole), &seen);
-}
-
-/* Hash a chunk (keyed: see the top of this file). */
-static inline ChunkKey
-chunk_key(const unsigned char *p, Py_ssize_t n)
-{
-    ChunkKey key;
-    unsigned char bits = 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        bits |= p[i];
-    uint64_t h = siphash13(p, n);
-    key.head = load_word(p, n);
-    key.hash = h ? h : 1;
-    key.high = (bits & 0x80) != 0;
-    return key;
-}
-
-/* chunk_key() of a chunk inside a buffer that ends at `end`: the same key, but the last few
- * bytes are read with one load where 8 bytes can be read without passing `end` (most chunks
- * are shorter than 8 bytes and are followed by more of the text). */
-static inline ChunkKey
-chunk_key_at(const unsigned char *p, Py_ssize_t n, const unsigned char *end)
-{
-#if PY_LITTLE_ENDIAN
-    Py_ssize_t whole = n & ~(Py_ssize_t)7, rest = n - whole;
-    if (rest == 0 || end - (p + whole) < 8)
-        return chunk_key(p, n);
-    uint64_t tail, seen;
-    memcpy(&tail, p + whole, 8);
-    tail &= ~0ULL >> (64 - 8 * rest);
-    uint64_t h = siphash13_tail(p, n, tail, &seen);
-    ChunkKey key;
-    key.head = whole ? load_word(p, 8) : tail;
-    key.hash = h ? h : 1;
-    key.high = (seen & 0x8080808080808080ULL) != 0;
-    return key;
-#else
-    (void)end;
-    return chunk_key(p, n);
-#endif
-}
-
-static Slot *
-find_slot(ChunkTable *self, const char *p, Py_ssize_t n, ChunkKey key)
-{
-    Py_ssize_t mask = self->capacity - 1;
-    Py_ssize_t i = (Py_ssize_t)(key.hash & (uint64_t)mask);
-    for (;;) {
-        Slot *slot = &self->slots[i];
-        if (slot->hash == 0)
-            return slot;
-        if (slot->hash == key.hash && slot->head == key.head && slot->length == n &&
-            (n <= 8 || memcmp(self->blob + slot->offset + 8, p + 8, (size_t)(n - 8)) == 0))
-            return slot;
-        i = (i + 1) & mask;
-    }
-}
-
-/* The next chunk of [*p, end): set *start and *n and return 1, or return 0 at the end. */
-static inline int
-next_chunk(const unsigned char **p, const unsigned char *end, const unsigned char **start, Py_ssize_t *n)
-{
-    const unsigned char *q = *p;
-    while (q < end && *q == ' ')
-        q++;
-    if (q == end)
-        return 0;
-    *start = q;
-#if PY_LITTLE_ENDIAN && (defined(__GNUC__) || defined(__clang__))
-    while (end - q >= 8) { /* eight bytes at a time: the lowest byte that is a space */
-        uint64_t word;
-        memcpy(&word, q, 8);
-        uint64_t x = word ^ 0x2020202020202020ULL; /* a space becomes 0 */
-        uint64_t zero = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
-        if (zero) {
-            q += __builtin_ctzll(zero) >> 3;
-            goto found;
-        }
-        q += 8;
-    }
-#endif
-    while (q < end && *q != ' ')
-        q++;
-#if PY_LITTLE_ENDIAN && (defined(__GNUC__) || defined(__clang__))
-found:
-#endif
-    *n = q - *start;
-    *p = q;
-    return 1;
-}
-
-/* The chunks of a buffer with their keys, a batch at a time: the slots of a whole batch are
- * asked of memory (prefetched) before the first is read. The table is far bigger than the
- * caches and each look-up lands on a slot of its own, so waiting for one slot after another
- * was most of a scan's time. */
-#define BATCH 16
-#if defined(__GNUC__) || defined(__clang__)
-#define PREFETCH(address) __builtin_prefetch(address)
-#else
-#define PREFETCH(address) ((void)(address))
-#endif
-
-typedef struct {
-    const unsigned char *p, *end;
-    const unsigned char *start[BATCH];
-    Py_ssize_t n[BATCH];
-    ChunkKey key[BATCH];
-    int count, at;
-} Chunks;
-
-static inline void
-chunks_of(Chunks *chunks, const unsigned char *p, const unsigned char *end)
-{
-    chunks->p = p;
-    chunks->end = end;
-    chunks->count = chunks->at = 0;
-}
-
-/* The next chunk and its key (as next_chunk and chunk_key_at give them), or 0 at the end. */
-static inline int
-next_keyed_chunk(Slot *slots, Py_ssize_t capacity, Chunks *chunks, const unsigned char **start, Py_ssize_t *n,
-                 ChunkKey *key)
-{
-    if (chunks->at == chunks->count) {
-        int count = 0;
-        while (count < BATCH && next_chunk(&chunks->p, chunks->end, &chunks->start[count], &chunks->n[count])) {
-            chunks->key[count] = chunk_key_at(chunks->start[count], chunks->n[count], chunks->end);
-            PREFETCH(&slots[chunks->key[count].hash & (uint64_t)(capacity - 1)]);
-            count++;
-        }
-        chunks->count = count;
-        chunks->at = 0;
-        if (count == 0)
-            return 0;
-    }
-    *start = chunks->start[chunks->at];
-    *n = chunks->n[chunks->at];
-    *key = chunks->key[chunks->at];
-    chunks->at++;
-    return 1;
-}
-
-/* The ids of a known chunk's words (slot->nwords of them). */
-static inline const int32_t *
-slot_words(ChunkTable *self, Slot *slot)
-{
-    if (slot->nwords == 0)
-        return NULL; /* (no arithmetic on `sequences`, which may not be allocated yet) */
-    return slot->nwords == 1 ? &slot->word : self->sequences + slot->word;
-}
+uint64_t nw_sip_k0, nw_sip_k1;
 
 static int
 grow_slots(ChunkTable *self)
@@ -321,8 +62,8 @@ grow_slots(ChunkTable *self)
 }
 
 /* Make room for `more` items of `size` bytes in a growing array. */
-static int
-reserve(void **array, Py_ssize_t *capacity, Py_ssize_t used, Py_ssize_t more, size_t size)
+int
+nw_reserve(void **array, Py_ssize_t *capacity, Py_ssize_t used, Py_ssize_t more, size_t size)
 {
     if (used + more <= *capacity)
         return 0;
@@ -341,14 +82,8 @@ reserve(void **array, Py_ssize_t *capacity, Py_ssize_t used, Py_ssize_t more, si
 
 /* ---------------------------------------------------------------- the phrase trie */
 
-static uint64_t
-edge_key(int32_t node, int32_t word)
-{
-    return (((uint64_t)(uint32_t)node << 32) | (uint32_t)word) + 1;
-}
-
-static Edge *
-find_edge(ChunkTable *self, uint64_t key)
+Edge *
+nw_find_edge(ChunkTable *self, uint64_t key)
 {
     Py_ssize_t mask = self->edges_capacity - 1;
     Py_ssize_t i = (Py_ssize_t)((key * 0x9E3779B97F4A7C15ULL) >> 17) & mask;
@@ -375,7 +110,7 @@ grow_edges(ChunkTable *self)
     self->edges_capacity = capacity;
     for (Py_ssize_t j = 0; j < old_capacity; j++) {
         if (old[j].key != 0)
-            *find_edge(self, old[j].key) = old[j];
+            *nw_find_edge(self, old[j].key) = old[j];
     }
     PyMem_Free(old);
     return 0;
@@ -384,7 +119,7 @@ grow_edges(ChunkTable *self)
 static int32_t
 new_node(ChunkTable *self)
 {
-    if (reserve((void **)&self->node_value, &self->nodes_capacity, self->nodes, 1, sizeof(int32_t)) < 0)
+    if (nw_reserve((void **)&self->node_value, &self->nodes_capacity, self->nodes, 1, sizeof(int32_t)) < 0)
         return -1;
     Py_ssize_t capacity = self->nodes_capacity;
     /* node_stamp grows alongside node_value (same capacity). */
@@ -538,8 +273,8 @@ table_add(ChunkTable *self, PyObject *args)
         PyErr_SetString(PyExc_OverflowError, "the chunk table is full");
         goto fail;
     }
-    if (reserve((void **)&self->blob, &self->blob_capacity, self->blob_used, bytes, 1) < 0 ||
-        reserve((void **)&self->sequences, &self->sequences_capacity, self->sequences_used, more_ids,
+    if (nw_reserve((void **)&self->blob, &self->blob_capacity, self->blob_used, bytes, 1) < 0 ||
+        nw_reserve((void **)&self->sequences, &self->sequences_capacity, self->sequences_used, more_ids,
                 sizeof(int32_t)) < 0)
         goto fail;
     if (is_new) {
@@ -621,7 +356,7 @@ table_add_phrase(ChunkTable *self, PyObject *args)
             PyMem_Free(ids);
             return NULL;
         }
-        Edge *edge = find_edge(self, edge_key(node, ids[k]));
+        Edge *edge = nw_find_edge(self, edge_key(node, ids[k]));
         if (edge->key == 0) {
             int32_t child = new_node(self);
             if (child < 0) {
@@ -635,7 +370,7 @@ table_add_phrase(ChunkTable *self, PyObject *args)
         if (node == 0) {
             Py_ssize_t used = self->root_capacity;
             if (ids[k] >= used) {
-                if (reserve((void **)&self->root_child, &self->root_capacity, used, ids[k] + 1 - used,
+                if (nw_reserve((void **)&self->root_child, &self->root_capacity, used, ids[k] + 1 - used,
                             sizeof(int32_t)) < 0) {
                     PyMem_Free(ids);
                     return NULL;
@@ -687,8 +422,8 @@ add_keys(ChunkTable *self, PyObject *keys, int32_t index)
 }
 
 /* A new stamp for the slots and trie nodes a pass reports once. */
-static uint32_t
-next_epoch(ChunkTable *self)
+uint32_t
+nw_next_epoch(ChunkTable *self)
 {
     if (++self->epoch == 0) { /* wrapped: forget every stamp */
         for (Py_ssize_t j = 0; j < self->capacity; j++)
@@ -727,7 +462,7 @@ enter_plain(ChunkTable *self, const unsigned char *p, Py_ssize_t n, ChunkKey key
         return 0;
     if ((self->used + 1) * 2 > self->capacity && grow_slots(self) < 0)
         return -1;
-    if (reserve((void **)&self->blob, &self->blob_capacity, self->blob_used, n, 1) < 0)
+    if (nw_reserve((void **)&self->blob, &self->blob_capacity, self->blob_used, n, 1) < 0)
         return -1;
     Slot *slot = find_slot(self, (const char *)p, n, key);
     memcpy(self->blob + self->blob_used, p, (size_t)n);
@@ -746,14 +481,11 @@ enter_plain(ChunkTable *self, const unsigned char *p, Py_ssize_t n, ChunkKey key
     return 1;
 }
 
-/* What to do with a phrase found: its value index, the word position it starts at. */
-typedef int (*PhraseFound)(ChunkTable *self, int32_t value, Py_ssize_t start, PyObject *into);
-
 /* Follow the trie from every word of `stream` (word ids, 0: a word of no phrase) that starts a
  * phrase; each phrase reached for the first time in this pass goes to `found`, at its first
  * occurrence (the starts are tried in order). */
-static int
-find_phrases(ChunkTable *self, const int32_t *stream, Py_ssize_t streamed, uint32_t epoch, PhraseFound found,
+int
+nw_find_phrases(ChunkTable *self, const int32_t *stream, Py_ssize_t streamed, uint32_t epoch, PhraseFound found,
              PyObject *into)
 {
     for (Py_ssize_t i = 0; i < streamed; i++) {
@@ -769,7 +501,7 @@ find_phrases(ChunkTable *self, const int32_t *stream, Py_ssize_t streamed, uint3
             }
             if (j >= streamed || stream[j] <= 0)
                 break;
-            Edge *edge = find_edge(self, edge_key(node, stream[j]));
+            Edge *edge = nw_find_edge(self, edge_key(node, stream[j]));
             if (edge->key == 0)
                 break;
             node = edge->child;
@@ -782,19 +514,6 @@ static int
 phrase_keys(ChunkTable *self, int32_t value, Py_ssize_t start, PyObject *keys)
 {
     return add_keys(self, keys, value);
-}
-
-/* firsts[key] = start for a phrase's key (phrases are one key each: bytes). */
-static int
-phrase_start(ChunkTable *self, int32_t value, Py_ssize_t start, PyObject *firsts)
-{
-    PyObject *key = PyList_GET_ITEM(self->values, value);
-    if (!PyBytes_CheckExact(key))
-        return 0;
-    PyObject *position = PyLong_FromSsize_t(start);
-    int failed = position == NULL || PyDict_SetDefault(firsts, key, position) == NULL;
-    Py_XDECREF(position);
-    return failed ? -1 : 0;
 }
 
 PyDoc_STRVAR(table_scan_doc,
@@ -828,9 +547,9 @@ table_scan(ChunkTable *self, PyObject *args)
     int complete = 1; /* the phrases were looked for */
     if (keys == NULL || unknown == NULL || dirty == NULL)
         goto done;
-    if ((self->nodes > 1 || want_words) && reserve((void **)&stream, &stream_capacity, 0, data.len / 2 + 16, sizeof(int32_t)) < 0)
+    if ((self->nodes > 1 || want_words) && nw_reserve((void **)&stream, &stream_capacity, 0, data.len / 2 + 16, sizeof(int32_t)) < 0)
         goto done;
-    uint32_t epoch = next_epoch(self);
+    uint32_t epoch = nw_next_epoch(self);
     const unsigned char *p = data.buf;
     const unsigned char *end = p + data.len;
     const unsigned char *start;
@@ -845,7 +564,7 @@ table_scan(ChunkTable *self, PyObject *args)
         if (known) {
             if (stream != NULL) {
                 if (streamed + slot->nwords > stream_capacity &&
-                    reserve((void **)&stream, &stream_capacity, streamed, slot->nwords, sizeof(int32_t)) < 0)
+                    nw_reserve((void **)&stream, &stream_capacity, streamed, slot->nwords, sizeof(int32_t)) < 0)
                     goto done;
                 /* one word, several (`roscosmos‛s`) or none (a bullet) */
                 if (slot->nwords > 0)
@@ -865,7 +584,7 @@ table_scan(ChunkTable *self, PyObject *args)
                 goto done;
             if (entered) {
                 if (stream != NULL) {
-                    if (reserve((void **)&stream, &stream_capacity, streamed, 1, sizeof(int32_t)) < 0)
+                    if (nw_reserve((void **)&stream, &stream_capacity, streamed, 1, sizeof(int32_t)) < 0)
                         goto done;
                     stream[streamed++] = 0;
                 }
@@ -878,7 +597,7 @@ table_scan(ChunkTable *self, PyObject *args)
                 stream = NULL;
                 complete = 0;
             } else { /* every phrase word that is ASCII is in the table: this one is in no phrase */
-                if (reserve((void **)&stream, &stream_capacity, streamed, 1, sizeof(int32_t)) < 0)
+                if (nw_reserve((void **)&stream, &stream_capacity, streamed, 1, sizeof(int32_t)) < 0)
                     goto done;
                 stream[streamed++] = 0;
             }
@@ -893,7 +612,7 @@ table_scan(ChunkTable *self, PyObject *args)
         }
         Py_DECREF(chunk);
     }
-    if (stream != NULL && self->nodes > 1 && find_phrases(self, stream, streamed, epoch, phrase_keys, keys) < 0)
+    if (stream != NULL && self->nodes > 1 && nw_find_phrases(self, stream, streamed, epoch, phrase_keys, keys) < 0)
         goto done;
     if (want_words) {
         words = stream == NULL ? Py_NewRef(Py_None)
@@ -948,190 +667,6 @@ table_learn_plain(ChunkTable *self, PyObject *args)
     Py_INCREF(words);
     Py_XSETREF(self->words, (ChunkTable *)words);
     Py_RETURN_NONE;
-}
-
-/* first[word] = position unless the word is there already (a new bytes object per word). */
-static int
-first_position(PyObject *first, const char *word, Py_ssize_t n, Py_ssize_t position)
-{
-    PyObject *key = PyBytes_FromStringAndSize(word, n);
-    PyObject *value = key == NULL ? NULL : PyLong_FromSsize_t(position);
-    int failed = value == NULL || PyDict_SetDefault(first, key, value) == NULL;
-    Py_XDECREF(key);
-    Py_XDECREF(value);
-    return failed ? -1 : 0;
-}
-
-enum { JOINED = 1, OFFSETS = 2, FIRST = 4 }; /* what `walk` makes */
-
-/* One pass over the chunks of `data` making what `wanted` asks: the folded words joined
- * (b" w1 w2 ... wn "), their offsets in characters (int32 pairs; None when a chunk's were not
- * given) and each distinct word's first position (a dict). Returns (joined, offsets, first)
- * with None for what was not asked, or None when a chunk of `data` is not in the table. */
-static PyObject *
-walk(ChunkTable *self, PyObject *arg, int wanted)
-{
-    Py_buffer data;
-    if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
-        return NULL;
-    char *out = NULL;
-    int32_t *offsets = NULL;
-    Py_ssize_t used = 0, capacity = 0, pairs = 0, pairs_capacity = 0;
-    int with_offsets = (wanted & OFFSETS) != 0;
-    PyObject *first = NULL, *phrases = NULL, *result = NULL;
-    int32_t *stream = NULL; /* the words as ids, for the phrases' first positions */
-    Py_ssize_t streamed = 0, stream_capacity = 0;
-    if (data.len > INT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "the text is too long");
-        goto done;
-    }
-    if ((wanted & FIRST) && ((first = PyDict_New()) == NULL || (phrases = PyDict_New()) == NULL))
-        goto done;
-    if ((wanted & FIRST) && self->nodes > 1
-        && reserve((void **)&stream, &stream_capacity, 0, data.len / 2 + 16, sizeof(int32_t)) < 0)
-        goto done;
-    if ((wanted & (JOINED | FIRST)) && reserve((void **)&out, &capacity, 0, data.len + 3, 1) < 0)
-        goto done;
-    uint32_t epoch = (wanted & FIRST) ? next_epoch(self) : 0;
-    if (out != NULL)
-        out[used++] = ' ';
-    const unsigned char *base = data.buf, *p = base, *end = base + data.len, *start, *counted = base;
-    Py_ssize_t n, chars = 0, position = 0; /* characters in [base, counted); words so far */
-    Chunks chunks;
-    ChunkKey key;
-    chunks_of(&chunks, p, end);
-    while (next_keyed_chunk(self->slots, self->capacity, &chunks, &start, &n, &key)) {
-        Slot *slot = find_slot(self, (const char *)start, n, key);
-        if (slot->hash == 0) {
-            result = Py_None;
-            Py_INCREF(result);
-            goto done;
-        }
-        if (stream != NULL && slot->nwords > 0) {
-            if (reserve((void **)&stream, &stream_capacity, streamed, slot->nwords, sizeof(int32_t)) < 0)
-                goto done;
-            memcpy(stream + streamed, slot_words(self, slot), (size_t)slot->nwords * sizeof(int32_t));
-            streamed += slot->nwords;
-        }
-        if (with_offsets && slot->spans == -2) {
-            with_offsets = 0;
-            if (wanted == OFFSETS)
-                break;
-        }
-        if (with_offsets) {
-            for (; counted < start; counted++) /* the spaces before the chunk */
-                chars += (*counted & 0xC0) != 0x80;
-            Py_ssize_t from = chars;
-            for (; counted < start + n; counted++)
-                chars += (*counted & 0xC0) != 0x80;
-            if (reserve((void **)&offsets, &pairs_capacity, pairs, 2 * (Py_ssize_t)slot->nwords + 2, sizeof(int32_t)) < 0)
-                goto done;
-            if (slot->spans < 0 && slot->nwords == 1) { /* one word: the whole chunk */
-                offsets[pairs++] = (int32_t)from;
-                offsets[pairs++] = (int32_t)chars;
-            } else if (slot->spans >= 0) {
-                const int32_t *spans = self->sequences + slot->spans;
-                for (int32_t k = 0; k < 2 * slot->nwords; k++)
-                    offsets[pairs++] = (int32_t)(from + spans[k]);
-            }
-        }
-        if (out == NULL)
-            continue;
-        const char *piece = (const char *)start;
-        Py_ssize_t length = n;
-        if (slot->folded_length >= 0) {
-            piece = self->blob + slot->folded_offset;
-            length = slot->folded_length;
-        }
-        if (length == 0)
-            continue; /* a chunk without words (a dash) */
-        /* Only the words of chunks with keys are wanted first positions of: every chunk with a
-         * word of a rule, or a word a rule's prefix starts, has keys. */
-        int seen = !(wanted & FIRST) || slot->stamp == epoch || slot->value < 0;
-        slot->stamp = epoch;
-        /* (`slot` is not read past here: making the words' objects may run the collector.) */
-        if (reserve((void **)&out, &capacity, used, length + 1, 1) < 0)
-            goto done;
-        memcpy(out + used, piece, (size_t)length);
-        const char *word = out + used, *stop = out + used + length;
-        while (word < stop) { /* the chunk's words: its folded form split at spaces */
-            const char *space = memchr(word, ' ', (size_t)(stop - word));
-            const char *after = space == NULL ? stop : space;
-            if (!seen && first_position(first, word, after - word, position) < 0)
-                goto done;
-            position++;
-            word = after + 1;
-        }
-        used += length;
-        out[used++] = ' ';
-    }
-    if (out != NULL && used == 1)
-        out[used++] = ' '; /* no words: b"  ", as b" " + b" ".join([]) + b" " */
-    if (stream != NULL && find_phrases(self, stream, streamed, epoch, phrase_start, phrases) < 0)
-        goto done;
-    PyObject *joined = (wanted & JOINED) ? PyBytes_FromStringAndSize(out, used) : Py_NewRef(Py_None);
-    PyObject *flat = !with_offsets ? Py_NewRef(Py_None)
-        : PyBytes_FromStringAndSize((const char *)offsets, pairs * (Py_ssize_t)sizeof(int32_t));
-    if (joined != NULL && flat != NULL)
-        result = first != NULL ? PyTuple_Pack(4, joined, flat, first, phrases) : PyTuple_Pack(3, joined, flat, Py_None);
-    Py_XDECREF(joined);
-    Py_XDECREF(flat);
-done:
-    PyMem_Free(stream);
-    Py_XDECREF(first);
-    Py_XDECREF(phrases);
-    PyMem_Free(out);
-    PyMem_Free(offsets);
-    PyBuffer_Release(&data);
-    return result;
-}
-
-/* Item `index` of what `walk` made, or None when a chunk was not in the table. */
-static PyObject *
-walked(PyObject *made, Py_ssize_t index)
-{
-    if (made == NULL || made == Py_None)
-        return made;
-    PyObject *item = Py_NewRef(PyTuple_GET_ITEM(made, index));
-    Py_DECREF(made);
-    return item;
-}
-
-PyDoc_STRVAR(table_joined_doc,
-"joined(data)\n--\n\n"
-"Return b\" w1 w2 ... wn \": the folded words of `data` (each chunk replaced by its folded words),\n"
-"or None when a chunk of `data` is not in the table.");
-
-static PyObject *
-table_joined(ChunkTable *self, PyObject *arg)
-{
-    return walked(walk(self, arg, JOINED), 0);
-}
-
-PyDoc_STRVAR(table_offsets_doc,
-"offsets(data)\n--\n\n"
-"Return the start and end of each word of `data` in characters of the text it was encoded\n"
-"from (UTF-8), as native int32 pairs in one bytes object, or None when a chunk of `data` is\n"
-"not in the table.");
-
-static PyObject *
-table_offsets(ChunkTable *self, PyObject *arg)
-{
-    return walked(walk(self, arg, OFFSETS), 1);
-}
-
-PyDoc_STRVAR(table_view_doc,
-"view(data)\n--\n\n"
-"Return (joined(data), offsets(data), first, phrases) in one pass: `first` maps each distinct\n"
-"folded word of the chunks with keys (every word of a rule, every word a rule's prefix starts)\n"
-"to its first position, `phrases` each phrase key found to the position of its first\n"
-"word; offsets is None when a chunk's offsets were not given; None instead of the whole when a\n"
-"chunk of `data` is not in the table.");
-
-static PyObject *
-table_view(ChunkTable *self, PyObject *arg)
-{
-    return walk(self, arg, JOINED | OFFSETS | FIRST);
 }
 
 PyDoc_STRVAR(chunk_hash_doc,
@@ -1190,9 +725,9 @@ static PyMethodDef module_methods[] = {
 
 static PyMethodDef table_methods[] = {
     {"learn_plain", (PyCFunction)table_learn_plain, METH_VARARGS, table_learn_plain_doc},
-    {"view", (PyCFunction)table_view, METH_O, table_view_doc},
-    {"offsets", (PyCFunction)table_offsets, METH_O, table_offsets_doc},
-    {"joined", (PyCFunction)table_joined, METH_O, table_joined_doc},
+    {"view", (PyCFunction)nw_table_view, METH_O, nw_table_view_doc},
+    {"offsets", (PyCFunction)nw_table_offsets, METH_O, nw_table_offsets_doc},
+    {"joined", (PyCFunction)nw_table_joined, METH_O, nw_table_joined_doc},
     {"add", (PyCFunction)table_add, METH_VARARGS, table_add_doc},
     {"add_phrase", (PyCFunction)table_add_phrase, METH_VARARGS, table_add_phrase_doc},
     {"scan", (PyCFunction)table_scan, METH_VARARGS, table_scan_doc},
@@ -1245,8 +780,8 @@ draw_key(void)
         PyErr_SetString(PyExc_RuntimeError, "os.urandom(16) did not give 16 bytes");
         return -1;
     }
-    memcpy(&sip_k0, PyBytes_AS_STRING(bytes), 8);
-    memcpy(&sip_k1, PyBytes_AS_STRING(bytes) + 8, 8);
+    memcpy(&nw_sip_k0, PyBytes_AS_STRING(bytes), 8);
+    memcpy(&nw_sip_k1, PyBytes_AS_STRING(bytes) + 8, 8);
     Py_DECREF(bytes);
     return 0;
 }
