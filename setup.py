@@ -16,7 +16,10 @@ setup(
             optional=True,
         ),
         Extension(
-            "alerts.rules._explain", ["alerts/rules/_explain.c", "alerts/rules/_snippets.c"], optional=True
+            "alerts.rules._explain",
+            ["alerts/rules/_explain.c", "alerts/rules/_entries.c", "alerts/rules/_snippets.c"],
+            depends=["alerts/rules/_explain.h"],
+            optional=True,
         ),
     ]
 )

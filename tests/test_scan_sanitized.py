@@ -65,7 +65,10 @@ def build_sanitized(target: Path) -> list[str]:
     if shared.is_dir() and not (target.parent / "shared").exists():
         (target.parent / "shared").symlink_to(shared)  # the real pages, as beside the repository
     include = sysconfig.get_paths()["include"]
-    for name, sources in (("_scan", ["_scan.c", "_walk.c", "_decide.c"]), ("_explain", ["_explain.c", "_snippets.c"])):
+    for name, sources in (
+        ("_scan", ["_scan.c", "_walk.c", "_decide.c"]),
+        ("_explain", ["_explain.c", "_entries.c", "_snippets.c"]),
+    ):
         module = target / "alerts" / "rules" / (name + sysconfig.get_config_var("EXT_SUFFIX"))
         files = [str(target / "alerts" / "rules" / source) for source in sources]
         build = [compiler, "-shared", "-fPIC", *FLAGS, f"-I{include}", *files, "-o", str(module)]

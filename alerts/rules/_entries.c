@@ -1,0 +1,323 @@
+/* alerts.rules._explain, continued: the entries of an atom in one field — the first occurrence
+ * of each distinct form it hits there, (start, end, form) — for words, prefixes and phrases of
+ * plain words from what the scan and the view pass gave; exact words and NEAR are asked of
+ * Python. Why: most of an article's hits are merges of these, shared by the rules that hold the
+ * same atom.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "_explain.h"
+
+/* [(start, end, form)] */
+static PyObject *
+one_entry(PyObject *start, PyObject *end, PyObject *form)
+{
+    PyObject *entry = PyTuple_Pack(3, start, end, form);
+    if (entry == NULL)
+        return NULL;
+    PyObject *list = PyList_New(1);
+    if (list == NULL) {
+        Py_DECREF(entry);
+        return NULL;
+    }
+    PyList_SET_ITEM(list, 0, entry);
+    return list;
+}
+
+/* The phrase's first occurrence in b" w1 … wn ": [(start, end, b"w1 … wn")] or []. A word's
+ * position is the number of spaces before it: the spaces' offsets are listed once per field. */
+static PyObject *
+phrase_entries(Field *field, PyObject *needle)
+{
+    const char *hay = PyBytes_AS_STRING(field->joined), *pin = PyBytes_AS_STRING(needle);
+    Py_ssize_t hay_len = PyBytes_GET_SIZE(field->joined), pin_len = PyBytes_GET_SIZE(needle);
+    if (pin_len < 3 || pin_len > hay_len)
+        return PyTuple_New(0);
+    const char *at = memmem(hay, (size_t)hay_len, pin, (size_t)pin_len);
+    if (at == NULL)
+        return PyTuple_New(0);
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    if (field->spaces == NULL) {
+        Py_ssize_t count = 0;
+        for (const char *p = memchr(hay, ' ', (size_t)hay_len); p != NULL;
+             p = memchr(p + 1, ' ', (size_t)(hay + hay_len - p - 1)))
+            count++;
+        field->spaces = PyMem_New(Py_ssize_t, count ? count : 1);
+        if (field->spaces == NULL) {
+            Py_DECREF(out);
+            return PyErr_NoMemory();
+        }
+        Py_ssize_t i = 0;
+        for (const char *p = memchr(hay, ' ', (size_t)hay_len); p != NULL && i < count;
+             p = memchr(p + 1, ' ', (size_t)(hay + hay_len - p - 1)))
+            field->spaces[i++] = p - hay;
+        field->nspaces = i;
+    }
+    Py_ssize_t offset = at - hay, low = 0, high = field->nspaces;
+    while (low < high) { /* how many spaces come before `at` */
+        Py_ssize_t middle = low + (high - low) / 2;
+        if (field->spaces[middle] < offset)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    long start = (long)low, spaces = 0;
+    for (Py_ssize_t i = 0; i < pin_len; i++)
+        spaces += pin[i] == ' ';
+    PyObject *entry = Py_BuildValue("(lly#)", start, start + spaces - 2, pin + 1, pin_len - 2);
+    if (entry == NULL || PyList_Append(out, entry) < 0) {
+        Py_XDECREF(entry);
+        Py_DECREF(out);
+        return NULL;
+    }
+    Py_DECREF(entry);
+    return out;
+}
+
+static int
+bytes_order(const void *a, const void *b)
+{
+    PyObject *x = *(PyObject *const *)a, *y = *(PyObject *const *)b;
+    Py_ssize_t m = PyBytes_GET_SIZE(x), n = PyBytes_GET_SIZE(y);
+    int order = memcmp(PyBytes_AS_STRING(x), PyBytes_AS_STRING(y), (size_t)(m < n ? m : n));
+    return order ? order : (m > n) - (m < n);
+}
+
+/* The field's distinct words (the keys of `first`) grouped by their first byte (a counting
+ * sort); each group is sorted with memcmp when a prefix first looks in it, as most groups never
+ * are. NULL with no error set when a word is not bytes (then `sorted_of` is asked). */
+static PyObject *
+bucketed_words(Field *field)
+{
+    PyObject *words = PyDict_Keys(field->first);
+    if (words == NULL)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(words), count[257] = {0};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *word = PyList_GET_ITEM(words, i);
+        if (!PyBytes_CheckExact(word) || PyBytes_GET_SIZE(word) == 0) {
+            Py_DECREF(words);
+            return NULL;
+        }
+        count[(unsigned char)PyBytes_AS_STRING(word)[0] + 1]++;
+    }
+    PyObject **items = PySequence_Fast_ITEMS(words), **grouped = PyMem_New(PyObject *, n ? n : 1);
+    if (grouped == NULL) {
+        Py_DECREF(words);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (int b = 0; b < 256; b++)
+        count[b + 1] += count[b];
+    memcpy(field->bucket, count, sizeof(count));
+    for (Py_ssize_t i = 0; i < n; i++) /* the list is ours alone: its items are moved, not referenced anew */
+        grouped[count[(unsigned char)PyBytes_AS_STRING(items[i])[0]]++] = items[i];
+    memcpy(items, grouped, (size_t)n * sizeof(PyObject *));
+    PyMem_Free(grouped);
+    memset(field->bucket_sorted, 0, sizeof(field->bucket_sorted));
+    field->bucketed = 1;
+    return words;
+}
+
+/* The first occurrence of each distinct word that starts with `prefix`, in text order. */
+static PyObject *
+prefix_entries(Field *field, PyObject *prefix)
+{
+    if (field->sorted == NULL)
+        field->sorted = bucketed_words(field);
+    if (field->sorted == NULL && PyErr_Occurred())
+        return NULL;
+    if (field->sorted == NULL) {
+        field->bucketed = 0;
+        field->sorted = PyObject_CallNoArgs(field->sorted_of);
+        if (field->sorted == NULL)
+            return NULL;
+        if (!PyList_Check(field->sorted)) {
+            Py_CLEAR(field->sorted);
+            PyErr_SetString(PyExc_TypeError, "sorted_of() must return a list");
+            return NULL;
+        }
+    }
+    if (!PyBytes_Check(prefix)) {
+        PyErr_SetString(PyExc_TypeError, "a prefix must be bytes");
+        return NULL;
+    }
+    PyObject *words = field->sorted;
+    const char *pin = PyBytes_AS_STRING(prefix);
+    Py_ssize_t pin_len = PyBytes_GET_SIZE(prefix), low = 0, high = PyList_GET_SIZE(words), stop = high;
+    if (field->bucketed && pin_len > 0) { /* only the group of the prefix's first byte */
+        unsigned char b = (unsigned char)pin[0];
+        low = field->bucket[b];
+        high = stop = field->bucket[b + 1];
+        if (!field->bucket_sorted[b] && high - low > 1)
+            qsort(PySequence_Fast_ITEMS(words) + low, (size_t)(high - low), sizeof(PyObject *), bytes_order);
+        field->bucket_sorted[b] = 1;
+    }
+    else if (field->bucketed) { /* an empty prefix: every word, so every group sorted */
+        qsort(PySequence_Fast_ITEMS(words), (size_t)high, sizeof(PyObject *), bytes_order);
+        field->bucketed = 0;
+    }
+    while (low < high) { /* the first word >= prefix */
+        Py_ssize_t middle = low + (high - low) / 2;
+        PyObject *word = PyList_GET_ITEM(words, middle);
+        if (!PyBytes_Check(word)) {
+            PyErr_SetString(PyExc_TypeError, "the sorted words must be bytes");
+            return NULL;
+        }
+        Py_ssize_t length = PyBytes_GET_SIZE(word), common = length < pin_len ? length : pin_len;
+        int order = memcmp(PyBytes_AS_STRING(word), pin, (size_t)common);
+        if (order < 0 || (order == 0 && length < pin_len))
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = low; i < stop && i < PyList_GET_SIZE(words); i++) {
+        PyObject *word = PyList_GET_ITEM(words, i);
+        if (!PyBytes_Check(word) || PyBytes_GET_SIZE(word) < pin_len
+            || memcmp(PyBytes_AS_STRING(word), pin, (size_t)pin_len) != 0)
+            break; /* sorted: the words with the prefix are all together */
+        PyObject *position = PyDict_GetItemWithError(field->first, word);
+        if (position == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_KeyError, "a sorted word without a first position");
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *entry = PyTuple_Pack(3, position, position, word);
+        if (entry == NULL || PyList_Append(out, entry) < 0) {
+            Py_XDECREF(entry);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(entry);
+    }
+    if (PyList_GET_SIZE(out) == 0) {
+        Py_DECREF(out);
+        return PyTuple_New(0);
+    }
+    if (PyList_GET_SIZE(out) > 1 && PyList_Sort(out) < 0) { /* by position */
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The atom's entries in field f (a borrowed reference from the cache), computing them once. */
+PyObject *
+nw_entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
+{
+    Field *field = &a->field[f];
+    PyObject *found = PyDict_GetItemWithError(field->entries, atom_obj);
+    if (found != NULL || PyErr_Occurred())
+        return found;
+    long mask = item_long(a->masks, atom), kind = item_long(a->kinds, atom);
+    if ((mask == -1 || kind == -1) && PyErr_Occurred())
+        return NULL;
+    PyObject *key = PyList_GetItem(a->keys, atom);
+    if (key == NULL)
+        return NULL;
+    PyObject *made = NULL;
+    int present = 1;
+    if (!(mask & (1 << f)))
+        present = 0;
+    else if (key != Py_None) {
+        present = PySet_Contains(field->keys, key);
+        if (present < 0)
+            return NULL;
+    }
+    if (!present)
+        made = PyTuple_New(0);
+    else if (kind == WORD) {
+        PyObject *needle = PyList_GetItem(a->needles, atom);
+        if (needle == NULL)
+            return NULL;
+        PyObject *position = PyDict_GetItemWithError(field->first, needle);
+        if (position == NULL && PyErr_Occurred())
+            return NULL;
+        made = position == NULL ? PyTuple_New(0) : one_entry(position, position, needle);
+    }
+    else if (kind == PHRASE) {
+        PyObject *needle = PyList_GetItem(a->needles, atom);
+        if (needle == NULL)
+            return NULL;
+        if (!PyBytes_Check(needle) || !PyBytes_Check(field->joined)) {
+            PyErr_SetString(PyExc_TypeError, "phrase needles and joined words must be bytes");
+            return NULL;
+        }
+        PyObject *position = NULL;
+        if (PyBytes_Check(key) && field->phrases != Py_None) { /* where the table's pass found it */
+            position = PyDict_GetItemWithError(field->phrases, key);
+            if (position == NULL && PyErr_Occurred())
+                return NULL;
+        }
+        if (position != NULL) {
+            long start = PyLong_AsLong(position), spaces = 0;
+            if (start == -1 && PyErr_Occurred())
+                return NULL;
+            for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(key); i++)
+                spaces += PyBytes_AS_STRING(key)[i] == ' ';
+            PyObject *last = PyLong_FromLong(start + spaces);
+            made = last == NULL ? NULL : one_entry(position, last, key); /* the key is the form */
+            Py_XDECREF(last);
+        }
+        else
+            made = phrase_entries(field, needle);
+    }
+    else if (kind == PREFIX) {
+        PyObject *needle = PyList_GetItem(a->needles, atom);
+        if (needle == NULL)
+            return NULL;
+        made = prefix_entries(field, needle);
+    }
+    else
+        made = PyObject_CallFunction(a->slow, "Oi", atom_obj, f);
+    if (made == NULL)
+        return NULL;
+    if (!PyList_Check(made) && !(PyTuple_Check(made) && PyTuple_GET_SIZE(made) == 0)) {
+        Py_DECREF(made);
+        PyErr_SetString(PyExc_TypeError, "an atom's entries must be a list");
+        return NULL;
+    }
+    int stored = PyDict_SetItem(field->entries, atom_obj, made);
+    Py_DECREF(made); /* the cache holds it */
+    return stored < 0 ? NULL : made;
+}
+
+/* True when the atom is one of a matched rule's true atoms. */
+int
+nw_atom_present(Article *a, PyObject *atom_obj, Py_ssize_t atom)
+{
+    PyObject *key = PyList_GetItem(a->keys, atom);
+    if (key == NULL)
+        return -1;
+    if (key == Py_None) { /* no key: it occurs when either field has an entry */
+        for (int f = 0; f < 2; f++) {
+            PyObject *entries = nw_entries_of(a, atom_obj, atom, f);
+            if (entries == NULL)
+                return -1;
+            if (ENTRIES(entries))
+                return 1;
+        }
+        return 0;
+    }
+    long mask = item_long(a->masks, atom);
+    if (mask == -1 && PyErr_Occurred())
+        return -1;
+    for (int f = 0; f < 2; f++) {
+        if (!(mask & (1 << f)))
+            continue;
+        int in = PySet_Contains(a->field[f].keys, key);
+        if (in != 0)
+            return in;
+    }
+    return 0;
+}
+
