@@ -237,12 +237,16 @@ class ArticleHits:
                 view = self.view(f)
                 position = view.first.get(word)
                 if position is not None:
-                    surfaces = self._surfaces[f]
-                    surface = surfaces.get((position, position))
-                    if surface is None:
-                        surface = surfaces[(position, position)] = view.surface(position, position)
-                    hits[FIELDS[f]] = [surface]
+                    hits[FIELDS[f]] = [self._surface(f, position, position)]
         return hits
+
+    def _surface(self, f: int, start: int, end: int) -> str:
+        """The words start..end of field `f` as written (each span made once per article)."""
+        surfaces = self._surfaces[f]
+        found = surfaces.get((start, end))
+        if found is None:
+            found = surfaces[(start, end)] = self.view(f).surface(start, end)
+        return found
 
     def _entries(self, atom: int, f: int) -> list[First]:
         """The first occurrence of each distinct form the atom hits in field `f`."""
@@ -326,14 +330,7 @@ class ArticleHits:
                 entries.sort()
                 seen: set[bytes] = set()
                 entries = [e for e in entries if not (e[2] in seen or seen.add(e[2]))]  # type: ignore[func-returns-value]
-            surfaces, view = self._surfaces[f], self.view(f)
-            words: list[str] = []
-            for start, end, _ in entries:
-                surface = surfaces.get((start, end))
-                if surface is None:
-                    surface = surfaces[(start, end)] = view.surface(start, end)
-                words.append(surface)
-            hits[FIELDS[f]] = words
+            hits[FIELDS[f]] = [self._surface(f, start, end) for start, end, _ in entries]
         return hits
 
     def snippet(self, atoms: Sequence[int]) -> str:
