@@ -112,9 +112,9 @@ class CompiledRules:
         # The others are looked at when a key of their trigger group (the most selective-looking
         # one) occurs; then every other group must be hit too before the rule is evaluated.
         self._triggers: dict[bytes, list[int]] = {}
-        # With the C decision, both in one table whose values are packed int32 codes, 2 * index
-        # for a direct rule and 2 * index + 1 for a trigger: one look-up per key, and the
-        # indexes read from one block of memory (Python ints each live apart).
+        # With the C decision, both in this one table instead, whose values are packed int32
+        # codes, 2 * index for a direct rule and 2 * index + 1 for a trigger: one look-up per
+        # key, and the indexes read from one block of memory (Python ints each live apart).
         self._postings: dict[bytes, bytes] = {}
         self._other_groups: list[tuple[tuple[bytes, ...], ...]] = []
         self._evaluate: list[Evaluator | None] = []
@@ -135,18 +135,20 @@ class CompiledRules:
         trigger = max(rule.groups, key=selectivity)
         self._other_groups[index] = tuple(tuple(g) for g in rule.groups if g is not trigger)
         direct = rule.evaluate is None and len(rule.groups) == 1
-        table = self._direct if direct else self._triggers
-        code = 2 * index + (not direct)
-        postings: dict = self._postings
-        for key in trigger:
-            if fresh:  # the constructor packs the lists of codes
-                table.setdefault(key, []).append(index)
-                if self._indexed:
-                    postings.setdefault(key, []).append(code)
-            else:  # copy on write: the lists may be shared with the CompiledRules this came from
-                table[key] = [*table.get(key, ()), index]
-                if self._indexed:
+        if self._indexed:  # the C decision's one table (the constructor packs the lists of codes)
+            code, postings = 2 * index + (not direct), self._postings
+            for key in trigger:
+                if fresh:
+                    postings.setdefault(key, []).append(code)  # type: ignore[attr-defined]
+                else:  # copy on write: a new bytes object, never the one another version reads
                     postings[key] = postings.get(key, b"") + array("i", (code,)).tobytes()
+        else:
+            table = self._direct if direct else self._triggers
+            for key in trigger:
+                if fresh:
+                    table.setdefault(key, []).append(index)
+                else:  # copy on write: the lists may be shared with the CompiledRules this came from
+                    table[key] = [*table.get(key, ()), index]
         self._positions[rule.name] = index
 
     def _unpost(self, index: int) -> None:
@@ -154,14 +156,15 @@ class CompiledRules:
         rule = self._rules[index]
         if rule is None:
             return
-        for table in (self._direct, self._triggers):
-            for key in max(rule.groups, key=selectivity):
+        trigger = max(rule.groups, key=selectivity)
+        for table in () if self._indexed else (self._direct, self._triggers):
+            for key in trigger:
                 kept = [i for i in table.get(key, ()) if i != index]
                 if kept:
                     table[key] = kept
                 else:
                     table.pop(key, None)
-        for key in max(rule.groups, key=selectivity) if self._indexed else ():
+        for key in trigger if self._indexed else ():
             codes = array("i", self._postings.get(key, b""))
             left = array("i", (c for c in codes if c >> 1 != index)).tobytes()
             if left:
@@ -177,8 +180,9 @@ class CompiledRules:
             del self._positions[rule.name]
 
     def _finish(self, new_lexicon: bool) -> None:
-        self._direct_keys = frozenset(self._direct)
-        self._trigger_keys = frozenset(self._triggers)
+        if not self._indexed:  # what the Python decision intersects the article's keys with
+            self._direct_keys = frozenset(self._direct)
+            self._trigger_keys = frozenset(self._triggers)
         if new_lexicon:
             terms = self._terms
             self._lexicon = lexicon.Lexicon(
