@@ -210,32 +210,33 @@ prefix_entries(Field *field, PyObject *prefix)
     return out;
 }
 
-/* The atom's entries in field f (a borrowed reference from the cache), computing them once. */
+/* The atom's entries in field f (a borrowed reference from the cache), computing them once; an
+ * atom whose key the field lacks gets the empty tuple, without a look-up in the cache. */
 PyObject *
 nw_entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
 {
+    static PyObject *none; /* the entries of an atom that is not in the field (kept for good) */
+    if (none == NULL && (none = PyTuple_New(0)) == NULL)
+        return NULL;
     Field *field = &a->field[f];
-    PyObject *found = PyDict_GetItemWithError(field->entries, atom_obj);
-    if (found != NULL || PyErr_Occurred())
-        return found;
     long mask = item_long(a->masks, atom), kind = item_long(a->kinds, atom);
     if ((mask == -1 || kind == -1) && PyErr_Occurred())
         return NULL;
     PyObject *key = PyList_GetItem(a->keys, atom);
     if (key == NULL)
         return NULL;
-    PyObject *made = NULL;
-    int present = 1;
     if (!(mask & (1 << f)))
-        present = 0;
-    else if (key != Py_None) {
-        present = PySet_Contains(field->keys, key);
-        if (present < 0)
-            return NULL;
+        return none;
+    if (key != Py_None) { /* the scan's keys say whether it occurs: most atoms are not in the title */
+        int present = PySet_Contains(field->keys, key);
+        if (present <= 0)
+            return present < 0 ? NULL : none;
     }
-    if (!present)
-        made = PyTuple_New(0);
-    else if (kind == WORD) {
+    PyObject *found = PyDict_GetItemWithError(field->entries, atom_obj);
+    if (found != NULL || PyErr_Occurred())
+        return found;
+    PyObject *made = NULL;
+    if (kind == WORD) {
         PyObject *needle = PyList_GetItem(a->needles, atom);
         if (needle == NULL)
             return NULL;
