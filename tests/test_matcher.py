@@ -117,6 +117,9 @@ def matches(query: str, title: str = "", text: str = "") -> bool:
         ("(NASA OR НАСА) NEAR/2 (Roscosmos OR Роскосмос*)", "НАСА и Роскосмоса", True),
         ("NASA NEAR/5 NASA", "NASA alone", False),
         ("NASA NEAR/5 NASA", "NASA and NASA", True),
+        ("NASA NEAR/1 Roscosmos", "NASA’s Roscosmos", True),  # a chunk of two words: s is between
+        ("NASA NEAR/0 Roscosmos", "NASA’s Roscosmos", False),
+        ("NASA NEAR/0 Roscosmos", "Roscosmos — NASA", True),  # a dash is no word
         # exact case: whole words, accents still ignored
         ("=ISS", "Iss is a name", False),
         ("=ISS", "the ISS.", True),

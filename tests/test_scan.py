@@ -342,3 +342,14 @@ def test_chunks_of_every_length_are_split_where_the_spaces_are(gap: str) -> None
         lexicon.keys(scan)
         assert lexicon.state.table.joined(scan.data) == b" " + " ".join(words).encode() + b" "
         assert lexicon.state.table.view(scan.data)[:3:2] == (b" " + " ".join(words).encode() + b" ", {})
+
+
+def test_near_of_two_word_ids_counts_the_words_between_in_either_order() -> None:
+    from array import array
+
+    ids = array("i", [0, 5, 0, 0, 7, 0, 5]).tobytes()  # 5 at 1 and 6, 7 at 4
+    assert _scan.near(ids, 5, 7, 2) and _scan.near(ids, 7, 5, 2)  # two words between 1 and 4
+    assert not _scan.near(ids, 5, 7, 0)
+    assert _scan.near(ids, 5, 7, 1)  # one word between 4 and 6
+    assert _scan.near(ids, 5, 5, 4) and not _scan.near(ids, 5, 5, 3)  # the same word: two places
+    assert not _scan.near(ids, 7, 7, 100) and not _scan.near(ids, 5, 9, 100) and not _scan.near(b"", 5, 7, 1)

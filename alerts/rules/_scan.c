@@ -712,6 +712,37 @@ places(PyObject *module, PyObject *args)
     return out;
 }
 
+PyDoc_STRVAR(near_doc,
+"near(ids, left, right, distance)\n--\n\n"
+"Whether a word with id `left` and one with id `right` occur in `ids` (as places() reads them)\n"
+"at two different places with at most `distance` words between them, in either order: NEAR\n"
+"of two plain words, in one pass and no object per place.");
+
+static PyObject *
+near(PyObject *module, PyObject *args)
+{
+    Py_buffer ids;
+    long left, right, distance;
+    if (!PyArg_ParseTuple(args, "y*lll:near", &ids, &left, &right, &distance))
+        return NULL;
+    Py_ssize_t count = ids.len / (Py_ssize_t)sizeof(int32_t), last_left = -1, last_right = -1;
+    int found = 0;
+    for (Py_ssize_t i = 0; !found && i < count; i++) {
+        int32_t id;
+        memcpy(&id, (const char *)ids.buf + i * (Py_ssize_t)sizeof(int32_t), sizeof(id));
+        if (id == left) { /* the nearest right before it is the one that can be near enough */
+            found = last_right >= 0 && last_right != i && i - last_right - 1 <= distance;
+            last_left = i;
+        }
+        if (!found && id == right) {
+            found = last_left >= 0 && last_left != i && i - last_left - 1 <= distance;
+            last_right = i;
+        }
+    }
+    PyBuffer_Release(&ids);
+    return PyBool_FromLong(found);
+}
+
 /* alerts/rules/_decide.c (linked into this module) */
 extern const char nw_decide_doc[];
 PyObject *nw_decide(PyObject *module, PyObject *args);
@@ -720,6 +751,7 @@ static PyMethodDef module_methods[] = {
     {"chunk_hash", (PyCFunction)chunk_hash, METH_O, chunk_hash_doc},
     {"decide", (PyCFunction)nw_decide, METH_VARARGS, nw_decide_doc},
     {"places", (PyCFunction)places, METH_VARARGS, places_doc},
+    {"near", (PyCFunction)near, METH_VARARGS, near_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.rules import lexicon
+from alerts.rules import hits, lexicon
 from alerts.rules.explanations import RuleMatch
 from alerts.rules.hits import ArticleHits, ExplainPlans, Plan
 from alerts.rules.plan import (
@@ -334,8 +334,6 @@ def _rule_fields(rule: Any) -> tuple[str, str, Iterable[str] | None, bool]:
 
 def matcher_backend() -> str:
     """Which matcher rule sets compiled now run on (`newswatch check` and the benches say it)."""
-    from alerts.rules import hits
-
     if not (lexicon.USE_C_SCAN and lexicon._scan is not None):
         why = "NEWSWATCH_PURE_PYTHON=1" if lexicon._scan is not None else "alerts.rules._scan was not built"
         return f"pure Python ({why})"

@@ -134,6 +134,6 @@ class ScannedArticle:
         found = self._cache.get(key)
         if found is None:
             positional = self.checks[spec]
-            found = bool(positional.spans(self, 0)) or bool(positional.spans(self, 1))
+            found = positional.occurs(self, 0) or positional.occurs(self, 1)
             self._cache[key] = found
         return found
