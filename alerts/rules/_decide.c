@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_table.h"
+
 enum { KEY = 0, AND = 1, OR = 2, NOT = 3, CALL = 4 };
 #define MAX_DEPTH 200 /* far above what the parser lets through */
 
@@ -30,16 +32,8 @@ typedef struct {
 static int
 push(Indexes *list, Py_ssize_t value)
 {
-    if (list->used == list->capacity) {
-        Py_ssize_t capacity = list->capacity ? 2 * list->capacity : 256;
-        Py_ssize_t *grown = PyMem_Realloc(list->items, (size_t)capacity * sizeof(Py_ssize_t));
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        list->items = grown;
-        list->capacity = capacity;
-    }
+    if (nw_reserve((void **)&list->items, &list->capacity, list->used, 1, sizeof(Py_ssize_t)) < 0)
+        return -1;
     list->items[list->used++] = value;
     return 0;
 }

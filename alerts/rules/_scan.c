@@ -539,7 +539,7 @@ table_scan(ChunkTable *self, PyObject *args)
         return NULL;
     PyObject *keys = PySet_New(NULL);
     PyObject *unknown = PySet_New(NULL);
-    PyObject *dirty = PySet_New(NULL);
+    PyObject *dirty = want_dirty ? PySet_New(NULL) : Py_NewRef(Py_None);
     PyObject *result = NULL;
     /* The article's words as ids, for the phrases (only when there are phrases). */
     int32_t *stream = NULL;
@@ -621,9 +621,9 @@ table_scan(ChunkTable *self, PyObject *args)
             goto done;
     }
     if (want_words)
-        result = Py_BuildValue("(OOONO)", keys, unknown, want_dirty ? dirty : Py_None, PyBool_FromLong(complete), words);
+        result = Py_BuildValue("(OOONO)", keys, unknown, dirty, PyBool_FromLong(complete), words);
     else
-        result = Py_BuildValue("(OOON)", keys, unknown, want_dirty ? dirty : Py_None, PyBool_FromLong(complete));
+        result = Py_BuildValue("(OOON)", keys, unknown, dirty, PyBool_FromLong(complete));
 done:
     PyMem_Free(stream);
     Py_XDECREF(words);

@@ -267,10 +267,10 @@ class CompiledRules:
         return [rule.query for rule in self._rules if rule is not None]
 
     def _matching(
-        self, title: str, text: str, source: str | None, wanted: str = "rules"
+        self, title: str, text: str, source: str | None, wanted: list[Any] | None = None
     ) -> tuple[list[Any], ScannedArticle]:
-        """The rules the article matches, in order; with the C decision and no source, `wanted`
-        ("names", "explained") says what of them."""
+        """The rules the article matches, in order; with the C decision and no source, the items
+        of `wanted` (self._names, self._explained) at their places instead."""
         article = ScannedArticle(title or "", text or "", self._checks)
         keys = self._lexicon.keys
         title_keys, title_state, title_ids = keys(article.scans[0])
@@ -281,8 +281,7 @@ class CompiledRules:
         article.tables = (title_state.table, text_state.table)
         article.word_ids = self._lexicon.phrase_words
         if self._indexed:  # the same as below, in C
-            tables = {"rules": self._rules, "names": self._names, "explained": self._explained}
-            table = self._rules if source is not None else tables[wanted]
+            table = wanted if wanted is not None and source is None else self._rules
             found = lexicon._scan.decide(
                 *words, self._postings, self._other_groups, self._evaluate, article, table
             )
@@ -311,13 +310,13 @@ class CompiledRules:
 
     def match_names(self, title: str, text: str, source: str | None = None) -> list[str]:
         """Return the names of the rules that match, in rule-definition order (no explanation)."""
-        found = self._matching(title, text, source, "names")[0]
+        found = self._matching(title, text, source, self._names)[0]
         return found if self._indexed and source is None else [rule.name for rule in found]
 
     def match(self, title: str, text: str, source: str | None = None) -> list[RuleMatch]:
         """Return the rules that match the article, in rule-definition order, explained from the
         words this pass split (`alerts.rules.hits`)."""
-        found, article = self._matching(title, text, source, "explained")
+        found, article = self._matching(title, text, source, self._explained)
         if not found:
             return []
         hits = ArticleHits(title or "", text or "", article, self._plans)

@@ -112,7 +112,6 @@ class Lexicon:
 
     __slots__ = (
         "vocabulary", "prefixes", "lengths", "shortest", "starts", "state", "limit", "phrases", "phrase_words",
-        "near_ids",
     )  # fmt: skip
 
     def __init__(
@@ -141,7 +140,6 @@ class Lexicon:
                 self.phrases[ids] = key
             for word in sorted(near_words):
                 self.phrase_words.setdefault(word, len(self.phrase_words) + 1)
-        self.near_ids = [self.phrase_words[w] for w in sorted(near_words) if w in self.phrase_words]
         self.state = self._new_state()
 
     def _new_state(self) -> LexiconState:

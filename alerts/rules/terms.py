@@ -236,6 +236,7 @@ class Positional:
 
     def __init__(self, node: Node) -> None:
         self.node = node
+        self.plain = False  # NEAR of two plain words: decided in C on the ids of the field's words
         if isinstance(node, Word):
             self.word = WordSpec(node)
         elif isinstance(node, Phrase):
@@ -247,14 +248,13 @@ class Positional:
             assert isinstance(node, Near)
             self.left, self.right = Positional(node.left), Positional(node.right)
             self.distance = node.distance
-            # Two plain words (the usual NEAR): decided in C on the ids of the field's words.
             sides = (node.left, node.right)
             self.plain = all(isinstance(w, Word) and not w.prefix and not w.exact for w in sides)
 
     def occurs(self, article: ScannedArticle, f: int) -> bool:
         """Whether this NEAR occurs in field `f` (`bool(spans)`, without the spans when it can)."""
         ids = article.ids[f]
-        if ids is not None and getattr(self, "plain", False):
+        if ids is not None and self.plain:
             left, right, bit = self.left.word, self.right.word, 1 << f
             if not (left.mask & bit and right.mask & bit):
                 return False

@@ -161,21 +161,14 @@ def chunk_words(chunk: bytes, exact: bool = False) -> tuple[bytes, ...]:
 
 
 def chunk_parts(chunk: bytes) -> tuple[tuple[bytes, ...], list[int] | None]:
-    """Return `chunk_words(chunk)` and `chunk_spans(chunk)` of a chunk with non-ASCII bytes, from
-    one pass of the word regex (the lexicon learns both of each new chunk, once)."""
+    """Return the folded words of a chunk with non-ASCII bytes (as `chunk_words`) and the start
+    and end of each in characters (s0, e0, s1, e1, …; None when the chunk is one word and nothing
+    else, for the C chunk table's `offsets`), from one pass of the word regex."""
     text = chunk.decode("utf-8", "surrogatepass")
     matches = list(TOKEN_RE.finditer(text))
     words = tuple(fold(m.group()).encode() for m in matches)
     spans = [i for m in matches for i in m.span()]
     return words, None if spans == [0, len(text)] else spans
-
-
-def chunk_spans(chunk: bytes) -> list[int] | None:
-    """Return the start and end of each word of a chunk in characters (s0, e0, s1, e1, …), or
-    None when the chunk is one word and nothing else (for the C chunk table's `offsets`)."""
-    text = chunk.decode("utf-8", "surrogatepass")
-    spans = [i for m in TOKEN_RE.finditer(text) for i in m.span()]
-    return None if spans == [0, len(text)] else spans
 
 
 class ScannedText:
