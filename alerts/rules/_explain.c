@@ -23,6 +23,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+#include <structmember.h>
 
 #include "_explain.h"
 
@@ -203,13 +204,34 @@ read_field(PyObject *spec, Field *field)
     return 0;
 }
 
-/* What `make` gives: RuleMatch (alerts/rules/explanations.py), with the descriptors of its
- * slots, so that a match is made without running its __init__ in Python, and what makes a
- * snippet from the true atoms. */
+/* What `make` gives: RuleMatch (alerts/rules/explanations.py), with where its slots lie in an
+ * instance, so that a match is made without running its __init__ in Python (or a descriptor
+ * call per slot: four a match, hundreds of matches an article), and what makes a snippet from
+ * the true atoms. */
 typedef struct {
     PyObject *type, *snippet;
-    PyObject *rule, *hits, *later, *maker; /* the slots' descriptors (owned) */
+    Py_ssize_t rule, hits, later, maker; /* the slots' offsets in an instance */
 } Maker;
+
+/* The offset of slot `name` of `type`: an object slot (T_OBJECT_EX) that can be written. */
+static Py_ssize_t
+slot_offset(PyObject *type, const char *name)
+{
+    PyObject *descr = PyObject_GetAttrString(type, name);
+    if (descr == NULL)
+        return -1;
+    Py_ssize_t offset = -1;
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type == T_OBJECT_EX && !(member->flags & READONLY) && member->offset > 0
+            && (size_t)member->offset + sizeof(PyObject *) <= (size_t)((PyTypeObject *)type)->tp_basicsize)
+            offset = member->offset;
+    }
+    Py_DECREF(descr);
+    if (offset < 0)
+        PyErr_Format(PyExc_TypeError, "%s is not an object slot of the match type", name);
+    return offset;
+}
 
 static int
 read_maker(PyObject *make, Maker *m)
@@ -219,27 +241,10 @@ read_maker(PyObject *make, Maker *m)
         return 0;
     if (!PyArg_ParseTuple(make, "O!O:make", &PyType_Type, &m->type, &m->snippet))
         return -1;
-    const char *slots[4] = {"rule", "hits", "_snippet", "_maker"};
-    PyObject **found[4] = {&m->rule, &m->hits, &m->later, &m->maker};
-    for (int i = 0; i < 4; i++) {
-        *found[i] = PyObject_GetAttrString(m->type, slots[i]);
-        if (*found[i] == NULL)
-            return -1;
-        if (Py_TYPE(*found[i])->tp_descr_set == NULL) {
-            PyErr_Format(PyExc_TypeError, "%s is not a slot of the match type", slots[i]);
-            return -1;
-        }
-    }
+    if ((m->rule = slot_offset(m->type, "rule")) < 0 || (m->hits = slot_offset(m->type, "hits")) < 0
+        || (m->later = slot_offset(m->type, "_snippet")) < 0 || (m->maker = slot_offset(m->type, "_maker")) < 0)
+        return -1;
     return 0;
-}
-
-static void
-release_maker(Maker *m)
-{
-    Py_CLEAR(m->rule);
-    Py_CLEAR(m->hits);
-    Py_CLEAR(m->later);
-    Py_CLEAR(m->maker);
 }
 
 /* RuleMatch(name, hits, true_atoms, snippet): its snippet is snippet(true_atoms), when read. */
@@ -247,13 +252,14 @@ static PyObject *
 make_match(Maker *m, PyObject *name, PyObject *true_atoms, PyObject *hits)
 {
     PyTypeObject *type = (PyTypeObject *)m->type;
-    PyObject *match = type->tp_alloc(type, 0);
-    if (match != NULL
-        && (Py_TYPE(m->rule)->tp_descr_set(m->rule, match, name) < 0
-            || Py_TYPE(m->hits)->tp_descr_set(m->hits, match, hits) < 0
-            || Py_TYPE(m->later)->tp_descr_set(m->later, match, true_atoms) < 0
-            || Py_TYPE(m->maker)->tp_descr_set(m->maker, match, m->snippet) < 0))
-        Py_CLEAR(match);
+    PyObject *match = type->tp_alloc(type, 0); /* its slots are NULL */
+    if (match == NULL)
+        return NULL;
+    char *base = (char *)match;
+    *(PyObject **)(base + m->rule) = Py_NewRef(name);
+    *(PyObject **)(base + m->hits) = Py_NewRef(hits);
+    *(PyObject **)(base + m->later) = Py_NewRef(true_atoms);
+    *(PyObject **)(base + m->maker) = Py_NewRef(m->snippet);
     return match;
 }
 
@@ -261,14 +267,20 @@ make_match(Maker *m, PyObject *name, PyObject *true_atoms, PyObject *hits)
 static int
 all_flat(PyObject *items)
 {
+    static PyObject *flat; /* interned, as the "flat" of alerts/rules/hits.py is: compared by identity */
+    if (flat == NULL && (flat = PyUnicode_InternFromString("flat")) == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
     for (Py_ssize_t r = 0; r < PyList_GET_SIZE(items); r++) {
         PyObject *item = PyList_GET_ITEM(items, r), *plan;
         if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2)
             return 0;
         plan = PyTuple_GET_ITEM(item, 1);
-        if (!PyTuple_Check(plan) || PyTuple_GET_SIZE(plan) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(plan, 0))
-            || PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(plan, 0), "flat") != 0
-            || !PyTuple_Check(PyTuple_GET_ITEM(plan, 1)))
+        if (!PyTuple_Check(plan) || PyTuple_GET_SIZE(plan) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(plan, 1)))
+            return 0;
+        PyObject *kind = PyTuple_GET_ITEM(plan, 0);
+        if (kind != flat && (!PyUnicode_Check(kind) || PyUnicode_CompareWithASCIIString(kind, "flat") != 0))
             return 0;
     }
     return 1;
@@ -293,28 +305,19 @@ explain_hits(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "O!O!O!O!O!O|O:hits", &PyList_Type, &payloads, &PyTuple_Type, &plans,
                           &PyTuple_Type, &title, &PyTuple_Type, &text, &PyDict_Type, &known, &slow, &make))
         return NULL;
-    if (read_maker(make, &maker) < 0) {
-        release_maker(&maker);
+    if (read_maker(make, &maker) < 0)
         return NULL;
-    }
-    if (maker.type != NULL && !all_flat(payloads)) {
-        release_maker(&maker);
+    if (maker.type != NULL && !all_flat(payloads))
         Py_RETURN_NONE;
-    }
     if (!PyArg_ParseTuple(plans, "O!O!O!O!:plans", &PyByteArray_Type, &a.kinds, &PyList_Type, &a.needles,
-                          &PyList_Type, &a.keys, &PyByteArray_Type, &a.masks)) {
-        release_maker(&maker);
+                          &PyList_Type, &a.keys, &PyByteArray_Type, &a.masks))
         return NULL;
-    }
     a.slow = slow;
-    if (read_field(title, &a.field[0]) < 0) {
-        release_maker(&maker);
+    if (read_field(title, &a.field[0]) < 0)
         return NULL;
-    }
     if (read_field(text, &a.field[1]) < 0) {
         if (a.field[0].offsets.buf != NULL)
             PyBuffer_Release(&a.field[0].offsets);
-        release_maker(&maker);
         return NULL;
     }
     Py_ssize_t count = PyList_GET_SIZE(payloads);
@@ -401,7 +404,6 @@ done:
         Py_CLEAR(a.field[f].sorted);
         PyMem_Free(a.field[f].spaces);
     }
-    release_maker(&maker);
     return out;
 }
 
