@@ -11,7 +11,12 @@ setup(
     ext_modules=[
         Extension(
             "alerts.rules._scan",
-            ["alerts/rules/_scan.c", "alerts/rules/_walk.c", "alerts/rules/_decide.c"],
+            [
+                "alerts/rules/_scan.c",
+                "alerts/rules/_walk.c",
+                "alerts/rules/_decide.c",
+                "alerts/rules/_keys.c",
+            ],
             depends=["alerts/rules/_table.h"],
             optional=True,
         ),

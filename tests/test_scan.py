@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from alerts.rules import lexicon
 from alerts.rules.compiled import compile_rules
+from alerts.rules.keys import KEY_LIST, key_id
 from alerts.rules.text import ScannedText, tokenize
 from alerts.rules.text import chunk_words as text_chunk_words
 
@@ -19,6 +20,7 @@ _scan = pytest.importorskip(
     "alerts.rules._scan", reason="alerts.rules._scan was not compiled (no C compiler here)"
 )
 ChunkTable = _scan.ChunkTable
+KeySet = _scan.KeySet
 
 
 @pytest.fixture(autouse=True)
@@ -236,25 +238,36 @@ class _Checks:
         return spec == 1
 
 
-def _postings(direct: dict[bytes, list[int]], triggers: dict[bytes, list[int]]) -> dict[bytes, bytes]:
-    """The packed table `decide` reads: 2 * i for a rule the key decides, 2 * i + 1 for a candidate."""
+def _postings(direct: dict[bytes, list[int]], triggers: dict[bytes, list[int]]) -> list[bytes | None]:
+    """The packed table `decide` reads, by key id: 2 * i for a rule the key decides, 2 * i + 1
+    for a candidate."""
     from array import array
 
-    codes: dict[bytes, list[int]] = {}
+    codes: dict[int, list[int]] = {}
     for key, rules in direct.items():
-        codes.setdefault(key, []).extend(2 * i for i in rules)
+        codes.setdefault(key_id(key), []).extend(2 * i for i in rules)
     for key, rules in triggers.items():
-        codes.setdefault(key, []).extend(2 * i + 1 for i in rules)
-    return {key: array("i", c).tobytes() for key, c in codes.items()}
+        codes.setdefault(key_id(key), []).extend(2 * i + 1 for i in rules)
+    table: list[bytes | None] = [None] * (max(codes, default=-1) + 1)
+    for id_, c in codes.items():
+        table[id_] = array("i", c).tobytes()
+    return table
+
+
+def _group(*keys: bytes) -> bytes:
+    from array import array
+
+    return array("i", map(key_id, keys)).tobytes()
 
 
 def test_decide_takes_direct_rules_and_candidates_whose_groups_and_programs_hold() -> None:
     rules = ["r0", "r1", "r2", "r3", "r4"]
     postings = _postings({b"nasa": [0], b"iss": [4, 0]}, {b"deorbit": [1, 2, 3]})
-    other_groups = [(), ((b"iss", b"station"),), ((b"moon",),), (), ()]
-    programs = [None, None, None, (1, (0, b"deorbit", 1), (3, (4, "near", (0,)))), None]
+    other_groups = [(), (_group(b"iss", b"station"),), (_group(b"moon"),), (), ()]
+    deorbit = key_id(b"deorbit")
+    programs = [None, None, None, (1, (0, deorbit, 1), (3, (4, "near", (0,)))), None]
     checks = _Checks()
-    title, text = {b"deorbit"}, {b"iss", b"nasa"}
+    title, text = KeySet({b"deorbit"}), KeySet({b"iss", b"nasa"})
     assert _scan.decide(title, text, postings, other_groups, programs, checks, rules) == [
         "r0",
         "r1",
@@ -263,9 +276,22 @@ def test_decide_takes_direct_rules_and_candidates_whose_groups_and_programs_hold
     ]
     assert checks.asked == [("near", 0)]  # r3: deorbit in the title, and NOT near(0)
     # Scoped to the text, the key in the title does not count; the lazy check is never asked.
-    programs[3] = (1, (0, b"deorbit", 2), (3, (4, "near", (0,))))
+    programs[3] = (1, (0, deorbit, 2), (3, (4, "near", (0,))))
     assert _scan.decide(title, text, postings, other_groups, programs, _Checks(), rules) == ["r0", "r1", "r4"]
-    assert _scan.decide(set(), set(), postings, other_groups, programs, checks, rules) == []
+    assert _scan.decide(KeySet(), KeySet(), postings, other_groups, programs, checks, rules) == []
+
+
+def test_a_key_set_reads_as_the_set_of_its_keys_and_grows_past_its_first_bits() -> None:
+    keys = KeySet({b"nasa", b"deorbit*"})
+    assert keys == {b"nasa", b"deorbit*"} and len(keys) == 2 and b"nasa" in keys
+    assert b"roscosmos" not in keys and "nasa" not in keys  # no such key; not bytes
+    far = b"key-%d" % len(KEY_LIST)
+    while key_id(far) < 5000:  # an id well past the 64 bits a new set starts with
+        far = b"key-%d" % len(KEY_LIST)
+    keys.add(far)
+    assert far in keys and len(keys) == 3 and set(keys) == {b"nasa", b"deorbit*", far}
+    with pytest.raises(TypeError):
+        keys.add("nasa")
 
 
 @pytest.mark.parametrize(
@@ -274,6 +300,7 @@ def test_decide_takes_direct_rules_and_candidates_whose_groups_and_programs_hold
         (),
         (9, b"x"),
         (0, b"deorbit"),
+        (0, b"deorbit", 1),
         (4, "near", [0]),
         (4, 7, (0,)),
         (1, "not a program"),
@@ -283,15 +310,15 @@ def test_decide_takes_direct_rules_and_candidates_whose_groups_and_programs_hold
 def test_decide_refuses_a_malformed_program_with_an_error(program: tuple) -> None:
     postings = _postings({}, {b"deorbit": [0]})
     with pytest.raises((ValueError, TypeError, AttributeError)):
-        _scan.decide({b"deorbit"}, set(), postings, [()], [program], _Checks(), ["r0"])
+        _scan.decide(KeySet({b"deorbit"}), KeySet(), postings, [()], [program], _Checks(), ["r0"])
 
 
-@pytest.mark.parametrize(
-    "postings", [{b"nasa": b"\x06\x00\x00\x00"}, {b"nasa": b"\xff\xff\xff\xff"}, {b"nasa": b"\x00"}]
-)
-def test_decide_refuses_postings_outside_its_tables(postings: dict[bytes, bytes]) -> None:
+@pytest.mark.parametrize("codes", [b"\x06\x00\x00\x00", b"\xff\xff\xff\xff", b"\x00"])
+def test_decide_refuses_postings_outside_its_tables(codes: bytes) -> None:
+    postings: list[bytes | None] = [None] * (key_id(b"nasa") + 1)
+    postings[key_id(b"nasa")] = codes
     with pytest.raises((IndexError, TypeError)):
-        _scan.decide({b"nasa"}, set(), postings, [()], [None], _Checks(), ["r0"])
+        _scan.decide(KeySet({b"nasa"}), KeySet(), postings, [()], [None], _Checks(), ["r0"])
 
 
 def test_learn_plain_has_the_scan_enter_new_ascii_words_no_rule_word_or_prefix_can_be() -> None:

@@ -5,10 +5,11 @@
  * whose other requirement groups must be checked and ~65 of them evaluated, ~225 matches an
  * article. As a Python loop over sets and generated functions that was most of the decision's
  * time. The tables are the same Python objects `alerts.rules.compiled.CompiledRules` keeps
- * (and changes copy-on-write); this file only walks them.
+ * (and changes copy-on-write); this file only walks them. Keys are ids (alerts/rules/keys.py)
+ * and each field's keys a KeySet (alerts/rules/_keys.c): a test is one bit.
  *
  * A rule's program (alerts/rules/plan.py, `CodeGen.program`) is a tree of tuples:
- *   (0, key, mask)      the key is among the keys of the fields in mask (1 title, 2 text)
+ *   (0, key id, mask)   the key is among the keys of the fields in mask (1 title, 2 text)
  *   (1, child, ...)     AND          (2, child, ...)  OR          (3, child)  NOT
  *   (4, name, args)     article.name(*args): a lazy check of a phrase, exact word or NEAR
  * The parser bounds the nesting (32 levels), so the recursion is bounded too.
@@ -59,14 +60,16 @@ sort_unique(Indexes *list)
     list->used = kept;
 }
 
-/* Add the rules of postings[key], when the key is in the table: packed int32 codes, 2 * index
- * for a rule the key decides, 2 * index + 1 for a rule it is a candidate of. */
+/* Add the rules of postings[id], when there are any: packed int32 codes, 2 * index for a rule
+ * the key decides, 2 * index + 1 for a rule it is a candidate of. */
 static int
-post(PyObject *postings, PyObject *key, Indexes *matched, Indexes *candidates)
+post(PyObject *postings, int32_t id, Indexes *matched, Indexes *candidates)
 {
-    PyObject *found = PyDict_GetItemWithError(postings, key);
-    if (found == NULL)
-        return PyErr_Occurred() ? -1 : 0;
+    if (id >= PyList_GET_SIZE(postings))
+        return 0;
+    PyObject *found = PyList_GET_ITEM(postings, id);
+    if (found == Py_None)
+        return 0;
     if (!PyBytes_Check(found) || PyBytes_GET_SIZE(found) % sizeof(int32_t)) {
         PyErr_SetString(PyExc_TypeError, "a posting must be packed int32 codes");
         return -1;
@@ -87,36 +90,25 @@ post(PyObject *postings, PyObject *key, Indexes *matched, Indexes *candidates)
 }
 
 typedef struct {
-    PyObject *fields[2]; /* the keys of the title and of the text (sets) */
-    PyObject *article;   /* what CALL nodes call */
+    KeySet *fields[2]; /* the keys of the title and of the text */
+    PyObject *article; /* what CALL nodes call */
 } Article;
 
-/* 1 when the key is in a field of `mask`, 0 when not, -1 on error. */
-static int
-has_key(Article *a, PyObject *key, long mask)
-{
-    for (int f = 0; f < 2; f++) {
-        if (mask & (1 << f)) {
-            int in = PySet_Contains(a->fields[f], key);
-            if (in != 0)
-                return in;
-        }
-    }
-    return 0;
-}
-
-/* 1 when a requirement group (a tuple of keys) has a key in either field. */
+/* 1 when a requirement group (packed int32 key ids) has a key in either field. */
 static int
 group_hit(Article *a, PyObject *group)
 {
-    if (!PyTuple_Check(group)) {
-        PyErr_SetString(PyExc_TypeError, "a requirement group must be a tuple of keys");
+    if (!PyBytes_Check(group) || PyBytes_GET_SIZE(group) % sizeof(int32_t)) {
+        PyErr_SetString(PyExc_TypeError, "a requirement group must be packed int32 key ids");
         return -1;
     }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(group); i++) {
-        int in = has_key(a, PyTuple_GET_ITEM(group, i), 3);
-        if (in != 0)
-            return in;
+    const char *ids = PyBytes_AS_STRING(group);
+    Py_ssize_t count = PyBytes_GET_SIZE(group) / (Py_ssize_t)sizeof(int32_t);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int32_t id;
+        memcpy(&id, ids + i * (Py_ssize_t)sizeof(int32_t), sizeof(id));
+        if (nw_keyset_has(a->fields[0], id) || nw_keyset_has(a->fields[1], id))
+            return 1;
     }
     return 0;
 }
@@ -133,12 +125,14 @@ run(Article *a, PyObject *node, int depth)
     switch (op) {
     case KEY: {
         long mask = size == 3 ? PyLong_AsLong(PyTuple_GET_ITEM(node, 2)) : -1;
-        if (mask == -1) {
+        long id = size == 3 ? PyLong_AsLong(PyTuple_GET_ITEM(node, 1)) : -1;
+        if (mask == -1 || id < 0 || id > INT32_MAX) {
             if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_ValueError, "a malformed rule program");
             return -1;
         }
-        return has_key(a, PyTuple_GET_ITEM(node, 1), mask);
+        return ((mask & 1) && nw_keyset_has(a->fields[0], (int32_t)id))
+               || ((mask & 2) && nw_keyset_has(a->fields[1], (int32_t)id));
     }
     case AND:
     case OR:
@@ -181,36 +175,32 @@ run(Article *a, PyObject *node, int depth)
 
 const char nw_decide_doc[] =
     "decide(title_keys, text_keys, postings, other_groups, programs, article, rules)\n--\n\n"
-    "Return [rules[i] for i in sorted(matched)]. `postings`: key -> packed int32 codes, 2 * i for a\n"
-    "rule i the key decides, 2 * i + 1 for a rule i it makes a candidate; a candidate matches when\n"
-    "every group of other_groups[i] (tuples of keys) has a key that occurs and programs[i] is None\n"
-    "or true for `article`.";
+    "Return [rules[i] for i in sorted(matched)]. The keys are KeySets; `postings`: a list, by key\n"
+    "id, of packed int32 codes (or None), 2 * i for a rule i the key decides, 2 * i + 1 for a rule\n"
+    "i it makes a candidate; a candidate matches when every group of other_groups[i] (a tuple of\n"
+    "packed int32 key ids per group) has a key that occurs and programs[i] is None or true for\n"
+    "`article`.";
 
 PyObject *
 nw_decide(PyObject *module, PyObject *args)
 {
     PyObject *postings, *other_groups, *programs, *rules;
     Article a;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!OO!:decide", &PySet_Type, &a.fields[0], &PySet_Type, &a.fields[1],
-                          &PyDict_Type, &postings, &PyList_Type, &other_groups, &PyList_Type, &programs,
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!OO!:decide", &NwKeySetType, &a.fields[0], &NwKeySetType, &a.fields[1],
+                          &PyList_Type, &postings, &PyList_Type, &other_groups, &PyList_Type, &programs,
                           &a.article, &PyList_Type, &rules))
         return NULL;
     Indexes matched = {0}, candidates = {0};
     PyObject *out = NULL;
     for (int f = 0; f < 2; f++) {
-        PyObject *keys = PyObject_GetIter(a.fields[f]), *key;
-        if (keys == NULL)
-            goto done;
-        while ((key = PyIter_Next(keys)) != NULL) {
-            int in = f == 1 ? PySet_Contains(a.fields[0], key) : 0; /* posted with the title's */
-            int failed = in < 0 || (!in && post(postings, key, &matched, &candidates) < 0);
-            Py_DECREF(key);
-            if (failed)
-                break;
+        KeySet *keys = a.fields[f];
+        for (Py_ssize_t i = 0; i < keys->count; i++) {
+            int32_t id = keys->ids[i];
+            if (f == 1 && nw_keyset_has(a.fields[0], id))
+                continue; /* posted with the title's */
+            if (post(postings, id, &matched, &candidates) < 0)
+                goto done;
         }
-        Py_DECREF(keys);
-        if (PyErr_Occurred())
-            goto done;
     }
     sort_unique(&candidates);
     Py_ssize_t count = PyList_GET_SIZE(rules);

@@ -227,11 +227,8 @@ nw_entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
         return NULL;
     if (!(mask & (1 << f)))
         return none;
-    if (key != Py_None) { /* the scan's keys say whether it occurs: most atoms are not in the title */
-        int present = PySet_Contains(field->keys, key);
-        if (present <= 0)
-            return present < 0 ? NULL : none;
-    }
+    if (key != Py_None && !has_key_id(field, atom_key_id(a, atom)))
+        return none; /* the scan's keys say it does not occur: most atoms are not in the title */
     PyObject *found = PyDict_GetItemWithError(field->entries, atom_obj);
     if (found != NULL || PyErr_Occurred())
         return found;
@@ -312,13 +309,7 @@ nw_atom_present(Article *a, PyObject *atom_obj, Py_ssize_t atom)
     long mask = item_long(a->masks, atom);
     if (mask == -1 && PyErr_Occurred())
         return -1;
-    for (int f = 0; f < 2; f++) {
-        if (!(mask & (1 << f)))
-            continue;
-        int in = PySet_Contains(a->field[f].keys, key);
-        if (in != 0)
-            return in;
-    }
-    return 0;
+    int32_t id = atom_key_id(a, atom);
+    return ((mask & 1) && has_key_id(&a->field[0], id)) || ((mask & 2) && has_key_id(&a->field[1], id));
 }
 

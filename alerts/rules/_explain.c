@@ -186,13 +186,13 @@ read_field(PyObject *spec, Field *field)
         PyErr_SetString(PyExc_TypeError, "a field's phrases must be a dict or None");
         return -1;
     }
-    if (!PyAnySet_Check(field->keys)) {
-        PyErr_SetString(PyExc_TypeError, "a field's keys must be a set");
-        return -1;
-    }
+    if (PyObject_GetBuffer(field->keys, &field->bits, PyBUF_SIMPLE) < 0)
+        return -1; /* (a KeySet: its bits) */
     if (PyObject_CheckBuffer(offsets)) { /* else (a list, None): surfaces from `surface` */
-        if (PyObject_GetBuffer(offsets, &field->offsets, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+        if (PyObject_GetBuffer(offsets, &field->offsets, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+            PyBuffer_Release(&field->bits);
             return -1;
+        }
         const char *format = field->offsets.format;
         if (field->offsets.itemsize != sizeof(int) || format == NULL || (strcmp(format, "i") && strcmp(format, "@i"))) {
             PyBuffer_Release(&field->offsets);
@@ -202,6 +202,14 @@ read_field(PyObject *spec, Field *field)
             field->words = field->offsets.len / (Py_ssize_t)sizeof(int) / 2;
     }
     return 0;
+}
+
+static void
+release_field(Field *field)
+{
+    PyBuffer_Release(&field->bits);
+    if (field->offsets.buf != NULL)
+        PyBuffer_Release(&field->offsets);
 }
 
 /* What `make` gives: RuleMatch (alerts/rules/explanations.py), with where its slots lie in an
@@ -289,8 +297,8 @@ all_flat(PyObject *items)
 PyDoc_STRVAR(hits_doc,
 "hits(items, plans, title, text, known, slow, make=None)\n--\n\n"
 "For each tuple of atom ids in `items` (the flat plans of the rules matched, in order), return\n"
-"(its true atoms, their hits). `plans`: (kinds, needles, keys, masks) by atom (kinds and masks\n"
-"in bytearrays, the others in lists); `title`, `text`: (keys, first, joined, text, offsets or\n"
+"(its true atoms, their hits). `plans`: (kinds, needles, keys, masks, key ids) by atom (kinds\n"
+"and masks in bytearrays, key ids int32, -1 for none); `title`, `text`: (keys: a KeySet, first, joined, text, offsets or\n"
 "None, surface, name, entries, sorted_of[, phrases: key -> first position, or None]); `known`:\n"
 "dict true atoms -> hits (read and filled); `slow(atom, field)`: entries in Python. With `make`\n"
 "= (RuleMatch, snippet), `items` are the rules' (name, (\"flat\", atom ids)) and the result is\n"
@@ -309,15 +317,26 @@ explain_hits(PyObject *module, PyObject *args)
         return NULL;
     if (maker.type != NULL && !all_flat(payloads))
         Py_RETURN_NONE;
-    if (!PyArg_ParseTuple(plans, "O!O!O!O!:plans", &PyByteArray_Type, &a.kinds, &PyList_Type, &a.needles,
-                          &PyList_Type, &a.keys, &PyByteArray_Type, &a.masks))
+    PyObject *key_ids;
+    if (!PyArg_ParseTuple(plans, "O!O!O!O!O:plans", &PyByteArray_Type, &a.kinds, &PyList_Type, &a.needles,
+                          &PyList_Type, &a.keys, &PyByteArray_Type, &a.masks, &key_ids))
         return NULL;
+    if (PyObject_GetBuffer(key_ids, &a.key_ids, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (a.key_ids.itemsize != sizeof(int32_t) || a.key_ids.format == NULL
+        || (strcmp(a.key_ids.format, "i") && strcmp(a.key_ids.format, "@i"))) {
+        PyBuffer_Release(&a.key_ids);
+        PyErr_SetString(PyExc_TypeError, "the atoms' key ids must be int32 (array('i'))");
+        return NULL;
+    }
     a.slow = slow;
-    if (read_field(title, &a.field[0]) < 0)
+    if (read_field(title, &a.field[0]) < 0) {
+        PyBuffer_Release(&a.key_ids);
         return NULL;
+    }
     if (read_field(text, &a.field[1]) < 0) {
-        if (a.field[0].offsets.buf != NULL)
-            PyBuffer_Release(&a.field[0].offsets);
+        release_field(&a.field[0]);
+        PyBuffer_Release(&a.key_ids);
         return NULL;
     }
     Py_ssize_t count = PyList_GET_SIZE(payloads);
@@ -399,11 +418,11 @@ fail:
     Py_CLEAR(out);
 done:
     for (int f = 0; f < 2; f++) {
-        if (a.field[f].offsets.buf != NULL)
-            PyBuffer_Release(&a.field[f].offsets);
+        release_field(&a.field[f]);
         Py_CLEAR(a.field[f].sorted);
         PyMem_Free(a.field[f].spaces);
     }
+    PyBuffer_Release(&a.key_ids);
     return out;
 }
 

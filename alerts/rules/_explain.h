@@ -8,11 +8,13 @@
 #define PY_SSIZE_T_CLEAN
 #endif
 #include <Python.h>
+#include <stdint.h>
 
 enum { GENERIC = 0, WORD = 1, PREFIX = 2, PHRASE = 3 }; /* alerts.rules.hits */
 
 typedef struct {
-    PyObject *keys;     /* set of rule keys found in the field */
+    PyObject *keys;     /* the rule keys found in the field (alerts.rules._scan.KeySet) */
+    Py_buffer bits;     /* its bits: bit id % 8 of byte id / 8 for each key id found */
     PyObject *first;    /* dict: folded word -> its first position */
     PyObject *joined;   /* bytes b" w1 w2 … wn " */
     PyObject *text;     /* str */
@@ -34,6 +36,7 @@ typedef struct {
 
 typedef struct {
     PyObject *kinds, *needles, *keys, *masks; /* by atom id: bytearray, list, list, bytearray */
+    Py_buffer key_ids;                        /* by atom id: int32, the key's id or -1 */
     PyObject *slow;                           /* callable(atom, field) -> list */
     Field field[2];
 } Article;
@@ -50,6 +53,23 @@ item_long(PyObject *bytes, Py_ssize_t index)
         return -1;
     }
     return (unsigned char)PyByteArray_AS_STRING(bytes)[index];
+}
+
+/* Whether the key of this id was found in the field. */
+static inline int
+has_key_id(const Field *field, int32_t id)
+{
+    return id >= 0 && id < field->bits.len * 8
+           && ((((const unsigned char *)field->bits.buf)[id >> 3] >> (id & 7)) & 1);
+}
+
+/* The id of the atom's key, -1 when it has none (it is then worked out on the words). */
+static inline int32_t
+atom_key_id(const Article *a, Py_ssize_t atom)
+{
+    if (atom < 0 || atom >= a->key_ids.len / (Py_ssize_t)sizeof(int32_t))
+        return -1;
+    return ((const int32_t *)a->key_ids.buf)[atom];
 }
 
 /* Defined in _entries.c. */

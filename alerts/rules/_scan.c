@@ -171,6 +171,8 @@ table_dealloc(ChunkTable *self)
     PyMem_Free(self->node_stamp);
     PyMem_Free(self->root_child);
     PyMem_Free(self->prefix_lengths);
+    PyMem_Free(self->value_at);
+    PyMem_Free(self->key_pool);
     Py_XDECREF((PyObject *)self->prefixes);
     Py_XDECREF((PyObject *)self->words);
     Py_XDECREF(self->values);
@@ -217,6 +219,73 @@ read_ids(PyObject *sequence, int32_t **out)
     return n;
 }
 
+/* values[index] as (count, id, id, …) in key_pool, made on first use (it calls
+ * alerts.rules.keys.key_id: Python code, so not while a scan holds a slot). NULL on error. */
+static const int32_t *
+value_ids(ChunkTable *self, int32_t index)
+{
+    if (index < 0 || index >= PyList_GET_SIZE(self->values)) {
+        PyErr_SetString(PyExc_ValueError, "value is not an index into values");
+        return NULL;
+    }
+    if (index >= self->value_at_capacity) {
+        Py_ssize_t old = self->value_at_capacity;
+        if (nw_reserve((void **)&self->value_at, &self->value_at_capacity, old, index + 1 - old, sizeof(int32_t)) < 0)
+            return NULL;
+        for (Py_ssize_t i = old; i < self->value_at_capacity; i++)
+            self->value_at[i] = -1;
+    }
+    if (self->value_at[index] >= 0)
+        return self->key_pool + self->value_at[index];
+    PyObject *value = PyList_GET_ITEM(self->values, index);
+    Py_INCREF(value); /* key_id is Python code */
+    PyObject *keys = PyBytes_Check(value) ? PyTuple_Pack(1, value) : PySequence_Tuple(value);
+    Py_DECREF(value);
+    if (keys == NULL)
+        return NULL;
+    Py_ssize_t count = PyTuple_GET_SIZE(keys);
+    int32_t *ids = PyMem_New(int32_t, count + 1);
+    if (ids == NULL) {
+        Py_DECREF(keys);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    ids[0] = (int32_t)count;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *key = PyTuple_GET_ITEM(keys, i);
+        int32_t id = PyBytes_Check(key) ? nw_key_id(key) : -1;
+        if (id < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "a value's keys are bytes");
+            PyMem_Free(ids);
+            Py_DECREF(keys);
+            return NULL;
+        }
+        ids[1 + i] = id;
+    }
+    Py_DECREF(keys);
+    if (self->key_pool_used + count + 1 > INT32_MAX
+        || nw_reserve((void **)&self->key_pool, &self->key_pool_capacity, self->key_pool_used, count + 1,
+                      sizeof(int32_t)) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_OverflowError, "the chunk table is full");
+        PyMem_Free(ids);
+        return NULL;
+    }
+    if (index >= self->value_at_capacity || self->value_at[index] >= 0) { /* made meanwhile (Python ran) */
+        PyMem_Free(ids);
+        return index < self->value_at_capacity ? self->key_pool + self->value_at[index] : NULL;
+    }
+    memcpy(self->key_pool + self->key_pool_used, ids, (size_t)(count + 1) * sizeof(int32_t));
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (ids[1 + i] >= self->key_bound)
+            self->key_bound = ids[1 + i] + 1;
+    PyMem_Free(ids);
+    self->value_at[index] = (int32_t)self->key_pool_used;
+    self->key_pool_used += count + 1;
+    return self->key_pool + self->value_at[index];
+}
+
 PyDoc_STRVAR(table_add_doc,
 "add(chunk, value, words, folded=None, spans=None)\n--\n\n"
 "Remember `chunk` (bytes without spaces): `value` indexes the key set in `values` (-1: no\n"
@@ -241,8 +310,9 @@ table_add(ChunkTable *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "a chunk is a non-empty run of bytes without spaces");
         goto fail;
     }
-    if (value < -1 || value >= PyList_GET_SIZE(self->values)) {
-        PyErr_SetString(PyExc_ValueError, "value is not an index into values");
+    if (value < -1 || (value >= 0 && value_ids(self, value) == NULL)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "value is not an index into values");
         goto fail;
     }
     if (folded.buf != NULL && folded.len > INT32_MAX) {
@@ -337,8 +407,9 @@ table_add_phrase(ChunkTable *self, PyObject *args)
     int value;
     if (!PyArg_ParseTuple(args, "Oi:add_phrase", &words, &value))
         return NULL;
-    if (value < 0 || value >= PyList_GET_SIZE(self->values)) {
-        PyErr_SetString(PyExc_ValueError, "value is not an index into values");
+    if (value < 0 || value_ids(self, value) == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "value is not an index into values");
         return NULL;
     }
     int32_t *ids = NULL;
@@ -407,17 +478,18 @@ table_get(ChunkTable *self, PyObject *arg)
     return PyLong_FromLong(slot->value);
 }
 
-/* Add values[index] to `keys`: one key (bytes), or a frozenset of keys. */
+/* Add the ids of values[index] to `keys` (made when a chunk or phrase was given that value). */
 static int
-add_keys(ChunkTable *self, PyObject *keys, int32_t index)
+add_keys(ChunkTable *self, KeySet *keys, int32_t index)
 {
-    PyObject *value = PyList_GET_ITEM(self->values, index);
-    if (PyBytes_CheckExact(value))
-        return PySet_Add(keys, value);
-    PyObject *merged = PyNumber_InPlaceOr(keys, value);
-    if (merged == NULL)
+    if (index >= self->value_at_capacity || self->value_at[index] < 0) {
+        PyErr_SetString(PyExc_SystemError, "a value without its key ids");
         return -1;
-    Py_DECREF(merged);
+    }
+    const int32_t *ids = self->key_pool + self->value_at[index];
+    for (int32_t i = 1; i <= ids[0]; i++)
+        if (!nw_keyset_has(keys, ids[i]) && nw_keyset_add(keys, ids[i]) < 0)
+            return -1;
     return 0;
 }
 
@@ -513,14 +585,14 @@ nw_find_phrases(ChunkTable *self, const int32_t *stream, Py_ssize_t streamed, ui
 static int
 phrase_keys(ChunkTable *self, int32_t value, Py_ssize_t start, PyObject *keys)
 {
-    return add_keys(self, keys, value);
+    return add_keys(self, (KeySet *)keys, value);
 }
 
 PyDoc_STRVAR(table_scan_doc,
 "scan(data, dirty=True, words=False)\n--\n\n"
 "Split `data` at spaces and return (keys, new, dirty, complete): the keys of the known chunks\n"
-"and of the phrases their words make, the distinct chunks not in the table, the distinct\n"
-"chunks with a byte >= 0x80 (three sets; dirty is None when not asked for), and whether the\n"
+"and of the phrases their words make (a KeySet), the distinct chunks not in the table, the\n"
+"distinct chunks with a byte >= 0x80 (sets; dirty is None when not asked for), and whether the\n"
 "phrases were looked for. They are not when a new chunk has non-ASCII bytes (its words are not\n"
 "known): learn the new chunks and scan again. A new ASCII chunk is taken to be a word of no\n"
 "phrase: the caller adds every phrase word to the table first. With `words`, a fifth item: the\n"
@@ -537,7 +609,7 @@ table_scan(ChunkTable *self, PyObject *args)
         return NULL;
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
         return NULL;
-    PyObject *keys = PySet_New(NULL);
+    KeySet *keys = nw_keyset_new(self->key_bound);
     PyObject *unknown = PySet_New(NULL);
     PyObject *dirty = want_dirty ? PySet_New(NULL) : Py_NewRef(Py_None);
     PyObject *result = NULL;
@@ -605,14 +677,14 @@ table_scan(ChunkTable *self, PyObject *args)
         PyObject *chunk = PyBytes_FromStringAndSize((const char *)start, n);
         if (chunk == NULL)
             goto done;
-        /* (`slot` is not read past add_keys: a set operation may run Python code.) */
         if ((!known && PySet_Add(unknown, chunk) < 0) || (high && want_dirty && PySet_Add(dirty, chunk) < 0)) {
             Py_DECREF(chunk);
             goto done;
         }
         Py_DECREF(chunk);
     }
-    if (stream != NULL && self->nodes > 1 && nw_find_phrases(self, stream, streamed, epoch, phrase_keys, keys) < 0)
+    if (stream != NULL && self->nodes > 1
+        && nw_find_phrases(self, stream, streamed, epoch, phrase_keys, (PyObject *)keys) < 0)
         goto done;
     if (want_words) {
         words = stream == NULL ? Py_NewRef(Py_None)
@@ -621,9 +693,9 @@ table_scan(ChunkTable *self, PyObject *args)
             goto done;
     }
     if (want_words)
-        result = Py_BuildValue("(OOONO)", keys, unknown, dirty, PyBool_FromLong(complete), words);
+        result = Py_BuildValue("(OOONO)", (PyObject *)keys, unknown, dirty, PyBool_FromLong(complete), words);
     else
-        result = Py_BuildValue("(OOON)", keys, unknown, dirty, PyBool_FromLong(complete));
+        result = Py_BuildValue("(OOON)", (PyObject *)keys, unknown, dirty, PyBool_FromLong(complete));
 done:
     PyMem_Free(stream);
     Py_XDECREF(words);
@@ -821,7 +893,7 @@ draw_key(void)
 PyMODINIT_FUNC
 PyInit__scan(void)
 {
-    if (draw_key() < 0 || PyType_Ready(&ChunkTableType) < 0)
+    if (draw_key() < 0 || PyType_Ready(&ChunkTableType) < 0 || PyType_Ready(&NwKeySetType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -829,6 +901,12 @@ PyInit__scan(void)
     Py_INCREF(&ChunkTableType);
     if (PyModule_AddObject(m, "ChunkTable", (PyObject *)&ChunkTableType) < 0) {
         Py_DECREF(&ChunkTableType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&NwKeySetType);
+    if (PyModule_AddObject(m, "KeySet", (PyObject *)&NwKeySetType) < 0) {
+        Py_DECREF(&NwKeySetType);
         Py_DECREF(m);
         return NULL;
     }

@@ -43,7 +43,14 @@ typedef struct ChunkTable {
     Py_ssize_t blob_used, blob_capacity;
     int32_t *sequences;
     Py_ssize_t sequences_used, sequences_capacity;
-    PyObject *values; /* list of frozensets of keys */
+    PyObject *values; /* list of key sets: a key (bytes) or a frozenset of keys */
+    /* values[i] as key ids: value_at[i] is the offset in `key_pool` of (count, id, id, …), or
+     * -1 when not made yet (made when a chunk or phrase first refers to it). */
+    int32_t *value_at;
+    Py_ssize_t value_at_capacity;
+    int32_t *key_pool;
+    Py_ssize_t key_pool_used, key_pool_capacity;
+    int32_t key_bound; /* every id in key_pool is below it: the bits a scan's KeySet starts with */
     uint32_t epoch;
     /* The phrase trie: node 0 is the root; node_value[n] is an index into `values` or -1. */
     Edge *edges;
@@ -287,6 +294,27 @@ static inline uint64_t
 edge_key(int32_t node, int32_t word)
 {
     return (((uint64_t)(uint32_t)node << 32) | (uint32_t)word) + 1;
+}
+
+/* The keys of one field (alerts/rules/_keys.c). */
+typedef struct {
+    PyObject_HEAD
+    uint8_t *bits;    /* bit id % 8 of byte id / 8: the key of that id is here */
+    Py_ssize_t nbits; /* a multiple of 64 */
+    int32_t *ids;     /* the ids here, in the order they came */
+    Py_ssize_t count, capacity;
+    Py_ssize_t exports; /* buffers of the bits handed out and not released (they cannot move) */
+} KeySet;
+
+extern PyTypeObject NwKeySetType;
+KeySet *nw_keyset_new(Py_ssize_t nbits);
+int nw_keyset_add(KeySet *set, int32_t id);
+int32_t nw_key_id(PyObject *key); /* alerts.rules.keys.key_id(key), -1 on error */
+
+static inline int
+nw_keyset_has(const KeySet *set, int32_t id)
+{
+    return id >= 0 && id < set->nbits && ((set->bits[id >> 3] >> (id & 7)) & 1);
 }
 
 /* Defined in _scan.c. */

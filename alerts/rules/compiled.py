@@ -38,6 +38,7 @@ from typing import Any
 from alerts.rules import hits, lexicon
 from alerts.rules.explanations import RuleMatch
 from alerts.rules.hits import ArticleHits, ExplainPlans, Plan
+from alerts.rules.keys import key_id
 from alerts.rules.plan import (
     CodeGen,
     Program,
@@ -112,40 +113,53 @@ class CompiledRules:
         # The others are looked at when a key of their trigger group (the most selective-looking
         # one) occurs; then every other group must be hit too before the rule is evaluated.
         self._triggers: dict[bytes, list[int]] = {}
-        # With the C decision, both in this one table instead, whose values are packed int32
-        # codes, 2 * index for a direct rule and 2 * index + 1 for a trigger: one look-up per
-        # key, and the indexes read from one block of memory (Python ints each live apart).
-        self._postings: dict[bytes, bytes] = {}
-        self._other_groups: list[tuple[tuple[bytes, ...], ...]] = []
+        # With the C decision, both in this one table instead, a list by key id (`key_id`) whose
+        # items are packed int32 codes, 2 * index for a direct rule and 2 * index + 1 for a
+        # trigger (None: no rule): one look-up per key, the indexes read from one block of memory.
+        self._postings: list[bytes | None] = []
+        # Per rule, its groups but the trigger: tuples of keys (with the C decision, each group
+        # its key ids packed in int32).
+        self._other_groups: list[tuple[Any, ...]] = []
         self._evaluate: list[Evaluator | None] = []
         self._positions: dict[str, int] = {}
         self._terms = Terms()
+        fresh: dict[int, list[int]] = {}  # key id -> codes, packed into _postings at the end
         for index, rule in enumerate(compiled):
             self._other_groups.append(())
             self._evaluate.append(None)
-            self._post(index, rule, fresh=True)
+            self._post(index, rule, fresh)
             self._terms.add(rule.query.root, indexed)
-        self._postings = {key: array("i", codes).tobytes() for key, codes in self._postings.items()}  # type: ignore[arg-type]
+        if fresh:
+            self._postings = [None] * (max(fresh) + 1)
+            for id_, codes in fresh.items():
+                self._postings[id_] = array("i", codes).tobytes()
         self._count = len(compiled)
         self._finish(new_lexicon=True)
 
-    def _post(self, index: int, rule: _Compiled, fresh: bool = False) -> None:
-        """Enter a rule at `index` in the tables (`fresh`: the lists are this object's own)."""
+    def _post(self, index: int, rule: _Compiled, fresh: dict[int, list[int]] | None = None) -> None:
+        """Enter a rule at `index` in the tables (`fresh`: the constructor's codes by key id,
+        packed when all rules are in; else the tables are copied on write)."""
         self._evaluate[index] = rule.evaluate
         trigger = max(rule.groups, key=selectivity)
-        self._other_groups[index] = tuple(tuple(g) for g in rule.groups if g is not trigger)
+        others = [g for g in rule.groups if g is not trigger]
         direct = rule.evaluate is None and len(rule.groups) == 1
-        if self._indexed:  # the C decision's one table (the constructor packs the lists of codes)
+        if self._indexed:  # the C decision's tables: key ids
+            self._other_groups[index] = tuple(_packed_ids(g) for g in others)
             code, postings = 2 * index + (not direct), self._postings
             for key in trigger:
-                if fresh:
-                    postings.setdefault(key, []).append(code)  # type: ignore[attr-defined]
-                else:  # copy on write: a new bytes object, never the one another version reads
-                    postings[key] = postings.get(key, b"") + array("i", (code,)).tobytes()
+                id_ = key_id(key)
+                if fresh is not None:
+                    fresh.setdefault(id_, []).append(code)
+                    continue
+                if id_ >= len(postings):
+                    postings.extend([None] * (id_ + 1 - len(postings)))
+                # a new bytes object, never the one another version reads
+                postings[id_] = (postings[id_] or b"") + array("i", (code,)).tobytes()
         else:
+            self._other_groups[index] = tuple(tuple(g) for g in others)
             table = self._direct if direct else self._triggers
             for key in trigger:
-                if fresh:
+                if fresh is not None:
                     table.setdefault(key, []).append(index)
                 else:  # copy on write: the lists may be shared with the CompiledRules this came from
                     table[key] = [*table.get(key, ()), index]
@@ -164,13 +178,11 @@ class CompiledRules:
                     table[key] = kept
                 else:
                     table.pop(key, None)
-        for key in trigger if self._indexed else ():
-            codes = array("i", self._postings.get(key, b""))
-            left = array("i", (c for c in codes if c >> 1 != index)).tobytes()
-            if left:
-                self._postings[key] = left
-            else:
-                self._postings.pop(key, None)
+        postings = self._postings
+        for id_ in map(key_id, trigger) if self._indexed else ():
+            if id_ < len(postings) and postings[id_] is not None:
+                codes = array("i", postings[id_])  # type: ignore[arg-type]
+                postings[id_] = array("i", (c for c in codes if c >> 1 != index)).tobytes() or None
         self._rules[index] = None
         self._names[index] = None
         self._explained[index] = None
@@ -221,7 +233,7 @@ class CompiledRules:
         new._direct, new._triggers, new._postings, new._positions = (
             dict(self._direct),
             dict(self._triggers),
-            dict(self._postings),
+            list(self._postings),
             dict(self._positions),
         )
         for name in removed:
@@ -323,6 +335,11 @@ class CompiledRules:
         if self._indexed and source is None:
             return hits.explain(found)
         return hits.explain([rule.explained for rule in found])
+
+
+def _packed_ids(keys: Iterable[bytes]) -> bytes:
+    """The keys' ids as native int32 (what the C decision reads a requirement group as)."""
+    return array("i", sorted(map(key_id, keys))).tobytes()
 
 
 def _rule_fields(rule: Any) -> tuple[str, str, Iterable[str] | None, bool]:

@@ -21,13 +21,14 @@ the rarer shapes: exact words, NEAR, and rules whose plan is a tree.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING
 
 from alerts.rules.explanations import SNIPPET_AFTER, RuleMatch, make_snippet
 from alerts.rules.fieldview import FieldView, First, Span, firsts_of, occurrences
-from alerts.rules.keys import indexed_key, word_key
+from alerts.rules.keys import indexed_key, key_id, word_key
 from alerts.rules.text import encode
 from alerts.rules.tree import FIELDS, And, Near, Node, Not, Or, Phrase, Word
 
@@ -59,6 +60,7 @@ class ExplainPlans:
         self.kinds = bytearray()  # small ints: one byte per atom (read in C without int objects)
         self.needles: list[bytes] = []
         self.keys: list[bytes | None] = []
+        self.key_ids = array("i")  # with `indexed`, each key's id (`key_id`), -1 for none
         self.masks = bytearray()
         self._ids: dict[Hashable, int] = {}
 
@@ -84,6 +86,7 @@ class ExplainPlans:
         self.kinds.append(kind)
         self.needles.append(needle)
         self.keys.append(key)
+        self.key_ids.append(key_id(key) if key is not None and self.indexed else -1)
         field = node.field if isinstance(node, Word | Phrase) else None
         self.masks.append({None: 3, "title": 1, "text": 2}[field])
 
@@ -193,7 +196,7 @@ class ArticleHits:
         """`explain` with the flat plans (nearly all) done by `alerts.rules._explain`: the same
         true atoms and hits, from the same caches."""
         plans, snippet = self.plans, self.snippet
-        lists = (plans.kinds, plans.needles, plans.keys, plans.masks)
+        lists = (plans.kinds, plans.needles, plans.keys, plans.masks, plans.key_ids)
         fields = (self._field(0), self._field(1))
         made = _explain.hits(rules, lists, *fields, self._hits, self._field_firsts, (RuleMatch, snippet))
         if made is not None:  # the usual case: every plan flat, the matches made in C too

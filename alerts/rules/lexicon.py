@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterable, Sequence
 from itertools import compress, repeat
 from operator import is_
+from typing import Any
 
 from alerts.rules.keys import canonical
 from alerts.rules.text import ScannedText, chunk_parts
@@ -163,10 +164,11 @@ class Lexicon:
             state.preset = len(table)
         return state
 
-    def keys(self, scan: ScannedText) -> tuple[set[bytes], LexiconState, bytes | None]:
+    def keys(self, scan: ScannedText) -> tuple[Any, LexiconState, bytes | None]:
         """Return the keys (words, b"prefix*" and, with the C table, phrases) that the field's
-        words hit, the state they came from, and with the C table the ids of the field's words
-        in order (int32; those of phrase and NEAR words, 0 for the others)."""
+        words hit (a set; with the C table a `_scan.KeySet`, which reads like one), the state
+        they came from, and with the C table the ids of the field's words in order (int32;
+        those of phrase and NEAR words, 0 for the others)."""
         state = self.state
         if state.table is None:
             return (*self._keys_from_dict(scan.tokens, state), None)
@@ -181,7 +183,9 @@ class Lexicon:
             new, complete = scan.tokens, False  # the known ones are not in the new state either
         learned = self._learn_new(new, state)
         if complete:  # the new chunks were words of no phrase (and no NEAR word: those are known)
-            return keys.union(*learned), state, words
+            for key in (key for found in learned for key in found):
+                keys.add(key)
+            return keys, state, words
         keys, _, _, _, words = state.table.scan(scan.data, False, True)  # every chunk known now
         return keys, state, words
 

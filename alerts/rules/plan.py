@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.rules.keys import indexed_key, word_key
+from alerts.rules.keys import indexed_key, key_id, word_key
 from alerts.rules.terms import FIELD_MASK, PhraseSpec, Positional, WordSpec
 from alerts.rules.tree import And, Near, Node, Not, Or, Phrase, Word
 
@@ -156,16 +156,16 @@ class CodeGen:
         return "(" + joiner.join(parts) + ")"
 
     def program(self, node: Node) -> Program:
-        """`expr` as a tree of tuples: (KEY, key, field mask), (AND, *children), (OR, *children),
-        (NOT, child), (CALL, method of the article, arguments)."""
+        """`expr` as a tree of tuples: (KEY, key id, field mask), (AND, *children), (OR,
+        *children), (NOT, child), (CALL, method of the article, arguments)."""
         if isinstance(node, Word):
             if node.exact:
                 return (CALL, "exact", (self._add(WordSpec(node)), FIELD_MASK[node.field]))
-            return (KEY, word_key(node), FIELD_MASK[node.field])
+            return (KEY, key_id(word_key(node)), FIELD_MASK[node.field])
         if isinstance(node, Phrase):
             key = indexed_key(node) if self.indexed else None
             if key is not None:
-                return (KEY, key, FIELD_MASK[node.field])
+                return (KEY, key_id(key), FIELD_MASK[node.field])
             return (CALL, "phrase", (self._add(PhraseSpec(node)), FIELD_MASK[node.field]))
         if isinstance(node, Near):
             return (CALL, "near", (self._add(Positional(node)),))
