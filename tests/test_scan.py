@@ -380,3 +380,29 @@ def test_near_of_two_word_ids_counts_the_words_between_in_either_order() -> None
     assert _scan.near(ids, 5, 7, 1)  # one word between 4 and 6
     assert _scan.near(ids, 5, 5, 4) and not _scan.near(ids, 5, 5, 3)  # the same word: two places
     assert not _scan.near(ids, 7, 7, 100) and not _scan.near(ids, 5, 9, 100) and not _scan.near(b"", 5, 7, 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["nasa", "nasas", "na", "deorbit", "orbit", "s", "a"]), max_size=40),
+    st.sampled_from([b" nasa ", b" na", b" orbit ", b" s ", b" deorb", b" a"]),
+)
+def test_word_places_in_c_are_the_find_and_count_loop(words: list[str], needle: bytes) -> None:
+    """alerts.rules.text.word_places with the C module is the Python loop it replaces: the index
+    of every word the needle starts at, overlapping places included."""
+    from alerts.rules import text
+
+    joined = b" " + b" ".join(w.encode() for w in words) + b" "
+    expected = [i for i, w in enumerate(joined[1:-1].split()) if (b" " + w + b" ").startswith(needle)]
+    assert _scan.word_places(joined, needle) == expected
+    saved, text._scan = text._scan, None
+    try:
+        assert text.word_places(joined, needle) == expected
+    finally:
+        text._scan = saved
+
+
+def test_word_places_refuses_a_needle_that_does_not_start_a_word() -> None:
+    with pytest.raises(ValueError, match="start with a space"):
+        _scan.word_places(b" nasa ", b"nasa")
+    assert _scan.word_places(b" a a a ", b" a a ") == [0, 1]  # overlapping places all count

@@ -784,6 +784,44 @@ places(PyObject *module, PyObject *args)
     return out;
 }
 
+PyDoc_STRVAR(word_places_doc,
+"word_places(joined, needle)\n--\n\n"
+"Return the indexes of the words of `joined` (b\" w0 w1 … wn \") at which `needle` occurs, a\n"
+"needle that starts with a space: b\" word \" for a word, b\" prefix\" for the words it starts.\n"
+"A word's index is the number of spaces before it (the find-and-count loop of\n"
+"alerts.rules.text.word_places, without a Python step per place).");
+
+static PyObject *
+word_places(PyObject *module, PyObject *args)
+{
+    Py_buffer joined, needle;
+    if (!PyArg_ParseTuple(args, "y*y*:word_places", &joined, &needle))
+        return NULL;
+    PyObject *out = PyList_New(0);
+    const char *hay = joined.buf, *pin = needle.buf;
+    Py_ssize_t length = joined.len, size = needle.len, index = 0, counted = 0;
+    if (out != NULL && (size == 0 || pin[0] != ' ')) {
+        PyErr_SetString(PyExc_ValueError, "the needle must start with a space");
+        Py_CLEAR(out);
+    }
+    for (Py_ssize_t at = 0; out != NULL && at + size <= length;) {
+        const char *found = memmem(hay + at, (size_t)(length - at), pin, (size_t)size);
+        if (found == NULL)
+            break;
+        Py_ssize_t where = found - hay;
+        for (; counted < where; counted++) /* the spaces before it: the word's index */
+            index += hay[counted] == ' ';
+        PyObject *place = PyLong_FromSsize_t(index);
+        if (place == NULL || PyList_Append(out, place) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(place);
+        at = where + 1;
+    }
+    PyBuffer_Release(&joined);
+    PyBuffer_Release(&needle);
+    return out;
+}
+
 PyDoc_STRVAR(near_doc,
 "near(ids, left, right, distance)\n--\n\n"
 "Whether a word with id `left` and one with id `right` occur in `ids` (as places() reads them)\n"
@@ -823,6 +861,7 @@ static PyMethodDef module_methods[] = {
     {"chunk_hash", (PyCFunction)chunk_hash, METH_O, chunk_hash_doc},
     {"decide", (PyCFunction)nw_decide, METH_VARARGS, nw_decide_doc},
     {"places", (PyCFunction)places, METH_VARARGS, places_doc},
+    {"word_places", (PyCFunction)word_places, METH_VARARGS, word_places_doc},
     {"near", (PyCFunction)near, METH_VARARGS, near_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -8,7 +8,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 
-from alerts.rules.text import encode, fold, fold_exact, tokenize
+from alerts.rules.text import encode, fold, fold_exact, tokenize, word_places
 from alerts.rules.tree import Near, Node, Or, Phrase, Word
 
 Span = tuple[int, int]
@@ -115,16 +115,7 @@ class FieldView:
                 index.setdefault(each, []).append(position)
             self._index = index
             return index.get(word, [])
-        joined, needle = self.joined, b" " + word + b" "
-        out: list[int] = []
-        index = last = 0
-        at = joined.find(needle)
-        while at >= 0:
-            index += joined.count(b" ", last, at)
-            out.append(index)
-            last = at
-            at = joined.find(needle, at + 1)
-        return out
+        return word_places(self.joined, b" " + word + b" ")
 
     @property
     def exact_index(self) -> dict[bytes, list[int]]:

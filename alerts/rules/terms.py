@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from alerts.rules.keys import indexed_key, word_key
 from alerts.rules.lexicon import _scan
-from alerts.rules.text import chunk_words, encode, fold_exact, is_plain_word
+from alerts.rules.text import chunk_words, encode, fold_exact, is_plain_word, word_places
 from alerts.rules.tree import Near, Node, Or, Phrase, Word
 
 if TYPE_CHECKING:
@@ -98,15 +98,9 @@ class WordSpec:
         if offsets is None:
             return self.key in article.exact_words(f)
         text, key = article.scans[f].text, self.key.decode()
-        joined, needle = article.joined(f), b" " + self.folded + b" "
-        index = last = 0
-        at = joined.find(needle)
-        while at >= 0:
-            index += joined.count(b" ", last, at)
+        for index in word_places(article.joined(f), b" " + self.folded + b" "):
             if fold_exact(text[offsets[2 * index] : offsets[2 * index + 1]]) == key:
                 return True
-            last = at
-            at = joined.find(needle, at + 1)
         return False
 
     def positions(self, article: ScannedArticle, f: int) -> list[int]:
@@ -122,19 +116,7 @@ class WordSpec:
             if self.prefix:
                 return [i for i, w in enumerate(seq) if w.startswith(key)]
             return [i for i, w in enumerate(seq) if w == key]
-        # Find the word in b" w0 w1 … " and count the spaces before it: all at C speed.
-        joined = article.joined(f)
-        needle = b" " + self.key if self.prefix else b" " + self.key + b" "
-        out = []
-        count = joined.count
-        index = last = 0
-        at = joined.find(needle)
-        while at >= 0:
-            index += count(b" ", last, at)
-            out.append(index)
-            last = at
-            at = joined.find(needle, at + 1)
-        return out
+        return word_places(article.joined(f), b" " + self.key if self.prefix else b" " + self.key + b" ")
 
 
 # Between two words of a phrase in an article's split bytes: spaces, and maybe chunks of

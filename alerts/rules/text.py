@@ -25,6 +25,11 @@ import unicodedata
 from collections.abc import Iterable
 from itertools import filterfalse
 
+try:  # the optional C chunk table module (setup.py) also finds words' places
+    from alerts.rules import _scan
+except ImportError:  # pragma: no cover - depends on the machine that installed newswatch
+    _scan = None  # type: ignore[assignment]
+
 # Invisible characters that may sit inside a word without splitting it.
 JOINERS = "\u00ad\u200c\u200d\u2060\ufeff"
 # Letters that look like apostrophes: they separate words like ' and ’ do.
@@ -275,6 +280,23 @@ class ScannedText:
                 chunks = filter(None, map(changes.get, chunks, chunks))
                 self._joined = b" " + b" ".join(chunks) + b" "
         return self._joined
+
+
+def word_places(joined: bytes, needle: bytes) -> list[int]:
+    """The indexes of the words of b" w0 w1 … " at which `needle` (b" word " for a word,
+    b" prefix" for the words it starts) occurs: found at C speed and the spaces before counted
+    (in one C call with `alerts.rules._scan`: a rule's word can be in an article many times)."""
+    if _scan is not None:
+        return _scan.word_places(joined, needle)  # type: ignore[no-any-return]
+    out = []
+    index = last = 0
+    at = joined.find(needle)
+    while at >= 0:
+        index += joined.count(b" ", last, at)
+        out.append(index)
+        last = at
+        at = joined.find(needle, at + 1)
+    return out
 
 
 def is_plain_word(word: str) -> bool:
