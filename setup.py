@@ -17,13 +17,13 @@ setup(
                 "alerts/rules/_decide.c",
                 "alerts/rules/_keys.c",
             ],
-            depends=["alerts/rules/_table.h"],
+            depends=["alerts/rules/_table.h", "alerts/rules/_firsts.h"],
             optional=True,
         ),
         Extension(
             "alerts.rules._explain",
             ["alerts/rules/_explain.c", "alerts/rules/_entries.c", "alerts/rules/_snippets.c"],
-            depends=["alerts/rules/_explain.h"],
+            depends=["alerts/rules/_explain.h", "alerts/rules/_firsts.h"],
             optional=True,
         ),
     ]

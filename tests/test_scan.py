@@ -14,7 +14,6 @@ from alerts.rules import lexicon
 from alerts.rules.compiled import compile_rules
 from alerts.rules.keys import KEY_LIST, key_id
 from alerts.rules.text import ScannedText, tokenize
-from alerts.rules.text import chunk_words as text_chunk_words
 
 _scan = pytest.importorskip(
     "alerts.rules._scan", reason="alerts.rules._scan was not compiled (no C compiler here)"
@@ -152,36 +151,39 @@ def test_the_table_gives_each_word_its_offsets_in_the_text(first: str, second: s
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=text_alphabet, max_size=80), st.text(alphabet=text_alphabet, max_size=80))
-def test_the_view_pass_gives_the_joined_words_offsets_and_first_positions(first: str, second: str) -> None:
-    """`view` is `joined`, `offsets`, the first position of each distinct word of a chunk with
-    keys (words of rules, words a prefix starts) and each phrase's, in one pass."""
-    compiled = compile_rules([{"name": "r", "query": '"a b" OR "b a z" OR x OR é* OR z OR ß OR zé'}])
-    lexicon = compiled._lexicon
-    for text in (first, second, first + " " + first, "z a b a z b a z"):
+def test_the_view_pass_gives_the_joined_words_offsets_and_where_each_key_first_occurs(
+    first: str, second: str
+) -> None:
+    """`view` is `joined`, `offsets` and, by key id, each word key's and phrase key's first
+    position and the first position of each distinct word a prefix starts (in text order), in
+    one pass."""
+    compiled = compile_rules([{"name": "r", "query": '"a b" OR "b a z" OR x OR é* OR z OR ß OR zé OR b*'}])
+    lexicon, terms = compiled._lexicon, compiled._terms
+    for text in (first, second, first + " " + first, "z a b a z b a z", "bé b’b ba-b"):
         scan = ScannedText(text)
         lexicon.keys(scan)
         table = lexicon.state.table
-        joined, offsets, positions, phrases = table.view(scan.data)
+        joined, offsets, firsts = table.view(scan.data)
         assert joined == scan.joined()
         assert offsets == table.offsets(scan.data)
         words = scan.sequence()
-        expected_first: dict[bytes, int] = {}
-        position = 0
-        for chunk in scan.chunks:
-            chunk_words = [chunk] if chunk.isascii() else list(text_chunk_words(chunk))
-            if lexicon.state.keys_of(chunk):
-                for k, word in enumerate(chunk_words):
-                    expected_first.setdefault(word, position + k)
-            position += len(chunk_words)
-        assert positions == expected_first
-        assert all(words[i] == w for w, i in positions.items())
-        expected = {}
-        for phrase in (b"a b", b"b a z"):
+        for word in terms.vocabulary:
+            expected = words.index(word) if word in words else None
+            assert _scan.first_positions(firsts, joined, word) == (
+                None if expected is None else (expected, [])
+            )
+        for prefix in terms.prefixes:
+            starts: dict[bytes, int] = {}
+            for position, word in enumerate(words):
+                if word.startswith(prefix[:-1]):
+                    starts.setdefault(word, position)
+            expected_words = sorted(((p, w) for w, p in starts.items()))
+            found = _scan.first_positions(firsts, joined, prefix)
+            assert found == (None if not starts else (-1, expected_words))
+        for phrase in terms.phrases:
             parts = phrase.split()
-            starts = [i for i in range(len(words)) if words[i : i + len(parts)] == parts]
-            if starts:
-                expected[phrase] = starts[0]
-        assert phrases == expected
+            places = [i for i in range(len(words)) if words[i : i + len(parts)] == parts]
+            assert _scan.first_positions(firsts, joined, phrase) == ((places[0], []) if places else None)
     assert table.view(b"never seen chunks") is None
 
 
@@ -368,7 +370,9 @@ def test_chunks_of_every_length_are_split_where_the_spaces_are(gap: str) -> None
         scan = ScannedText(text)
         lexicon.keys(scan)
         assert lexicon.state.table.joined(scan.data) == b" " + " ".join(words).encode() + b" "
-        assert lexicon.state.table.view(scan.data)[:3:2] == (b" " + " ".join(words).encode() + b" ", {})
+        joined, _, firsts = lexicon.state.table.view(scan.data)
+        assert joined == b" " + " ".join(words).encode() + b" "
+        assert _scan.first_positions(firsts, joined, b"x") is None
 
 
 def test_near_of_two_word_ids_counts_the_words_between_in_either_order() -> None:

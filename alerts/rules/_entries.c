@@ -210,6 +210,53 @@ prefix_entries(Field *field, PyObject *prefix)
     return out;
 }
 
+/* From the view's firsts (_firsts.h): the entry of a word or phrase key, [(first, first +
+ * extra, form)], or the entries of a prefix, one per word it starts, in text order. The empty
+ * tuple when the key did not occur. */
+static PyObject *
+noted_entries(Field *field, int32_t id, long kind, PyObject *form)
+{
+    const FirstSlot *slot = nw_first_slot(field->firsts, field->firsts_size, id);
+    if (slot == NULL)
+        return PyTuple_New(0);
+    if (kind != PREFIX) {
+        if (slot->first < 0)
+            return PyTuple_New(0);
+        long extra = 0; /* a phrase's last word: as many words on as it has spaces */
+        for (Py_ssize_t i = 0; kind == PHRASE && i < PyBytes_GET_SIZE(form); i++)
+            extra += PyBytes_AS_STRING(form)[i] == ' ';
+        PyObject *start = PyLong_FromLong(slot->first), *end = PyLong_FromLong(slot->first + extra);
+        PyObject *made = start == NULL || end == NULL ? NULL : one_entry(start, end, form);
+        Py_XDECREF(start);
+        Py_XDECREF(end);
+        return made;
+    }
+    PyObject *out = PyList_New(0);
+    for (int32_t e = slot->head; out != NULL && e >= 0;) {
+        const FirstEntry *entry = nw_first_entry(field->firsts, e);
+        if (entry == NULL || entry->offset < 0 || entry->length < 0
+            || entry->offset + entry->length > PyBytes_GET_SIZE(field->joined)) {
+            PyErr_SetString(PyExc_ValueError, "firsts that do not fit the joined words");
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *position = PyLong_FromLong(entry->position);
+        PyObject *word = PyBytes_FromStringAndSize(PyBytes_AS_STRING(field->joined) + entry->offset, entry->length);
+        PyObject *made = position == NULL || word == NULL ? NULL : PyTuple_Pack(3, position, position, word);
+        Py_XDECREF(position);
+        Py_XDECREF(word);
+        if (made == NULL || PyList_Append(out, made) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(made);
+        e = entry->next;
+    }
+    if (out != NULL && PyList_GET_SIZE(out) == 0) {
+        Py_DECREF(out);
+        return PyTuple_New(0);
+    }
+    return out;
+}
+
 /* The atom's entries in field f (a borrowed reference from the cache), computing them once; an
  * atom whose key the field lacks gets the empty tuple, without a look-up in the cache. */
 PyObject *
@@ -233,7 +280,22 @@ nw_entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
     if (found != NULL || PyErr_Occurred())
         return found;
     PyObject *made = NULL;
-    if (kind == WORD) {
+    int32_t id = atom_key_id(a, atom);
+    if (field->firsts != NULL && id >= 0 && kind != GENERIC) {
+        PyObject *form = kind == PHRASE ? key : PyList_GetItem(a->needles, atom); /* a phrase's key is its form */
+        if (form == NULL)
+            return NULL;
+        if (!PyBytes_Check(form)) {
+            PyErr_SetString(PyExc_TypeError, "needles and keys must be bytes");
+            return NULL;
+        }
+        made = noted_entries(field, id, kind, form);
+    }
+    else if ((kind == WORD || kind == PREFIX) && !PyDict_Check(field->first)) {
+        PyErr_SetString(PyExc_TypeError, "a word or prefix atom without a key id");
+        return NULL;
+    }
+    else if (kind == WORD) {
         PyObject *needle = PyList_GetItem(a->needles, atom);
         if (needle == NULL)
             return NULL;
@@ -250,24 +312,7 @@ nw_entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
             PyErr_SetString(PyExc_TypeError, "phrase needles and joined words must be bytes");
             return NULL;
         }
-        PyObject *position = NULL;
-        if (PyBytes_Check(key) && field->phrases != Py_None) { /* where the table's pass found it */
-            position = PyDict_GetItemWithError(field->phrases, key);
-            if (position == NULL && PyErr_Occurred())
-                return NULL;
-        }
-        if (position != NULL) {
-            long start = PyLong_AsLong(position), spaces = 0;
-            if (start == -1 && PyErr_Occurred())
-                return NULL;
-            for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(key); i++)
-                spaces += PyBytes_AS_STRING(key)[i] == ' ';
-            PyObject *last = PyLong_FromLong(start + spaces);
-            made = last == NULL ? NULL : one_entry(position, last, key); /* the key is the form */
-            Py_XDECREF(last);
-        }
-        else
-            made = phrase_entries(field, needle);
+        made = phrase_entries(field, needle);
     }
     else if (kind == PREFIX) {
         PyObject *needle = PyList_GetItem(a->needles, atom);

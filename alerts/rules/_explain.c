@@ -7,18 +7,20 @@
  * is "flat" (their true atoms are simply those of their positive atoms that occur; see
  * alerts/rules/hits.py, which defines the result and keeps the Python version of it).
  *
- * Per field, the caller gives what the matcher's scan already has: the set of rule keys found,
- * each distinct folded word's first position, the folded words joined (b" w1 w2 "), the text,
- * the words' character offsets (a buffer of ints, or None) and a `surface(start, end)` for
- * spans of several words, and `sorted_of()` for the distinct words in order (asked once, when a
- * prefix is looked for). Words, prefixes and phrases of plain words are found here; exact
- * words and NEAR are asked of `slow(atom, field)` (Python), as is anything else this file does
- * not know. The caches are the caller's dicts, shared with its Python code: each atom's entries
- * per field, and the hits of each tuple of true atoms.
+ * Per field, the caller gives what the matcher's scan already has: the rule keys found (a
+ * KeySet, read as its bits by key id), where each key first occurs (the chunk table's view pass:
+ * alerts/rules/_firsts.h), the folded words joined (b" w1 w2 "), the text, the words' character
+ * offsets (a buffer of ints, or None) and a `surface(start, end)` for spans of several words.
+ * Where the view could not be had, a dict of each distinct word's first position instead, and
+ * `sorted_of()` for the distinct words in order (asked once, when a prefix is looked for).
+ * Words, prefixes and phrases of plain words are found here; exact words and NEAR are asked of
+ * `slow(atom, field)` (Python), as is anything else this file does not know. The caches are the
+ * caller's dicts, shared with its Python code: each atom's entries per field, and the hits of
+ * each tuple of true atoms.
  *
  * The module's files: this one (the loop, the merge of entries into hits, the match objects),
- * _entries.c (an atom's entries in a field), _explain.h (what they share) and _snippets.c (the
- * module's `snippet` and `window`).
+ * _entries.c (an atom's entries in a field), _explain.h (what they share), _firsts.h (shared
+ * with alerts.rules._scan) and _snippets.c (the module's `snippet` and `window`).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -177,13 +179,16 @@ read_field(PyObject *spec, Field *field)
 {
     PyObject *offsets;
     memset(field, 0, sizeof(*field));
-    field->phrases = Py_None;
-    if (!PyArg_ParseTuple(spec, "OO!O!UOOUO!O|O:field", &field->keys, &PyDict_Type, &field->first,
-                          &PyBytes_Type, &field->joined, &field->text, &offsets, &field->surface,
-                          &field->name, &PyDict_Type, &field->entries, &field->sorted_of, &field->phrases))
+    if (!PyArg_ParseTuple(spec, "OOO!UOOUO!O:field", &field->keys, &field->first, &PyBytes_Type, &field->joined,
+                          &field->text, &offsets, &field->surface, &field->name, &PyDict_Type, &field->entries,
+                          &field->sorted_of))
         return -1;
-    if (field->phrases != Py_None && !PyDict_Check(field->phrases)) {
-        PyErr_SetString(PyExc_TypeError, "a field's phrases must be a dict or None");
+    if (PyBytes_Check(field->first)) {
+        field->firsts = PyBytes_AS_STRING(field->first);
+        field->firsts_size = PyBytes_GET_SIZE(field->first);
+    }
+    else if (!PyDict_Check(field->first)) {
+        PyErr_SetString(PyExc_TypeError, "a field's first positions must be bytes (firsts) or a dict");
         return -1;
     }
     if (PyObject_GetBuffer(field->keys, &field->bits, PyBUF_SIMPLE) < 0)
@@ -298,8 +303,9 @@ PyDoc_STRVAR(hits_doc,
 "hits(items, plans, title, text, known, slow, make=None)\n--\n\n"
 "For each tuple of atom ids in `items` (the flat plans of the rules matched, in order), return\n"
 "(its true atoms, their hits). `plans`: (kinds, needles, keys, masks, key ids) by atom (kinds\n"
-"and masks in bytearrays, key ids int32, -1 for none); `title`, `text`: (keys: a KeySet, first, joined, text, offsets or\n"
-"None, surface, name, entries, sorted_of[, phrases: key -> first position, or None]); `known`:\n"
+"and masks in bytearrays, key ids int32, -1 for none); `title`, `text`: (keys: a KeySet,\n"
+"first: the view's firsts by key id, or a dict word -> first position, joined, text, offsets or\n"
+"None, surface, name, entries, sorted_of); `known`:\n"
 "dict true atoms -> hits (read and filled); `slow(atom, field)`: entries in Python. With `make`\n"
 "= (RuleMatch, snippet), `items` are the rules' (name, (\"flat\", atom ids)) and the result is\n"
 "RuleMatch(name, hits, true atoms, snippet) for each, or None when a plan is not flat.");

@@ -10,12 +10,18 @@
 #include <Python.h>
 #include <stdint.h>
 
+#include "_firsts.h"
+
 enum { GENERIC = 0, WORD = 1, PREFIX = 2, PHRASE = 3 }; /* alerts.rules.hits */
 
 typedef struct {
     PyObject *keys;     /* the rule keys found in the field (alerts.rules._scan.KeySet) */
     Py_buffer bits;     /* its bits: bit id % 8 of byte id / 8 for each key id found */
-    PyObject *first;    /* dict: folded word -> its first position */
+    PyObject *first;    /* where the field's keys first occur, by key id (bytes laid out as
+                           alerts/rules/_firsts.h says), or a dict: folded word -> its first
+                           position (when the chunk table's view could not be had) */
+    const char *firsts; /* the bytes' contents, NULL for the dict */
+    Py_ssize_t firsts_size;
     PyObject *joined;   /* bytes b" w1 w2 … wn " */
     PyObject *text;     /* str */
     PyObject *surface;  /* callable(start, end) -> str */
@@ -27,7 +33,6 @@ typedef struct {
                             (bucket[b]..bucket[b + 1]); 0: sorted as a whole (by `sorted_of`) */
     Py_ssize_t bucket[257];
     char bucket_sorted[256];
-    PyObject *phrases;   /* dict: phrase key -> its first position, or None (then searched) */
     Py_ssize_t *spaces;  /* offsets of the spaces in `joined` (PyMem), once a phrase asked */
     Py_ssize_t nspaces;
     Py_buffer offsets;  /* ints: start, end of each word; .buf NULL when not given */

@@ -64,6 +64,18 @@ nw_key_id(PyObject *key)
     return (int32_t)id;
 }
 
+PyObject *
+nw_key_bytes(int32_t id)
+{
+    if (registry() < 0)
+        return NULL;
+    if (id < 0 || id >= PyList_GET_SIZE(key_list)) {
+        PyErr_SetString(PyExc_IndexError, "a key id without its key");
+        return NULL;
+    }
+    return PyList_GET_ITEM(key_list, id);
+}
+
 /* The id of a key that has one, else -1 (-2 on error): no new id for a key no rule has. */
 static int32_t
 known_id(PyObject *key)

@@ -261,7 +261,9 @@ value_ids(ChunkTable *self, int32_t index)
             Py_DECREF(keys);
             return NULL;
         }
-        ids[1 + i] = id;
+        Py_ssize_t length = PyBytes_GET_SIZE(key);
+        int prefix = length > 0 && PyBytes_AS_STRING(key)[length - 1] == '*';
+        ids[1 + i] = prefix ? -id - 1 : id;
     }
     Py_DECREF(keys);
     if (self->key_pool_used + count + 1 > INT32_MAX
@@ -278,8 +280,8 @@ value_ids(ChunkTable *self, int32_t index)
     }
     memcpy(self->key_pool + self->key_pool_used, ids, (size_t)(count + 1) * sizeof(int32_t));
     for (Py_ssize_t i = 0; i < count; i++)
-        if (ids[1 + i] >= self->key_bound)
-            self->key_bound = ids[1 + i] + 1;
+        if (pooled_id(ids[1 + i]) >= self->key_bound)
+            self->key_bound = pooled_id(ids[1 + i]) + 1;
     PyMem_Free(ids);
     self->value_at[index] = (int32_t)self->key_pool_used;
     self->key_pool_used += count + 1;
@@ -488,7 +490,7 @@ add_keys(ChunkTable *self, KeySet *keys, int32_t index)
     }
     const int32_t *ids = self->key_pool + self->value_at[index];
     for (int32_t i = 1; i <= ids[0]; i++)
-        if (!nw_keyset_has(keys, ids[i]) && nw_keyset_add(keys, ids[i]) < 0)
+        if (!nw_keyset_has(keys, pooled_id(ids[i])) && nw_keyset_add(keys, pooled_id(ids[i])) < 0)
             return -1;
     return 0;
 }
@@ -558,7 +560,7 @@ enter_plain(ChunkTable *self, const unsigned char *p, Py_ssize_t n, ChunkKey key
  * occurrence (the starts are tried in order). */
 int
 nw_find_phrases(ChunkTable *self, const int32_t *stream, Py_ssize_t streamed, uint32_t epoch, PhraseFound found,
-             PyObject *into)
+                void *into)
 {
     for (Py_ssize_t i = 0; i < streamed; i++) {
         int32_t word = stream[i];
@@ -583,7 +585,7 @@ nw_find_phrases(ChunkTable *self, const int32_t *stream, Py_ssize_t streamed, ui
 }
 
 static int
-phrase_keys(ChunkTable *self, int32_t value, Py_ssize_t start, PyObject *keys)
+phrase_keys(ChunkTable *self, int32_t value, Py_ssize_t start, void *keys)
 {
     return add_keys(self, (KeySet *)keys, value);
 }
@@ -684,7 +686,7 @@ table_scan(ChunkTable *self, PyObject *args)
         Py_DECREF(chunk);
     }
     if (stream != NULL && self->nodes > 1
-        && nw_find_phrases(self, stream, streamed, epoch, phrase_keys, (PyObject *)keys) < 0)
+        && nw_find_phrases(self, stream, streamed, epoch, phrase_keys, keys) < 0)
         goto done;
     if (want_words) {
         words = stream == NULL ? Py_NewRef(Py_None)
@@ -862,6 +864,7 @@ static PyMethodDef module_methods[] = {
     {"decide", (PyCFunction)nw_decide, METH_VARARGS, nw_decide_doc},
     {"places", (PyCFunction)places, METH_VARARGS, places_doc},
     {"word_places", (PyCFunction)word_places, METH_VARARGS, word_places_doc},
+    {"first_positions", (PyCFunction)nw_first_positions, METH_VARARGS, nw_first_positions_doc},
     {"near", (PyCFunction)near, METH_VARARGS, near_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -45,7 +45,8 @@ typedef struct ChunkTable {
     Py_ssize_t sequences_used, sequences_capacity;
     PyObject *values; /* list of key sets: a key (bytes) or a frozenset of keys */
     /* values[i] as key ids: value_at[i] is the offset in `key_pool` of (count, id, id, …), or
-     * -1 when not made yet (made when a chunk or phrase first refers to it). */
+     * -1 when not made yet (made when a chunk or phrase first refers to it). A prefix's id is
+     * kept as -(id + 1) (pooled_id() reads either). */
     int32_t *value_at;
     Py_ssize_t value_at_capacity;
     int32_t *key_pool;
@@ -317,17 +318,29 @@ nw_keyset_has(const KeySet *set, int32_t id)
     return id >= 0 && id < set->nbits && ((set->bits[id >> 3] >> (id & 7)) & 1);
 }
 
+/* A key id as key_pool keeps it, and whether it is a prefix's. */
+static inline int32_t
+pooled_id(int32_t raw)
+{
+    return raw < 0 ? -raw - 1 : raw;
+}
+
 /* Defined in _scan.c. */
 int nw_reserve(void **array, Py_ssize_t *capacity, Py_ssize_t used, Py_ssize_t more, size_t size);
 Edge *nw_find_edge(ChunkTable *self, uint64_t key);
 uint32_t nw_next_epoch(ChunkTable *self);
 /* What to do with a phrase found: its value index, the word position it starts at. */
-typedef int (*PhraseFound)(ChunkTable *self, int32_t value, Py_ssize_t start, PyObject *into);
+typedef int (*PhraseFound)(ChunkTable *self, int32_t value, Py_ssize_t start, void *into);
 int nw_find_phrases(ChunkTable *self, const int32_t *stream, Py_ssize_t streamed, uint32_t epoch, PhraseFound found,
-                    PyObject *into);
+                    void *into);
+/* The key of an id (borrowed), from alerts.rules.keys.KEY_LIST; NULL with an error. Defined in
+ * _keys.c. */
+PyObject *nw_key_bytes(int32_t id);
 
-/* Defined in _walk.c: the table's methods joined(), offsets() and view(). */
-extern const char nw_table_joined_doc[], nw_table_offsets_doc[], nw_table_view_doc[];
+/* Defined in _walk.c: the table's methods joined(), offsets() and view(), and the module's
+ * first_positions(). */
+extern const char nw_table_joined_doc[], nw_table_offsets_doc[], nw_table_view_doc[], nw_first_positions_doc[];
+PyObject *nw_first_positions(PyObject *module, PyObject *args);
 PyObject *nw_table_joined(ChunkTable *self, PyObject *arg);
 PyObject *nw_table_offsets(ChunkTable *self, PyObject *arg);
 PyObject *nw_table_view(ChunkTable *self, PyObject *arg);

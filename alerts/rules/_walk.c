@@ -1,7 +1,8 @@
 /* alerts.rules._scan, continued: the passes over an article's chunks that read the table
- * without learning from it — the folded words joined, their offsets in the text, the first
- * position of each word with keys and of each phrase (`walk`, behind joined(), offsets() and
- * view()). Why: the explanations of a match need those, and one pass gives them all.
+ * without learning from it — the folded words joined, their offsets in the text, and where
+ * each key of the field first occurs, by key id (`walk`, behind joined(), offsets() and view();
+ * the layout of the last in _firsts.h). Why: the explanations of a match need those, and one
+ * pass gives them all.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -9,37 +10,185 @@
 #include <string.h>
 
 #include "_table.h"
+#include "_firsts.h"
 
-/* firsts[key] = start for a phrase's key (phrases are one key each: bytes). */
+/* ---------------------------------------------------------------- the firsts (_firsts.h) */
+
+typedef struct {
+    FirstSlot *slots;
+    int32_t capacity, used;
+    FirstEntry *entries;
+    Py_ssize_t count, entries_capacity;
+} Firsts;
+
 static int
-phrase_start(ChunkTable *self, int32_t value, Py_ssize_t start, PyObject *firsts)
+firsts_start(Firsts *f)
 {
-    PyObject *key = PyList_GET_ITEM(self->values, value);
-    if (!PyBytes_CheckExact(key))
+    f->capacity = 256;
+    f->used = 0;
+    f->entries = NULL;
+    f->count = f->entries_capacity = 0;
+    f->slots = PyMem_Calloc((size_t)f->capacity, sizeof(FirstSlot));
+    if (f->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void
+firsts_free(Firsts *f)
+{
+    PyMem_Free(f->slots);
+    PyMem_Free(f->entries);
+}
+
+/* The slot of key `id`, made (first -1, no entries) when new; NULL on error. */
+static FirstSlot *
+firsts_slot(Firsts *f, int32_t id)
+{
+    if ((f->used + 1) * 2 > f->capacity) {
+        int32_t capacity = f->capacity * 2;
+        FirstSlot *slots = PyMem_Calloc((size_t)capacity, sizeof(FirstSlot));
+        if (slots == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        for (int32_t j = 0; j < f->capacity; j++) {
+            if (f->slots[j].key == 0)
+                continue;
+            uint32_t i = nw_first_hash(f->slots[j].key - 1) & (uint32_t)(capacity - 1);
+            while (slots[i].key != 0)
+                i = (i + 1) & (uint32_t)(capacity - 1);
+            slots[i] = f->slots[j];
+        }
+        PyMem_Free(f->slots);
+        f->slots = slots;
+        f->capacity = capacity;
+    }
+    uint32_t mask = (uint32_t)f->capacity - 1;
+    for (uint32_t i = nw_first_hash(id) & mask;; i = (i + 1) & mask) {
+        FirstSlot *slot = &f->slots[i];
+        if (slot->key == id + 1)
+            return slot;
+        if (slot->key == 0) {
+            slot->key = id + 1;
+            slot->first = slot->head = slot->tail = -1;
+            f->used++;
+            return slot;
+        }
+    }
+}
+
+/* Note key `id` at word `position` (out[offset:offset + length] in the joined words): a word's
+ * or phrase's first position, or one more word of a prefix (each distinct word once). */
+static int
+firsts_note(Firsts *f, int32_t raw, Py_ssize_t position, Py_ssize_t offset, Py_ssize_t length, const char *out)
+{
+    FirstSlot *slot = firsts_slot(f, pooled_id(raw));
+    if (slot == NULL)
+        return -1;
+    if (raw >= 0) {
+        if (slot->first < 0)
+            slot->first = (int32_t)position;
         return 0;
-    PyObject *position = PyLong_FromSsize_t(start);
-    int failed = position == NULL || PyDict_SetDefault(firsts, key, position) == NULL;
-    Py_XDECREF(position);
-    return failed ? -1 : 0;
+    }
+    for (int32_t e = slot->head; e >= 0; e = f->entries[e].next) /* a word of two chunks (`nasa’s`) */
+        if (f->entries[e].length == length && memcmp(out + f->entries[e].offset, out + offset, (size_t)length) == 0)
+            return 0;
+    if (f->count >= INT32_MAX
+        || nw_reserve((void **)&f->entries, &f->entries_capacity, f->count, 1, sizeof(FirstEntry)) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_OverflowError, "too many words");
+        return -1;
+    }
+    int32_t index = (int32_t)f->count++;
+    f->entries[index] = (FirstEntry){(int32_t)position, (int32_t)offset, (int32_t)length, -1};
+    if (slot->tail >= 0)
+        f->entries[slot->tail].next = index;
+    else
+        slot->head = index;
+    slot->tail = index;
+    return 0;
 }
 
-/* first[word] = position unless the word is there already (a new bytes object per word). */
+/* Whether key `raw` (a word's, or a prefix's: -(id + 1)) is word[:length]'s. */
 static int
-first_position(PyObject *first, const char *word, Py_ssize_t n, Py_ssize_t position)
+key_of_word(int32_t raw, const char *word, Py_ssize_t length)
 {
-    PyObject *key = PyBytes_FromStringAndSize(word, n);
-    PyObject *value = key == NULL ? NULL : PyLong_FromSsize_t(position);
-    int failed = value == NULL || PyDict_SetDefault(first, key, value) == NULL;
-    Py_XDECREF(key);
-    Py_XDECREF(value);
-    return failed ? -1 : 0;
+    PyObject *key = nw_key_bytes(pooled_id(raw));
+    if (key == NULL)
+        return -1;
+    const char *bytes = PyBytes_AS_STRING(key);
+    Py_ssize_t size = PyBytes_GET_SIZE(key);
+    if (raw < 0) /* b"prefix*" */
+        return size >= 1 && size - 1 <= length && memcmp(bytes, word, (size_t)(size - 1)) == 0;
+    return size == length && memcmp(bytes, word, (size_t)length) == 0;
 }
+
+/* Note the keys of a chunk's value for its words, the first of them at `position`, written at
+ * out[offset:offset + length] (its folded words, split at spaces). A chunk of one word has
+ * them all; the words of a longer one (`nasa’s`) are matched to the keys by their bytes. */
+static int
+note_chunk(ChunkTable *self, Firsts *f, int32_t value, Py_ssize_t position, Py_ssize_t offset, Py_ssize_t length,
+           const char *out, int32_t nwords)
+{
+    if (value < 0 || value >= self->value_at_capacity || self->value_at[value] < 0)
+        return 0;
+    const int32_t *ids = self->key_pool + self->value_at[value];
+    Py_ssize_t at = offset;
+    for (int32_t w = 0; w < nwords && at <= offset + length; w++) {
+        const char *space = memchr(out + at, ' ', (size_t)(offset + length - at));
+        Py_ssize_t size = space == NULL ? offset + length - at : space - (out + at);
+        for (int32_t i = 1; i <= ids[0]; i++) {
+            int mine = nwords == 1 ? 1 : key_of_word(ids[i], out + at, size);
+            if (mine < 0 || (mine && firsts_note(f, ids[i], position + w, at, size, out) < 0))
+                return -1;
+        }
+        at += size + 1;
+    }
+    return 0;
+}
+
+/* A phrase found: its key's first position. */
+static int
+phrase_start(ChunkTable *self, int32_t value, Py_ssize_t start, void *into)
+{
+    if (value < 0 || value >= self->value_at_capacity || self->value_at[value] < 0)
+        return 0;
+    const int32_t *ids = self->key_pool + self->value_at[value];
+    for (int32_t i = 1; i <= ids[0]; i++)
+        if (firsts_note((Firsts *)into, ids[i], start, 0, 0, NULL) < 0)
+            return -1;
+    return 0;
+}
+
+/* The firsts as one bytes object (the layout of _firsts.h). */
+static PyObject *
+firsts_bytes(Firsts *f)
+{
+    Py_ssize_t size = (Py_ssize_t)sizeof(FirstsHeader) + (Py_ssize_t)f->capacity * (Py_ssize_t)sizeof(FirstSlot)
+                      + f->count * (Py_ssize_t)sizeof(FirstEntry);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL)
+        return NULL;
+    char *p = PyBytes_AS_STRING(out);
+    FirstsHeader header = {f->capacity, (int32_t)f->count};
+    memcpy(p, &header, sizeof(header));
+    memcpy(p + sizeof(header), f->slots, (size_t)f->capacity * sizeof(FirstSlot));
+    if (f->count > 0)
+        memcpy(p + sizeof(header) + (size_t)f->capacity * sizeof(FirstSlot), f->entries,
+               (size_t)f->count * sizeof(FirstEntry));
+    return out;
+}
+
+/* ---------------------------------------------------------------- the pass */
 
 enum { JOINED = 1, OFFSETS = 2, FIRST = 4 }; /* what `walk` makes */
 
 /* One pass over the chunks of `data` making what `wanted` asks: the folded words joined
  * (b" w1 w2 ... wn "), their offsets in characters (int32 pairs; None when a chunk's were not
- * given) and each distinct word's first position (a dict). Returns (joined, offsets, first)
+ * given) and where the field's keys first occur (_firsts.h). Returns (joined, offsets, firsts)
  * with None for what was not asked, or None when a chunk of `data` is not in the table. */
 static PyObject *
 walk(ChunkTable *self, PyObject *arg, int wanted)
@@ -51,14 +200,15 @@ walk(ChunkTable *self, PyObject *arg, int wanted)
     int32_t *offsets = NULL;
     Py_ssize_t used = 0, capacity = 0, pairs = 0, pairs_capacity = 0;
     int with_offsets = (wanted & OFFSETS) != 0;
-    PyObject *first = NULL, *phrases = NULL, *result = NULL;
+    PyObject *result = NULL;
+    Firsts firsts = {0};
     int32_t *stream = NULL; /* the words as ids, for the phrases' first positions */
     Py_ssize_t streamed = 0, stream_capacity = 0;
     if (data.len > INT32_MAX) {
         PyErr_SetString(PyExc_OverflowError, "the text is too long");
         goto done;
     }
-    if ((wanted & FIRST) && ((first = PyDict_New()) == NULL || (phrases = PyDict_New()) == NULL))
+    if ((wanted & FIRST) && firsts_start(&firsts) < 0)
         goto done;
     if ((wanted & FIRST) && self->nodes > 1
         && nw_reserve((void **)&stream, &stream_capacity, 0, data.len / 2 + 16, sizeof(int32_t)) < 0)
@@ -118,44 +268,88 @@ walk(ChunkTable *self, PyObject *arg, int wanted)
         }
         if (length == 0)
             continue; /* a chunk without words (a dash) */
-        /* Only the words of chunks with keys are wanted first positions of: every chunk with a
-         * word of a rule, or a word a rule's prefix starts, has keys. */
-        int seen = !(wanted & FIRST) || slot->stamp == epoch || slot->value < 0;
+        /* Only chunks with keys are noted, the first time they come: every chunk with a word
+         * of a rule, or a word a rule's prefix starts, has keys. */
+        int note = (wanted & FIRST) && slot->stamp != epoch && slot->value >= 0;
         slot->stamp = epoch;
-        /* (`slot` is not read past here: making the words' objects may run the collector.) */
+        int32_t value = slot->value, nwords = slot->nwords;
         if (nw_reserve((void **)&out, &capacity, used, length + 1, 1) < 0)
             goto done;
         memcpy(out + used, piece, (size_t)length);
-        const char *word = out + used, *stop = out + used + length;
-        while (word < stop) { /* the chunk's words: its folded form split at spaces */
-            const char *space = memchr(word, ' ', (size_t)(stop - word));
-            const char *after = space == NULL ? stop : space;
-            if (!seen && first_position(first, word, after - word, position) < 0)
-                goto done;
-            position++;
-            word = after + 1;
-        }
+        /* (`slot` is not read past here: key_of_word reads Python objects.) */
+        if (note && note_chunk(self, &firsts, value, position, used, length, out, nwords) < 0)
+            goto done;
+        for (Py_ssize_t i = 0; i < length; i++) /* its words: its folded form split at spaces */
+            position += out[used + i] == ' ';
+        position++;
         used += length;
         out[used++] = ' ';
     }
     if (out != NULL && used == 1)
         out[used++] = ' '; /* no words: b"  ", as b" " + b" ".join([]) + b" " */
-    if (stream != NULL && nw_find_phrases(self, stream, streamed, epoch, phrase_start, phrases) < 0)
+    if (stream != NULL && nw_find_phrases(self, stream, streamed, epoch, phrase_start, &firsts) < 0)
         goto done;
     PyObject *joined = (wanted & JOINED) ? PyBytes_FromStringAndSize(out, used) : Py_NewRef(Py_None);
     PyObject *flat = !with_offsets ? Py_NewRef(Py_None)
         : PyBytes_FromStringAndSize((const char *)offsets, pairs * (Py_ssize_t)sizeof(int32_t));
-    if (joined != NULL && flat != NULL)
-        result = first != NULL ? PyTuple_Pack(4, joined, flat, first, phrases) : PyTuple_Pack(3, joined, flat, Py_None);
+    PyObject *noted = (wanted & FIRST) ? firsts_bytes(&firsts) : Py_NewRef(Py_None);
+    if (joined != NULL && flat != NULL && noted != NULL)
+        result = PyTuple_Pack(3, joined, flat, noted);
     Py_XDECREF(joined);
     Py_XDECREF(flat);
+    Py_XDECREF(noted);
 done:
     PyMem_Free(stream);
-    Py_XDECREF(first);
-    Py_XDECREF(phrases);
+    firsts_free(&firsts);
     PyMem_Free(out);
     PyMem_Free(offsets);
     PyBuffer_Release(&data);
+    return result;
+}
+
+const char nw_first_positions_doc[] =
+"first_positions(firsts, joined, key)\n--\n\n"
+"Read what view() noted of a key (bytes): None when it did not occur, else (its first position\n"
+"or -1 for a prefix, [(position, word) for each word the prefix starts, in text order]);\n"
+"`joined` is view()'s joined words.";
+
+PyObject *
+nw_first_positions(PyObject *module, PyObject *args)
+{
+    Py_buffer firsts;
+    PyObject *joined, *key;
+    if (!PyArg_ParseTuple(args, "y*SS:first_positions", &firsts, &joined, &key))
+        return NULL;
+    PyObject *result = NULL, *words = NULL;
+    int32_t id = nw_key_id(key);
+    const FirstSlot *slot = id < 0 ? NULL : nw_first_slot(firsts.buf, firsts.len, id);
+    if (slot == NULL) {
+        if (!PyErr_Occurred())
+            result = Py_NewRef(Py_None);
+        goto done;
+    }
+    words = PyList_New(0);
+    for (int32_t e = slot->head; words != NULL && e >= 0;) {
+        const FirstEntry *entry = nw_first_entry(firsts.buf, e);
+        if (entry == NULL || entry->offset < 0 || entry->length < 0
+            || entry->offset + entry->length > PyBytes_GET_SIZE(joined)) {
+            PyErr_SetString(PyExc_ValueError, "firsts that do not fit the joined words");
+            goto done;
+        }
+        PyObject *item = Py_BuildValue("(iy#)", entry->position, PyBytes_AS_STRING(joined) + entry->offset,
+                                       (Py_ssize_t)entry->length);
+        if (item == NULL || PyList_Append(words, item) < 0) {
+            Py_XDECREF(item);
+            goto done;
+        }
+        Py_DECREF(item);
+        e = entry->next;
+    }
+    if (words != NULL)
+        result = Py_BuildValue("(iO)", slot->first, words);
+done:
+    Py_XDECREF(words);
+    PyBuffer_Release(&firsts);
     return result;
 }
 
@@ -195,11 +389,12 @@ nw_table_offsets(ChunkTable *self, PyObject *arg)
 
 const char nw_table_view_doc[] =
 "view(data)\n--\n\n"
-"Return (joined(data), offsets(data), first, phrases) in one pass: `first` maps each distinct\n"
-"folded word of the chunks with keys (every word of a rule, every word a rule's prefix starts)\n"
-"to its first position, `phrases` each phrase key found to the position of its first\n"
-"word; offsets is None when a chunk's offsets were not given; None instead of the whole when a\n"
-"chunk of `data` is not in the table.";
+"Return (joined(data), offsets(data), firsts) in one pass: `firsts` says, by key id, where each\n"
+"key of the field first occurs — a word's and a phrase's first position, and the first position\n"
+"of each word a prefix starts, in text order (native int32 in one bytes object, as\n"
+"alerts/rules/_firsts.h lays it out; read with `first_positions`). offsets is None when a\n"
+"chunk's offsets were not given; None instead of the whole when a chunk of `data` is not in\n"
+"the table.";
 
 PyObject *
 nw_table_view(ChunkTable *self, PyObject *arg)

@@ -133,7 +133,7 @@ class ArticleHits:
         "_hits",
         "_surfaces",
         "_snippets",
-        "_phrases",
+        "_firsts_of",
     )
 
     def __init__(self, title: str, text: str, scanned: ScannedArticle, plans: ExplainPlans) -> None:
@@ -148,21 +148,21 @@ class ArticleHits:
         self._hits: dict[tuple[int, ...], dict[str, list[str]]] = {}
         self._surfaces: tuple[dict[tuple[int, int], str], dict[tuple[int, int], str]] = ({}, {})
         self._snippets: dict[tuple[int, tuple[Span, ...]], str] = {}  # rules that mark the same words
-        # Per field: phrase key -> the position of its first occurrence (from the C table's view).
-        self._phrases: list[dict[bytes, int] | None] = [None, None]
+        # Per field: where its keys first occur, by key id (the C table's view), or None.
+        self._firsts_of: list[bytes | None] = [None, None]
 
     def view(self, f: int) -> FieldView:
         found = self._views[f]
         if found is None:
             scanned = self.scanned
             made = scanned.view(f)  # the C chunk table's words, offsets and first positions
-            self._phrases[f] = made[3] if made else None
+            self._firsts_of[f] = made[2] if made else None
             found = self._views[f] = FieldView(
                 self.texts[f],
                 made[0] if made else scanned.joined(f),
                 lambda: scanned.offsets(f),
                 lambda: scanned.sequence(f, True),
-                *(made[2], made[1]) if made else (),
+                offsets=made[1] if made else None,
             )
         return found
 
@@ -217,8 +217,9 @@ class ArticleHits:
     def _field(self, f: int) -> tuple:
         """What `alerts.rules._explain` reads of field `f`."""
         view = self.view(f)
-        return (self.scanned.words[f], view.first, view.joined, view.text, view.offsets, view.surface,
-                FIELDS[f], self._firsts[f], view.sorted_words, self._phrases[f])  # fmt: skip
+        firsts = self._firsts_of[f]
+        return (self.scanned.words[f], view.first if firsts is None else firsts, view.joined, view.text,
+                view.offsets, view.surface, FIELDS[f], self._firsts[f], view.sorted_words)  # fmt: skip
 
     def _hits_of(self, true: tuple[int, ...]) -> dict[str, list[str]]:
         """The hits of a rule whose true atoms are `true` (shared by the rules of the same)."""

@@ -90,17 +90,17 @@ class ScannedArticle:
         found = None if table is None else table.offsets(self.scans[f].data)
         return None if found is None else memoryview(found).cast("i")
 
-    def view(self, f: int) -> tuple[bytes, Any, dict[bytes, int], dict[bytes, int]] | None:
-        """The field's folded words joined, their offsets (None: the caller uses the word regex),
-        each distinct word's first position and each phrase key's, in one pass of the C chunk
-        table; None where there is no table or it cannot tell."""
+    def view(self, f: int) -> tuple[bytes, Any, bytes] | None:
+        """The field's folded words joined, their offsets (None: the caller uses the word regex)
+        and where each of its keys first occurs (by key id, as alerts/rules/_firsts.h lays it
+        out), in one pass of the C chunk table; None where there is no table or it cannot tell."""
         table = self.tables[f]
         made = None if table is None else table.view(self.scans[f].data)
         if made is None:
             return None
-        joined, offsets, first, phrases = made
+        joined, offsets, firsts = made
         self.built[f] = joined
-        return joined, None if offsets is None else memoryview(offsets).cast("i"), first, phrases
+        return joined, None if offsets is None else memoryview(offsets).cast("i"), firsts
 
     def joined(self, f: int) -> bytes:
         """b" w1 w2 … wn ": the field's folded words (from the C chunk table when there is one)."""
