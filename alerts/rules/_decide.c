@@ -46,18 +46,59 @@ by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Sort and drop repeats in place. */
-static void
-sort_unique(Indexes *list)
+/* The index of the lowest set bit of a non-zero word. */
+static inline int
+lowest_bit(uint64_t word)
 {
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(word);
+#else
+    int bit = 0;
+    while (!(word & 1)) {
+        word >>= 1;
+        bit++;
+    }
+    return bit;
+#endif
+}
+
+/* Sort and drop repeats in place. Indexes below `bound` (the rules' count): where they are
+ * many for the range, through a bit per rule (a few hundred of ~10,000, each once: no
+ * comparisons); else sorted. -1 with IndexError for an index outside [0, bound). */
+static int
+sort_unique(Indexes *list, Py_ssize_t bound)
+{
+    for (Py_ssize_t i = 0; i < list->used; i++)
+        if (list->items[i] < 0 || list->items[i] >= bound) {
+            PyErr_SetString(PyExc_IndexError, "a rule index outside the rule tables");
+            return -1;
+        }
     if (list->used < 2)
-        return;
-    qsort(list->items, (size_t)list->used, sizeof(Py_ssize_t), by_value);
-    Py_ssize_t kept = 1;
-    for (Py_ssize_t i = 1; i < list->used; i++)
-        if (list->items[i] != list->items[kept - 1])
-            list->items[kept++] = list->items[i];
+        return 0;
+    Py_ssize_t words = (bound + 63) / 64;
+    if (words > 4 * list->used) {
+        qsort(list->items, (size_t)list->used, sizeof(Py_ssize_t), by_value);
+        Py_ssize_t kept = 1;
+        for (Py_ssize_t i = 1; i < list->used; i++)
+            if (list->items[i] != list->items[kept - 1])
+                list->items[kept++] = list->items[i];
+        list->used = kept;
+        return 0;
+    }
+    uint64_t *bits = PyMem_Calloc((size_t)words, sizeof(uint64_t));
+    if (bits == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < list->used; i++)
+        bits[list->items[i] >> 6] |= (uint64_t)1 << (list->items[i] & 63);
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t w = 0; w < words; w++)
+        for (uint64_t word = bits[w]; word != 0; word &= word - 1)
+            list->items[kept++] = w * 64 + lowest_bit(word);
+    PyMem_Free(bits);
     list->used = kept;
+    return 0;
 }
 
 /* Add the rules of postings[id], when there are any: packed int32 codes, 2 * index for a rule
@@ -202,8 +243,9 @@ nw_decide(PyObject *module, PyObject *args)
                 goto done;
         }
     }
-    sort_unique(&candidates);
     Py_ssize_t count = PyList_GET_SIZE(rules);
+    if (sort_unique(&candidates, count) < 0)
+        goto done;
     for (Py_ssize_t c = 0; c < candidates.used; c++) {
         Py_ssize_t index = candidates.items[c];
         if (index < 0 || index >= count || index >= PyList_GET_SIZE(other_groups) || index >= PyList_GET_SIZE(programs)) {
@@ -227,7 +269,8 @@ nw_decide(PyObject *module, PyObject *args)
         if (hit < 0 || (hit && push(&matched, index) < 0))
             goto done;
     }
-    sort_unique(&matched);
+    if (sort_unique(&matched, count) < 0)
+        goto done;
     out = PyList_New(matched.used);
     if (out == NULL)
         goto done;

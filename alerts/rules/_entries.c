@@ -266,23 +266,21 @@ nw_entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
     if (none == NULL && (none = PyTuple_New(0)) == NULL)
         return NULL;
     Field *field = &a->field[f];
-    long mask = item_long(a->masks, atom), kind = item_long(a->kinds, atom);
-    if ((mask == -1 || kind == -1) && PyErr_Occurred())
+    const AtomInfo *info = atom_info(a, atom);
+    if (info == NULL)
         return NULL;
-    PyObject *key = PyList_GetItem(a->keys, atom);
-    if (key == NULL)
-        return NULL;
+    int32_t id = info->key_id, kind = info->kind & 0xff, mask = info->kind >> 8;
     if (!(mask & (1 << f)))
         return none;
-    if (key != Py_None && !has_key_id(field, atom_key_id(a, atom)))
+    if (id >= 0 && !has_key_id(field, id))
         return none; /* the scan's keys say it does not occur: most atoms are not in the title */
     PyObject *found = PyDict_GetItemWithError(field->entries, atom_obj);
     if (found != NULL || PyErr_Occurred())
         return found;
     PyObject *made = NULL;
-    int32_t id = atom_key_id(a, atom);
     if (field->firsts != NULL && id >= 0 && kind != GENERIC) {
-        PyObject *form = kind == PHRASE ? key : PyList_GetItem(a->needles, atom); /* a phrase's key is its form */
+        /* a phrase's key is its form */
+        PyObject *form = PyList_GetItem(kind == PHRASE ? a->keys : a->needles, atom);
         if (form == NULL)
             return NULL;
         if (!PyBytes_Check(form)) {
@@ -338,10 +336,11 @@ nw_entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
 int
 nw_atom_present(Article *a, PyObject *atom_obj, Py_ssize_t atom)
 {
-    PyObject *key = PyList_GetItem(a->keys, atom);
-    if (key == NULL)
+    const AtomInfo *info = atom_info(a, atom);
+    if (info == NULL)
         return -1;
-    if (key == Py_None) { /* no key: it occurs when either field has an entry */
+    int32_t id = info->key_id, mask = info->kind >> 8;
+    if (id < 0) { /* no key: it occurs when either field has an entry */
         for (int f = 0; f < 2; f++) {
             PyObject *entries = nw_entries_of(a, atom_obj, atom, f);
             if (entries == NULL)
@@ -351,10 +350,6 @@ nw_atom_present(Article *a, PyObject *atom_obj, Py_ssize_t atom)
         }
         return 0;
     }
-    long mask = item_long(a->masks, atom);
-    if (mask == -1 && PyErr_Occurred())
-        return -1;
-    int32_t id = atom_key_id(a, atom);
     return ((mask & 1) && has_key_id(&a->field[0], id)) || ((mask & 2) && has_key_id(&a->field[1], id));
 }
 

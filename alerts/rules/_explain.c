@@ -299,11 +299,44 @@ all_flat(PyObject *items)
     return 1;
 }
 
+/* The atoms of a flat plan that occur (a new reference): the plan's own tuple when they all do,
+ * as in most rules matched on ANDs. */
+static PyObject *
+true_of(Article *a, PyObject *payload)
+{
+    Py_ssize_t size = PyTuple_GET_SIZE(payload), count = 0;
+    char small[64], *present = size <= 64 ? small : PyMem_Malloc((size_t)size);
+    if (present == NULL)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < size; i++) {
+        PyObject *atom_obj = PyTuple_GET_ITEM(payload, i);
+        Py_ssize_t atom = PyLong_AsSsize_t(atom_obj);
+        int in = atom == -1 && PyErr_Occurred() ? -1 : nw_atom_present(a, atom_obj, atom);
+        if (in < 0) {
+            if (present != small)
+                PyMem_Free(present);
+            return NULL;
+        }
+        present[i] = (char)in;
+        count += in;
+    }
+    PyObject *out = NULL;
+    if (count == size)
+        out = Py_NewRef(payload);
+    else if ((out = PyTuple_New(count)) != NULL)
+        for (Py_ssize_t i = 0, k = 0; i < size; i++)
+            if (present[i])
+                PyTuple_SET_ITEM(out, k++, Py_NewRef(PyTuple_GET_ITEM(payload, i)));
+    if (present != small)
+        PyMem_Free(present);
+    return out;
+}
+
 PyDoc_STRVAR(hits_doc,
 "hits(items, plans, title, text, known, slow, make=None)\n--\n\n"
 "For each tuple of atom ids in `items` (the flat plans of the rules matched, in order), return\n"
-"(its true atoms, their hits). `plans`: (kinds, needles, keys, masks, key ids) by atom (kinds\n"
-"and masks in bytearrays, key ids int32, -1 for none); `title`, `text`: (keys: a KeySet,\n"
+"(its true atoms, their hits). `plans`: (needles, keys, atoms) by atom id (lists, and int32\n"
+"pairs: key id or -1, kind | fields << 8); `title`, `text`: (keys: a KeySet,\n"
 "first: the view's firsts by key id, or a dict word -> first position, joined, text, offsets or\n"
 "None, surface, name, entries, sorted_of); `known`:\n"
 "dict true atoms -> hits (read and filled); `slow(atom, field)`: entries in Python. With `make`\n"
@@ -323,26 +356,25 @@ explain_hits(PyObject *module, PyObject *args)
         return NULL;
     if (maker.type != NULL && !all_flat(payloads))
         Py_RETURN_NONE;
-    PyObject *key_ids;
-    if (!PyArg_ParseTuple(plans, "O!O!O!O!O:plans", &PyByteArray_Type, &a.kinds, &PyList_Type, &a.needles,
-                          &PyList_Type, &a.keys, &PyByteArray_Type, &a.masks, &key_ids))
+    PyObject *atoms;
+    if (!PyArg_ParseTuple(plans, "O!O!O:plans", &PyList_Type, &a.needles, &PyList_Type, &a.keys, &atoms))
         return NULL;
-    if (PyObject_GetBuffer(key_ids, &a.key_ids, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+    if (PyObject_GetBuffer(atoms, &a.atoms, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
         return NULL;
-    if (a.key_ids.itemsize != sizeof(int32_t) || a.key_ids.format == NULL
-        || (strcmp(a.key_ids.format, "i") && strcmp(a.key_ids.format, "@i"))) {
-        PyBuffer_Release(&a.key_ids);
-        PyErr_SetString(PyExc_TypeError, "the atoms' key ids must be int32 (array('i'))");
+    if (a.atoms.itemsize != sizeof(int32_t) || a.atoms.format == NULL || a.atoms.len % sizeof(AtomInfo)
+        || (strcmp(a.atoms.format, "i") && strcmp(a.atoms.format, "@i"))) {
+        PyBuffer_Release(&a.atoms);
+        PyErr_SetString(PyExc_TypeError, "the atoms must be int32 pairs (array('i'))");
         return NULL;
     }
     a.slow = slow;
     if (read_field(title, &a.field[0]) < 0) {
-        PyBuffer_Release(&a.key_ids);
+        PyBuffer_Release(&a.atoms);
         return NULL;
     }
     if (read_field(text, &a.field[1]) < 0) {
         release_field(&a.field[0]);
-        PyBuffer_Release(&a.key_ids);
+        PyBuffer_Release(&a.atoms);
         return NULL;
     }
     Py_ssize_t count = PyList_GET_SIZE(payloads);
@@ -375,28 +407,9 @@ explain_hits(PyObject *module, PyObject *args)
             Py_INCREF(payload);
             true_atoms = payload;
         }
-        else {
-            PyObject *found = PyList_New(0);
-            if (found == NULL) {
-                Py_DECREF(item);
-                goto fail;
-            }
-            for (Py_ssize_t i = 0; i < size; i++) {
-                PyObject *atom_obj = PyTuple_GET_ITEM(payload, i);
-                Py_ssize_t atom = PyLong_AsSsize_t(atom_obj);
-                int present = atom == -1 && PyErr_Occurred() ? -1 : nw_atom_present(&a, atom_obj, atom);
-                if (present < 0 || (present && PyList_Append(found, atom_obj) < 0)) {
-                    Py_DECREF(item);
-                    Py_DECREF(found);
-                    goto fail;
-                }
-            }
-            true_atoms = PyList_AsTuple(found);
-            Py_DECREF(found);
-            if (true_atoms == NULL) {
-                Py_DECREF(item);
-                goto fail;
-            }
+        else if ((true_atoms = true_of(&a, payload)) == NULL) {
+            Py_DECREF(item);
+            goto fail;
         }
         PyObject *hits = PyDict_GetItemWithError(known, true_atoms);
         if (hits != NULL)
@@ -428,7 +441,7 @@ done:
         Py_CLEAR(a.field[f].sorted);
         PyMem_Free(a.field[f].spaces);
     }
-    PyBuffer_Release(&a.key_ids);
+    PyBuffer_Release(&a.atoms);
     return out;
 }
 

@@ -39,25 +39,31 @@ typedef struct {
     Py_ssize_t words;   /* how many offsets pairs */
 } Field;
 
+/* What the hits read of an atom, all in one place (one memory read for most atoms). */
 typedef struct {
-    PyObject *kinds, *needles, *keys, *masks; /* by atom id: bytearray, list, list, bytearray */
-    Py_buffer key_ids;                        /* by atom id: int32, the key's id or -1 */
-    PyObject *slow;                           /* callable(atom, field) -> list */
+    int32_t key_id; /* the id of its key (alerts/rules/keys.py), -1 when it has none */
+    int32_t kind;   /* GENERIC, WORD, PREFIX or PHRASE, plus its fields << 8 (1 title, 2 text) */
+} AtomInfo;
+
+typedef struct {
+    PyObject *needles, *keys; /* by atom id: lists */
+    Py_buffer atoms;          /* by atom id: AtomInfo (int32 pairs) */
+    PyObject *slow;           /* callable(atom, field) -> list */
     Field field[2];
 } Article;
 
 /* Entries are a list, or the empty tuple for none (shared: no allocation per atom and field). */
 #define ENTRIES(x) (PyList_Check(x) ? PyList_GET_SIZE(x) : 0)
 
-/* Item `index` of a bytearray of small ints (an atom's kind or mask), -1 with IndexError. */
-static inline long
-item_long(PyObject *bytes, Py_ssize_t index)
+/* The atom's AtomInfo, or NULL with IndexError. */
+static inline const AtomInfo *
+atom_info(const Article *a, Py_ssize_t atom)
 {
-    if (index < 0 || index >= PyByteArray_GET_SIZE(bytes)) {
+    if (atom < 0 || atom >= a->atoms.len / (Py_ssize_t)sizeof(AtomInfo)) {
         PyErr_SetString(PyExc_IndexError, "an atom id outside the plans");
-        return -1;
+        return NULL;
     }
-    return (unsigned char)PyByteArray_AS_STRING(bytes)[index];
+    return (const AtomInfo *)a->atoms.buf + atom;
 }
 
 /* Whether the key of this id was found in the field. */
@@ -66,15 +72,6 @@ has_key_id(const Field *field, int32_t id)
 {
     return id >= 0 && id < field->bits.len * 8
            && ((((const unsigned char *)field->bits.buf)[id >> 3] >> (id & 7)) & 1);
-}
-
-/* The id of the atom's key, -1 when it has none (it is then worked out on the words). */
-static inline int32_t
-atom_key_id(const Article *a, Py_ssize_t atom)
-{
-    if (atom < 0 || atom >= a->key_ids.len / (Py_ssize_t)sizeof(int32_t))
-        return -1;
-    return ((const int32_t *)a->key_ids.buf)[atom];
 }
 
 /* Defined in _entries.c. */

@@ -60,7 +60,9 @@ class ExplainPlans:
         self.kinds = bytearray()  # small ints: one byte per atom (read in C without int objects)
         self.needles: list[bytes] = []
         self.keys: list[bytes | None] = []
-        self.key_ids = array("i")  # with `indexed`, each key's id (`key_id`), -1 for none
+        # What alerts.rules._explain reads of each atom, in one place: (its key's id (`key_id`,
+        # with `indexed`) or -1, kind | mask << 8).
+        self.infos = array("i")
         self.masks = bytearray()
         self._ids: dict[Hashable, int] = {}
 
@@ -86,9 +88,10 @@ class ExplainPlans:
         self.kinds.append(kind)
         self.needles.append(needle)
         self.keys.append(key)
-        self.key_ids.append(key_id(key) if key is not None and self.indexed else -1)
         field = node.field if isinstance(node, Word | Phrase) else None
-        self.masks.append({None: 3, "title": 1, "text": 2}[field])
+        mask = {None: 3, "title": 1, "text": 2}[field]
+        self.masks.append(mask)
+        self.infos.extend((key_id(key) if key is not None and self.indexed else -1, kind | mask << 8))
 
     def plan(self, root: Node) -> Plan:
         """The explanation plan of a rule's tree."""
@@ -196,7 +199,7 @@ class ArticleHits:
         """`explain` with the flat plans (nearly all) done by `alerts.rules._explain`: the same
         true atoms and hits, from the same caches."""
         plans, snippet = self.plans, self.snippet
-        lists = (plans.kinds, plans.needles, plans.keys, plans.masks, plans.key_ids)
+        lists = (plans.needles, plans.keys, plans.infos)
         fields = (self._field(0), self._field(1))
         made = _explain.hits(rules, lists, *fields, self._hits, self._field_firsts, (RuleMatch, snippet))
         if made is not None:  # the usual case: every plan flat, the matches made in C too
