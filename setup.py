@@ -22,7 +22,12 @@ setup(
         ),
         Extension(
             "alerts.rules._explain",
-            ["alerts/rules/_explain.c", "alerts/rules/_entries.c", "alerts/rules/_snippets.c"],
+            [
+                "alerts/rules/_explain.c",
+                "alerts/rules/_entries.c",
+                "alerts/rules/_merged.c",
+                "alerts/rules/_snippets.c",
+            ],
             depends=["alerts/rules/_explain.h", "alerts/rules/_firsts.h"],
             optional=True,
         ),

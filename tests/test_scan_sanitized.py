@@ -67,7 +67,7 @@ def build_sanitized(target: Path) -> list[str]:
     include = sysconfig.get_paths()["include"]
     for name, sources in (
         ("_scan", ["_scan.c", "_walk.c", "_decide.c", "_keys.c"]),
-        ("_explain", ["_explain.c", "_entries.c", "_snippets.c"]),
+        ("_explain", ["_explain.c", "_entries.c", "_merged.c", "_snippets.c"]),
     ):
         module = target / "alerts" / "rules" / (name + sysconfig.get_config_var("EXT_SUFFIX"))
         files = [str(target / "alerts" / "rules" / source) for source in sources]

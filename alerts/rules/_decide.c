@@ -216,21 +216,28 @@ run(Article *a, PyObject *node, int depth)
 
 const char nw_decide_doc[] =
     "decide(title_keys, text_keys, postings, other_groups, programs, article, rules)\n--\n\n"
-    "Return [rules[i] for i in sorted(matched)]. The keys are KeySets; `postings`: a list, by key\n"
-    "id, of packed int32 codes (or None), 2 * i for a rule i the key decides, 2 * i + 1 for a rule\n"
-    "i it makes a candidate; a candidate matches when every group of other_groups[i] (a tuple of\n"
-    "packed int32 key ids per group) has a key that occurs and programs[i] is None or true for\n"
-    "`article`.";
+    "Return [rules[i] for i in sorted(matched)] or, when `rules` is the number of rules, the\n"
+    "sorted indexes themselves as native int32 in one bytes object. The keys are KeySets;\n"
+    "`postings`: a list, by key id, of packed int32 codes (or None), 2 * i for a rule i the key\n"
+    "decides, 2 * i + 1 for a rule i it makes a candidate; a candidate matches when every group of\n"
+    "other_groups[i] (a tuple of packed int32 key ids per group) has a key that occurs and\n"
+    "programs[i] is None or true for `article`.";
 
 PyObject *
 nw_decide(PyObject *module, PyObject *args)
 {
     PyObject *postings, *other_groups, *programs, *rules;
     Article a;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!OO!:decide", &NwKeySetType, &a.fields[0], &NwKeySetType, &a.fields[1],
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!OO:decide", &NwKeySetType, &a.fields[0], &NwKeySetType, &a.fields[1],
                           &PyList_Type, &postings, &PyList_Type, &other_groups, &PyList_Type, &programs,
-                          &a.article, &PyList_Type, &rules))
+                          &a.article, &rules))
         return NULL;
+    Py_ssize_t count = PyList_Check(rules) ? PyList_GET_SIZE(rules) : PyLong_Check(rules) ? PyLong_AsSsize_t(rules) : -1;
+    if (count < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "rules must be a list or the number of rules");
+        return NULL;
+    }
     Indexes matched = {0}, candidates = {0};
     PyObject *out = NULL;
     for (int f = 0; f < 2; f++) {
@@ -243,7 +250,6 @@ nw_decide(PyObject *module, PyObject *args)
                 goto done;
         }
     }
-    Py_ssize_t count = PyList_GET_SIZE(rules);
     if (sort_unique(&candidates, count) < 0)
         goto done;
     for (Py_ssize_t c = 0; c < candidates.used; c++) {
@@ -271,6 +277,18 @@ nw_decide(PyObject *module, PyObject *args)
     }
     if (sort_unique(&matched, count) < 0)
         goto done;
+    if (!PyList_Check(rules)) { /* the indexes themselves, packed */
+        out = PyBytes_FromStringAndSize(NULL, matched.used * (Py_ssize_t)sizeof(int32_t));
+        for (Py_ssize_t i = 0; out != NULL && i < matched.used; i++) {
+            int32_t index = (int32_t)matched.items[i];
+            memcpy(PyBytes_AS_STRING(out) + i * (Py_ssize_t)sizeof(int32_t), &index, sizeof(index));
+        }
+        goto done;
+    }
+    if (count != PyList_GET_SIZE(rules)) {
+        PyErr_SetString(PyExc_ValueError, "the rules changed during the call");
+        goto done;
+    }
     out = PyList_New(matched.used);
     if (out == NULL)
         goto done;

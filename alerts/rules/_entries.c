@@ -211,10 +211,11 @@ prefix_entries(Field *field, PyObject *prefix)
 }
 
 /* From the view's firsts (_firsts.h): the entry of a word or phrase key, [(first, first +
- * extra, form)], or the entries of a prefix, one per word it starts, in text order. The empty
- * tuple when the key did not occur. */
+ * `extra`, None)], or the entries of a prefix, one per word it starts, in text order. The empty
+ * tuple when the key did not occur. The forms are left out (None): merging goes by spans, and
+ * fetching each atom's needle or key from memory was most of the cost of its entries. */
 static PyObject *
-noted_entries(Field *field, int32_t id, long kind, PyObject *form)
+noted_entries(Field *field, int32_t id, long kind, long extra)
 {
     const FirstSlot *slot = nw_first_slot(field->firsts, field->firsts_size, id);
     if (slot == NULL)
@@ -222,11 +223,8 @@ noted_entries(Field *field, int32_t id, long kind, PyObject *form)
     if (kind != PREFIX) {
         if (slot->first < 0)
             return PyTuple_New(0);
-        long extra = 0; /* a phrase's last word: as many words on as it has spaces */
-        for (Py_ssize_t i = 0; kind == PHRASE && i < PyBytes_GET_SIZE(form); i++)
-            extra += PyBytes_AS_STRING(form)[i] == ' ';
         PyObject *start = PyLong_FromLong(slot->first), *end = PyLong_FromLong(slot->first + extra);
-        PyObject *made = start == NULL || end == NULL ? NULL : one_entry(start, end, form);
+        PyObject *made = start == NULL || end == NULL ? NULL : one_entry(start, end, Py_None);
         Py_XDECREF(start);
         Py_XDECREF(end);
         return made;
@@ -234,17 +232,14 @@ noted_entries(Field *field, int32_t id, long kind, PyObject *form)
     PyObject *out = PyList_New(0);
     for (int32_t e = slot->head; out != NULL && e >= 0;) {
         const FirstEntry *entry = nw_first_entry(field->firsts, e);
-        if (entry == NULL || entry->offset < 0 || entry->length < 0
-            || entry->offset + entry->length > PyBytes_GET_SIZE(field->joined)) {
-            PyErr_SetString(PyExc_ValueError, "firsts that do not fit the joined words");
+        if (entry == NULL) {
+            PyErr_SetString(PyExc_ValueError, "firsts whose entries are cut short");
             Py_DECREF(out);
             return NULL;
         }
         PyObject *position = PyLong_FromLong(entry->position);
-        PyObject *word = PyBytes_FromStringAndSize(PyBytes_AS_STRING(field->joined) + entry->offset, entry->length);
-        PyObject *made = position == NULL || word == NULL ? NULL : PyTuple_Pack(3, position, position, word);
+        PyObject *made = position == NULL ? NULL : PyTuple_Pack(3, position, position, Py_None);
         Py_XDECREF(position);
-        Py_XDECREF(word);
         if (made == NULL || PyList_Append(out, made) < 0)
             Py_CLEAR(out);
         Py_XDECREF(made);
@@ -269,7 +264,7 @@ nw_entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
     const AtomInfo *info = atom_info(a, atom);
     if (info == NULL)
         return NULL;
-    int32_t id = info->key_id, kind = info->kind & 0xff, mask = info->kind >> 8;
+    int32_t id = info->key_id, kind = info->kind & 0xff, mask = (info->kind >> 8) & 0xff;
     if (!(mask & (1 << f)))
         return none;
     if (id >= 0 && !has_key_id(field, id))
@@ -278,17 +273,8 @@ nw_entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
     if (found != NULL || PyErr_Occurred())
         return found;
     PyObject *made = NULL;
-    if (field->firsts != NULL && id >= 0 && kind != GENERIC) {
-        /* a phrase's key is its form */
-        PyObject *form = PyList_GetItem(kind == PHRASE ? a->keys : a->needles, atom);
-        if (form == NULL)
-            return NULL;
-        if (!PyBytes_Check(form)) {
-            PyErr_SetString(PyExc_TypeError, "needles and keys must be bytes");
-            return NULL;
-        }
-        made = noted_entries(field, id, kind, form);
-    }
+    if (field->firsts != NULL && id >= 0 && kind != GENERIC)
+        made = noted_entries(field, id, kind, info->kind >> 16); /* a phrase's words after its first */
     else if ((kind == WORD || kind == PREFIX) && !PyDict_Check(field->first)) {
         PyErr_SetString(PyExc_TypeError, "a word or prefix atom without a key id");
         return NULL;
@@ -339,7 +325,7 @@ nw_atom_present(Article *a, PyObject *atom_obj, Py_ssize_t atom)
     const AtomInfo *info = atom_info(a, atom);
     if (info == NULL)
         return -1;
-    int32_t id = info->key_id, mask = info->kind >> 8;
+    int32_t id = info->key_id, mask = (info->kind >> 8) & 0xff;
     if (id < 0) { /* no key: it occurs when either field has an entry */
         for (int f = 0; f < 2; f++) {
             PyObject *entries = nw_entries_of(a, atom_obj, atom, f);

@@ -29,151 +29,6 @@
 
 #include "_explain.h"
 
-/* Whether text[from:to] has white space other than single spaces (`surface` would change it). */
-static int
-uneven_space(PyObject *text, Py_ssize_t from, Py_ssize_t to)
-{
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    int after_space = 1; /* a span starts with a word */
-    for (Py_ssize_t i = from; i < to; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c == ' ') {
-            if (after_space)
-                return 1;
-            after_space = 1;
-        } else if (Py_UNICODE_ISSPACE(c))
-            return 1;
-        else
-            after_space = 0;
-    }
-    return after_space;
-}
-
-/* The words start..end as written, white space between them made one space (`surface`). */
-static PyObject *
-surface_of(Field *field, PyObject *start, PyObject *end)
-{
-    long s = PyLong_AsLong(start), e = PyLong_AsLong(end);
-    if ((s == -1 || e == -1) && PyErr_Occurred())
-        return NULL;
-    if (field->offsets.buf != NULL && 0 <= s && s <= e && e < field->words) {
-        const int *offsets = (const int *)field->offsets.buf;
-        Py_ssize_t length = PyUnicode_GET_LENGTH(field->text);
-        Py_ssize_t from = offsets[2 * s], to = offsets[2 * e + 1];
-        if (0 <= from && from <= to && to <= length && (s == e || !uneven_space(field->text, from, to)))
-            return PyUnicode_Substring(field->text, from, to); /* a word has no white space in it */
-    }
-    return PyObject_CallFunctionObjArgs(field->surface, start, end, NULL);
-}
-
-/* The hits of a tuple of true atoms: {field name: [surface, …]} (a new reference). */
-static PyObject *
-merged(Article *a, PyObject *atoms)
-{
-    PyObject *hits = PyDict_New();
-    if (hits == NULL)
-        return NULL;
-    Py_ssize_t count = PyTuple_GET_SIZE(atoms);
-    for (int f = 0; f < 2; f++) {
-        Field *field = &a->field[f];
-        PyObject *entries = NULL; /* borrowed when one atom gives them all, else owned */
-        int parts = 0, owned = 0;
-        for (Py_ssize_t i = 0; i < count; i++) {
-            PyObject *atom_obj = PyTuple_GET_ITEM(atoms, i);
-            Py_ssize_t atom = PyLong_AsSsize_t(atom_obj);
-            if (atom == -1 && PyErr_Occurred())
-                goto fail_entries;
-            PyObject *found = nw_entries_of(a, atom_obj, atom, f);
-            if (found == NULL)
-                goto fail_entries;
-            if (!ENTRIES(found))
-                continue;
-            parts++;
-            if (entries == NULL)
-                entries = found;
-            else {
-                if (!owned) {
-                    entries = PyList_GetSlice(entries, 0, PyList_GET_SIZE(entries));
-                    if (entries == NULL)
-                        goto fail;
-                    owned = 1;
-                }
-                Py_ssize_t size = PyList_GET_SIZE(entries);
-                if (PyList_SetSlice(entries, size, size, found) < 0)
-                    goto fail_entries;
-            }
-        }
-        if (entries == NULL)
-            continue;
-        PyObject *kept = entries;
-        int kept_owned = 0;
-        if (parts > 1) { /* one atom's entries are sorted and each form is there once */
-            if (PyList_Sort(entries) < 0)
-                goto fail_entries;
-            PyObject *seen = PySet_New(NULL);
-            kept = PyList_New(0);
-            if (seen == NULL || kept == NULL) {
-                Py_XDECREF(seen);
-                Py_XDECREF(kept);
-                goto fail_entries;
-            }
-            kept_owned = 1;
-            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
-                PyObject *entry = PyList_GET_ITEM(entries, i);
-                PyObject *form = PyTuple_GET_ITEM(entry, 2);
-                int in = PySet_Contains(seen, form);
-                if (in < 0 || (!in && (PySet_Add(seen, form) < 0 || PyList_Append(kept, entry) < 0))) {
-                    Py_DECREF(seen);
-                    Py_DECREF(kept);
-                    goto fail_entries;
-                }
-            }
-            Py_DECREF(seen);
-        }
-        Py_ssize_t n = PyList_GET_SIZE(kept);
-        PyObject *words = PyList_New(n);
-        if (words == NULL) {
-            if (kept_owned)
-                Py_DECREF(kept);
-            goto fail_entries;
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *entry = PyList_GET_ITEM(kept, i);
-            PyObject *surface = NULL;
-            if (PyTuple_Check(entry) && PyTuple_GET_SIZE(entry) == 3)
-                surface = surface_of(field, PyTuple_GET_ITEM(entry, 0), PyTuple_GET_ITEM(entry, 1));
-            else
-                PyErr_SetString(PyExc_TypeError, "an entry must be (start, end, form)");
-            if (surface == NULL) {
-                Py_DECREF(words);
-                words = NULL;
-                break;
-            }
-            PyList_SET_ITEM(words, i, surface);
-        }
-        if (kept_owned)
-            Py_DECREF(kept);
-        if (owned)
-            Py_DECREF(entries);
-        if (words == NULL)
-            goto fail;
-        int stored = PyDict_SetItem(hits, field->name, words);
-        Py_DECREF(words);
-        if (stored < 0)
-            goto fail;
-        continue;
-    fail_entries:
-        if (owned)
-            Py_DECREF(entries);
-        goto fail;
-    }
-    return hits;
-fail:
-    Py_DECREF(hits);
-    return NULL;
-}
-
 static int
 read_field(PyObject *spec, Field *field)
 {
@@ -276,172 +131,256 @@ make_match(Maker *m, PyObject *name, PyObject *true_atoms, PyObject *hits)
     return match;
 }
 
-/* 1 when every item is (name, ("flat", payload tuple)), as `make` wants them. */
+/* Read the plans and both fields into `a` (released by close_article). */
 static int
-all_flat(PyObject *items)
+open_article(Article *a, PyObject *plans, PyObject *title, PyObject *text, PyObject *slow)
 {
-    static PyObject *flat; /* interned, as the "flat" of alerts/rules/hits.py is: compared by identity */
-    if (flat == NULL && (flat = PyUnicode_InternFromString("flat")) == NULL) {
-        PyErr_Clear();
-        return 0;
+    PyObject *atoms;
+    if (!PyTuple_Check(plans) || !PyTuple_Check(title) || !PyTuple_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "plans and fields must be tuples");
+        return -1;
     }
-    for (Py_ssize_t r = 0; r < PyList_GET_SIZE(items); r++) {
-        PyObject *item = PyList_GET_ITEM(items, r), *plan;
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2)
-            return 0;
-        plan = PyTuple_GET_ITEM(item, 1);
-        if (!PyTuple_Check(plan) || PyTuple_GET_SIZE(plan) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(plan, 1)))
-            return 0;
-        PyObject *kind = PyTuple_GET_ITEM(plan, 0);
-        if (kind != flat && (!PyUnicode_Check(kind) || PyUnicode_CompareWithASCIIString(kind, "flat") != 0))
-            return 0;
+    if (!PyArg_ParseTuple(plans, "O!O!O:plans", &PyList_Type, &a->needles, &PyList_Type, &a->keys, &atoms))
+        return -1;
+    if (PyObject_GetBuffer(atoms, &a->atoms, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    if (a->atoms.itemsize != sizeof(int32_t) || a->atoms.format == NULL || a->atoms.len % sizeof(AtomInfo)
+        || (strcmp(a->atoms.format, "i") && strcmp(a->atoms.format, "@i"))) {
+        PyBuffer_Release(&a->atoms);
+        PyErr_SetString(PyExc_TypeError, "the atoms must be int32 pairs (array('i'))");
+        return -1;
     }
-    return 1;
+    a->slow = slow;
+    if (read_field(title, &a->field[0]) < 0) {
+        PyBuffer_Release(&a->atoms);
+        return -1;
+    }
+    if (read_field(text, &a->field[1]) < 0) {
+        release_field(&a->field[0]);
+        PyBuffer_Release(&a->atoms);
+        return -1;
+    }
+    return 0;
 }
 
-/* The atoms of a flat plan that occur (a new reference): the plan's own tuple when they all do,
- * as in most rules matched on ANDs. */
-static PyObject *
-true_of(Article *a, PyObject *payload)
+static void
+close_article(Article *a)
 {
-    Py_ssize_t size = PyTuple_GET_SIZE(payload), count = 0;
-    char small[64], *present = size <= 64 ? small : PyMem_Malloc((size_t)size);
+    for (int f = 0; f < 2; f++) {
+        release_field(&a->field[f]);
+        Py_CLEAR(a->field[f].sorted);
+        PyMem_Free(a->field[f].spaces);
+    }
+    PyBuffer_Release(&a->atoms);
+}
+
+/* The hits of a tuple of true atoms, from `known` or made and kept there (a new reference). */
+static PyObject *
+hits_of(Article *a, PyObject *known, PyObject *true_atoms)
+{
+    PyObject *hits = PyDict_GetItemWithError(known, true_atoms);
+    if (hits != NULL)
+        return Py_NewRef(hits);
+    if (PyErr_Occurred())
+        return NULL;
+    hits = nw_merged(a, true_atoms);
+    if (hits != NULL && PyDict_SetItem(known, true_atoms, hits) < 0)
+        Py_CLEAR(hits);
+    return hits;
+}
+
+/* The atoms of a flat plan that occur, as a new tuple of ints (made afresh: the plan's own
+ * tuple would be one more object to fetch from far in memory). */
+static PyObject *
+true_of(Article *a, const int32_t *atoms, Py_ssize_t size)
+{
+    PyObject *small[16], **present = size <= 16 ? small : PyMem_New(PyObject *, size);
     if (present == NULL)
         return PyErr_NoMemory();
-    for (Py_ssize_t i = 0; i < size; i++) {
-        PyObject *atom_obj = PyTuple_GET_ITEM(payload, i);
-        Py_ssize_t atom = PyLong_AsSsize_t(atom_obj);
-        int in = atom == -1 && PyErr_Occurred() ? -1 : nw_atom_present(a, atom_obj, atom);
-        if (in < 0) {
-            if (present != small)
-                PyMem_Free(present);
-            return NULL;
-        }
-        present[i] = (char)in;
-        count += in;
-    }
+    Py_ssize_t count = 0;
     PyObject *out = NULL;
-    if (count == size)
-        out = Py_NewRef(payload);
-    else if ((out = PyTuple_New(count)) != NULL)
-        for (Py_ssize_t i = 0, k = 0; i < size; i++)
-            if (present[i])
-                PyTuple_SET_ITEM(out, k++, Py_NewRef(PyTuple_GET_ITEM(payload, i)));
+    for (Py_ssize_t i = 0; i < size; i++) {
+        PyObject *atom_obj = PyLong_FromLong(atoms[i]);
+        /* the one positive atom of a rule that matched occurs (as alerts.rules.hits takes it) */
+        int in = atom_obj == NULL ? -1 : size == 1 ? 1 : nw_atom_present(a, atom_obj, atoms[i]);
+        if (in > 0)
+            present[count++] = atom_obj;
+        else
+            Py_XDECREF(atom_obj);
+        if (in < 0)
+            goto done;
+    }
+    if ((out = PyTuple_New(count)) != NULL)
+        for (Py_ssize_t i = 0; i < count; i++)
+            PyTuple_SET_ITEM(out, i, Py_NewRef(present[i]));
+done:
+    for (Py_ssize_t i = 0; i < count; i++)
+        Py_DECREF(present[i]);
     if (present != small)
         PyMem_Free(present);
     return out;
 }
 
+/* An int32 buffer argument: array('i'), or bytes of native int32 (released by the caller). */
+static int
+int32_buffer(PyObject *obj, Py_buffer *view, const char *what)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    const char *format = view->format;
+    int ints = view->itemsize == sizeof(int32_t) && format != NULL && (!strcmp(format, "i") || !strcmp(format, "@i"));
+    int raw = view->itemsize == 1 && (format == NULL || !strcmp(format, "B")) && view->len % sizeof(int32_t) == 0;
+    if (!ints && !raw) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_TypeError, "%s must be int32 (array('i') or packed bytes)", what);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(rule_hits_doc,
+"rule_hits(indexes, flat_at, flat_atoms, names, plans, title, text, known, slow, make)\n--\n\n"
+"RuleMatch(names[i], hits, true atoms, snippet) for each rule index i of `indexes` (int32, the\n"
+"rules the decision matched, in order), or None when one of them has no flat plan. A rule's\n"
+"flat plan is flat_atoms[flat_at[i]:]: a count, then its atom ids (flat_at[i] < 0: none).\n"
+"`plans`: (needles, keys, atoms) by atom id (lists, and int32 pairs: key id or -1, kind |\n"
+"fields << 8 | a phrase's words after its first << 16); `title`, `text`: (keys: a KeySet,\n"
+"first: the view's firsts by key id (_firsts.h) or a dict word -> first position, joined, text,\n"
+"offsets or None, surface, name, entries, sorted_of); `known`: dict true atoms -> hits (read\n"
+"and filled); `slow(atom, field)`: entries in Python; `make`: (RuleMatch, snippet).\n"
+"Why by index: the rules' own tuples lie all over memory, and fetching them was most of the\n"
+"cost of a match's hits.");
+
+static PyObject *
+rule_hits(PyObject *module, PyObject *args)
+{
+    PyObject *index_obj, *at_obj, *pool_obj, *names, *plans, *title, *text, *known, *slow, *make;
+    if (!PyArg_ParseTuple(args, "OOOO!OOOO!OO:rule_hits", &index_obj, &at_obj, &pool_obj, &PyList_Type, &names,
+                          &plans, &title, &text, &PyDict_Type, &known, &slow, &make))
+        return NULL;
+    Maker maker;
+    if (read_maker(make, &maker) < 0)
+        return NULL;
+    if (maker.type == NULL) {
+        PyErr_SetString(PyExc_TypeError, "make must be (RuleMatch, snippet)");
+        return NULL;
+    }
+    Py_buffer indexes, at, pool;
+    if (int32_buffer(index_obj, &indexes, "indexes") < 0)
+        return NULL;
+    if (int32_buffer(at_obj, &at, "flat_at") < 0) {
+        PyBuffer_Release(&indexes);
+        return NULL;
+    }
+    if (int32_buffer(pool_obj, &pool, "flat_atoms") < 0) {
+        PyBuffer_Release(&indexes);
+        PyBuffer_Release(&at);
+        return NULL;
+    }
+    const int32_t *rules = indexes.buf, *offsets = at.buf, *atoms = pool.buf;
+    Py_ssize_t count = indexes.len / 4, rule_count = at.len / 4, pooled = pool.len / 4;
+    PyObject *out = NULL;
+    for (Py_ssize_t r = 0; r < count; r++) { /* all flat, and every index known, before any work */
+        int32_t rule = rules[r];
+        if (rule < 0 || rule >= rule_count || rule >= PyList_GET_SIZE(names)) {
+            PyErr_SetString(PyExc_IndexError, "a rule index outside the rule tables");
+            goto released;
+        }
+        int32_t offset = offsets[rule];
+        if (offset < 0) {
+            out = Py_NewRef(Py_None);
+            goto released;
+        }
+        if (offset >= pooled || atoms[offset] < 0 || offset + 1 + (Py_ssize_t)atoms[offset] > pooled) {
+            PyErr_SetString(PyExc_IndexError, "a flat plan outside its pool");
+            goto released;
+        }
+    }
+    Article a;
+    if (open_article(&a, plans, title, text, slow) < 0)
+        goto released;
+    out = PyList_New(count);
+    for (Py_ssize_t r = 0; out != NULL && r < count; r++) {
+        int32_t offset = offsets[rules[r]];
+        PyObject *name = PyList_GET_ITEM(names, rules[r]), *hits = NULL, *match = NULL;
+        Py_INCREF(name); /* held while the callbacks (Python code) run */
+        PyObject *true_atoms = true_of(&a, atoms + offset + 1, atoms[offset]);
+        if (true_atoms != NULL && (hits = hits_of(&a, known, true_atoms)) != NULL)
+            match = make_match(&maker, name, true_atoms, hits);
+        Py_DECREF(name);
+        Py_XDECREF(true_atoms);
+        Py_XDECREF(hits);
+        if (match == NULL)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, r, match);
+    }
+    close_article(&a);
+released:
+    PyBuffer_Release(&indexes);
+    PyBuffer_Release(&at);
+    PyBuffer_Release(&pool);
+    return out;
+}
+
 PyDoc_STRVAR(hits_doc,
-"hits(items, plans, title, text, known, slow, make=None)\n--\n\n"
-"For each tuple of atom ids in `items` (the flat plans of the rules matched, in order), return\n"
-"(its true atoms, their hits). `plans`: (needles, keys, atoms) by atom id (lists, and int32\n"
-"pairs: key id or -1, kind | fields << 8); `title`, `text`: (keys: a KeySet,\n"
-"first: the view's firsts by key id, or a dict word -> first position, joined, text, offsets or\n"
-"None, surface, name, entries, sorted_of); `known`:\n"
-"dict true atoms -> hits (read and filled); `slow(atom, field)`: entries in Python. With `make`\n"
-"= (RuleMatch, snippet), `items` are the rules' (name, (\"flat\", atom ids)) and the result is\n"
-"RuleMatch(name, hits, true atoms, snippet) for each, or None when a plan is not flat.");
+"hits(payloads, plans, title, text, known, slow)\n--\n\n"
+"For each tuple of atom ids in `payloads` (the flat plans of rules matched, in order), return\n"
+"(its true atoms, their hits); the arguments as rule_hits() reads them. (For a mix of flat and\n"
+"tree plans, whose trees alerts.rules.hits works out in Python.)");
 
 static PyObject *
 explain_hits(PyObject *module, PyObject *args)
 {
-    PyObject *payloads, *plans, *title, *text, *known, *slow, *make = NULL;
+    PyObject *payloads, *plans, *title, *text, *known, *slow;
+    if (!PyArg_ParseTuple(args, "O!OOOO!O:hits", &PyList_Type, &payloads, &plans, &title, &text, &PyDict_Type,
+                          &known, &slow))
+        return NULL;
     Article a;
-    Maker maker;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O|O:hits", &PyList_Type, &payloads, &PyTuple_Type, &plans,
-                          &PyTuple_Type, &title, &PyTuple_Type, &text, &PyDict_Type, &known, &slow, &make))
+    if (open_article(&a, plans, title, text, slow) < 0)
         return NULL;
-    if (read_maker(make, &maker) < 0)
-        return NULL;
-    if (maker.type != NULL && !all_flat(payloads))
-        Py_RETURN_NONE;
-    PyObject *atoms;
-    if (!PyArg_ParseTuple(plans, "O!O!O:plans", &PyList_Type, &a.needles, &PyList_Type, &a.keys, &atoms))
-        return NULL;
-    if (PyObject_GetBuffer(atoms, &a.atoms, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
-        return NULL;
-    if (a.atoms.itemsize != sizeof(int32_t) || a.atoms.format == NULL || a.atoms.len % sizeof(AtomInfo)
-        || (strcmp(a.atoms.format, "i") && strcmp(a.atoms.format, "@i"))) {
-        PyBuffer_Release(&a.atoms);
-        PyErr_SetString(PyExc_TypeError, "the atoms must be int32 pairs (array('i'))");
-        return NULL;
-    }
-    a.slow = slow;
-    if (read_field(title, &a.field[0]) < 0) {
-        PyBuffer_Release(&a.atoms);
-        return NULL;
-    }
-    if (read_field(text, &a.field[1]) < 0) {
-        release_field(&a.field[0]);
-        PyBuffer_Release(&a.atoms);
-        return NULL;
-    }
     Py_ssize_t count = PyList_GET_SIZE(payloads);
     PyObject *out = PyList_New(count);
-    if (out == NULL)
-        goto done;
-    for (Py_ssize_t r = 0; r < count; r++) {
+    for (Py_ssize_t r = 0; out != NULL && r < count; r++) {
         if (r >= PyList_GET_SIZE(payloads)) { /* the callbacks are Python code */
             PyErr_SetString(PyExc_ValueError, "the payloads changed during the call");
-            goto fail;
+            Py_CLEAR(out);
+            break;
         }
-        PyObject *item = PyList_GET_ITEM(payloads, r), *payload = item, *name = NULL;
-        if (maker.type != NULL) { /* (name, ("flat", payload)), as all_flat() checked */
-            if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(item, 1))
-                || PyTuple_GET_SIZE(PyTuple_GET_ITEM(item, 1)) != 2) {
-                PyErr_SetString(PyExc_ValueError, "the rules changed during the call");
-                goto fail;
-            }
-            name = PyTuple_GET_ITEM(item, 0);
-            payload = PyTuple_GET_ITEM(PyTuple_GET_ITEM(item, 1), 1);
-        }
+        PyObject *payload = PyList_GET_ITEM(payloads, r), *pair = NULL;
         if (!PyTuple_Check(payload)) {
             PyErr_SetString(PyExc_TypeError, "a payload must be a tuple of atom ids");
-            goto fail;
+            Py_CLEAR(out);
+            break;
         }
-        Py_INCREF(item); /* held while the callbacks (Python code) run: it holds name and payload */
-        PyObject *true_atoms;
+        Py_INCREF(payload);
         Py_ssize_t size = PyTuple_GET_SIZE(payload);
-        if (size == 1) {
-            Py_INCREF(payload);
-            true_atoms = payload;
+        int32_t small[16], *ids = size <= 16 ? small : PyMem_New(int32_t, size);
+        int failed = ids == NULL;
+        if (failed)
+            PyErr_NoMemory();
+        for (Py_ssize_t i = 0; !failed && i < size; i++) {
+            long id = PyLong_AsLong(PyTuple_GET_ITEM(payload, i));
+            failed = (id == -1 && PyErr_Occurred()) || id < 0 || id > INT32_MAX;
+            if (!failed)
+                ids[i] = (int32_t)id;
+            else if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_IndexError, "an atom id outside the plans");
         }
-        else if ((true_atoms = true_of(&a, payload)) == NULL) {
-            Py_DECREF(item);
-            goto fail;
-        }
-        PyObject *hits = PyDict_GetItemWithError(known, true_atoms);
-        if (hits != NULL)
-            Py_INCREF(hits);
-        else if (!PyErr_Occurred()) {
-            hits = merged(&a, true_atoms);
-            if (hits != NULL && PyDict_SetItem(known, true_atoms, hits) < 0)
-                Py_CLEAR(hits);
-        }
-        if (hits == NULL) {
-            Py_DECREF(item);
-            Py_DECREF(true_atoms);
-            goto fail;
-        }
-        PyObject *pair = name != NULL ? make_match(&maker, name, true_atoms, hits) : PyTuple_Pack(2, true_atoms, hits);
-        Py_DECREF(item);
-        Py_DECREF(true_atoms);
-        Py_DECREF(hits);
+        PyObject *true_atoms = failed ? NULL : true_of(&a, ids, size), *hits = NULL;
+        if (ids != small)
+            PyMem_Free(ids);
+        if (true_atoms != NULL && (hits = hits_of(&a, known, true_atoms)) != NULL)
+            pair = PyTuple_Pack(2, true_atoms, hits);
+        Py_DECREF(payload);
+        Py_XDECREF(true_atoms);
+        Py_XDECREF(hits);
         if (pair == NULL)
-            goto fail;
-        PyList_SET_ITEM(out, r, pair);
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, r, pair);
     }
-    goto done;
-fail:
-    Py_CLEAR(out);
-done:
-    for (int f = 0; f < 2; f++) {
-        release_field(&a.field[f]);
-        Py_CLEAR(a.field[f].sorted);
-        PyMem_Free(a.field[f].spaces);
-    }
-    PyBuffer_Release(&a.atoms);
+    close_article(&a);
     return out;
 }
 
@@ -453,6 +392,7 @@ PyObject *nw_window(PyObject *module, PyObject *args);
 static PyMethodDef module_methods[] = {
     {"window", (PyCFunction)nw_window, METH_VARARGS, nw_window_doc},
     {"hits", (PyCFunction)explain_hits, METH_VARARGS, hits_doc},
+    {"rule_hits", (PyCFunction)rule_hits, METH_VARARGS, rule_hits_doc},
     {"snippet", (PyCFunction)nw_snippet, METH_VARARGS, nw_snippet_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -42,7 +42,8 @@ typedef struct {
 /* What the hits read of an atom, all in one place (one memory read for most atoms). */
 typedef struct {
     int32_t key_id; /* the id of its key (alerts/rules/keys.py), -1 when it has none */
-    int32_t kind;   /* GENERIC, WORD, PREFIX or PHRASE, plus its fields << 8 (1 title, 2 text) */
+    int32_t kind;   /* GENERIC, WORD, PREFIX or PHRASE, plus its fields << 8 (1 title, 2 text),
+                       plus for a phrase its words after the first << 16 */
 } AtomInfo;
 
 typedef struct {
@@ -77,5 +78,8 @@ has_key_id(const Field *field, int32_t id)
 /* Defined in _entries.c. */
 PyObject *nw_entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f);
 int nw_atom_present(Article *a, PyObject *atom_obj, Py_ssize_t atom);
+
+/* Defined in _merged.c: the hits of a tuple of true atoms, {field name: [surface, …]}. */
+PyObject *nw_merged(Article *a, PyObject *atoms);
 
 #endif

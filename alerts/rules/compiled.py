@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.rules import hits, lexicon
+from alerts.rules.atoms import ExplainPlans, FlatPlans, Plan
 from alerts.rules.explanations import RuleMatch
-from alerts.rules.hits import ArticleHits, ExplainPlans, Plan
+from alerts.rules.hits import ArticleHits
 from alerts.rules.keys import key_id
 from alerts.rules.plan import (
     CodeGen,
@@ -106,6 +107,9 @@ class CompiledRules:
         self._names: list[str | None] = [rule.name for rule in compiled]
         self._explained: list[tuple[str, Plan] | None] = [rule.explained for rule in compiled]
         self._plans = plans or ExplainPlans(indexed)
+        self._flat = FlatPlans()  # the rules' flat plans, packed (what the C hits read)
+        for index, rule in enumerate(compiled):
+            self._flat.put(index, rule.plan)
         self._checks = checks
         self._indexed = indexed
         # Rules decided by one group match as soon as one of its keys occurs.
@@ -186,6 +190,7 @@ class CompiledRules:
         self._rules[index] = None
         self._names[index] = None
         self._explained[index] = None
+        self._flat.put(index, None)
         self._evaluate[index] = None
         self._other_groups[index] = ()
         if self._positions.get(rule.name) == index:
@@ -230,6 +235,7 @@ class CompiledRules:
             list(self._evaluate),
             list(self._other_groups),
         )
+        new._flat = self._flat.copy()
         new._direct, new._triggers, new._postings, new._positions = (
             dict(self._direct),
             dict(self._triggers),
@@ -256,6 +262,7 @@ class CompiledRules:
             new._rules[index] = entry
             new._names[index] = entry.name
             new._explained[index] = entry.explained
+            new._flat.put(index, entry.plan)
             new._post(index, entry)
             added.add(entry.query.root, self._indexed)
         new._count = len(new._positions)
@@ -280,9 +287,10 @@ class CompiledRules:
 
     def _matching(
         self, title: str, text: str, source: str | None, wanted: list[Any] | None = None
-    ) -> tuple[list[Any], ScannedArticle]:
+    ) -> tuple[Any, ScannedArticle]:
         """The rules the article matches, in order; with the C decision and no source, the items
-        of `wanted` (self._names, self._explained) at their places instead."""
+        of `wanted` (self._names) at their places instead, or without `wanted` their indexes
+        (packed int32)."""
         article = ScannedArticle(title or "", text or "", self._checks)
         keys = self._lexicon.keys
         title_keys, title_state, title_ids = keys(article.scans[0])
@@ -293,13 +301,14 @@ class CompiledRules:
         article.tables = (title_state.table, text_state.table)
         article.word_ids = self._lexicon.phrase_words
         if self._indexed:  # the same as below, in C
-            table = wanted if wanted is not None and source is None else self._rules
+            table = wanted if wanted is not None and source is None else len(self._rules)
             found = lexicon._scan.decide(
                 *words, self._postings, self._other_groups, self._evaluate, article, table
             )
             if source is None:
                 return found, article
-            return [r for r in found if r.sources is None or source in r.sources], article
+            rules = self._rules
+            return [rules[i] for i in memoryview(found).cast("i") if _serves(rules[i], source)], article
         present = words[0] | words[1]
         matched: set[int] = set().union(*map(self._direct.__getitem__, present & self._direct_keys))
         candidates = set().union(*map(self._triggers.__getitem__, present & self._trigger_keys))
@@ -315,10 +324,7 @@ class CompiledRules:
                     if function is None or function(title_words, text_words, article):  # type: ignore[operator]
                         matched.add(index)
         rules = self._rules
-        if source is None:
-            return [rules[i] for i in sorted(matched)], article
-        found = [r for r in (rules[i] for i in sorted(matched)) if r.sources is None or source in r.sources]
-        return found, article
+        return [rules[i] for i in sorted(matched) if source is None or _serves(rules[i], source)], article
 
     def match_names(self, title: str, text: str, source: str | None = None) -> list[str]:
         """Return the names of the rules that match, in rule-definition order (no explanation)."""
@@ -328,13 +334,18 @@ class CompiledRules:
     def match(self, title: str, text: str, source: str | None = None) -> list[RuleMatch]:
         """Return the rules that match the article, in rule-definition order, explained from the
         words this pass split (`alerts.rules.hits`)."""
-        found, article = self._matching(title, text, source, self._explained)
+        found, article = self._matching(title, text, source)
         if not found:
             return []
         hits = ArticleHits(title or "", text or "", article, self._plans)
-        if self._indexed and source is None:
-            return hits.explain(found)
+        if self._indexed and source is None:  # the rules' indexes, packed
+            return hits.explain_indexes(found, self._flat, self._names, self._explained)  # type: ignore[arg-type]
         return hits.explain([rule.explained for rule in found])
+
+
+def _serves(rule: _Compiled, source: str) -> bool:
+    """Whether a rule matches articles of `source` (`sources:` unset: every source)."""
+    return rule.sources is None or source in rule.sources
 
 
 def _packed_ids(keys: Iterable[bytes]) -> bytes:

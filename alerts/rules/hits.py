@@ -9,28 +9,29 @@ the first one. The same is computed here from the words the compiled matcher has
 chunk table, or the word regex), and each distinct word's first position.
 
 The rules matched on one article share that work. Each atom (word, prefix, phrase, NEAR) of the
-compiled rules is numbered once (`ExplainPlans`); per article an atom's hits are worked out once
-and kept as the first occurrence of each distinct folded form it hit, so a rule's hits are a
-merge of the few entries of its true atoms. Snippets are made only when read.
+compiled rules is numbered once (`alerts.rules.atoms.ExplainPlans`); per article an atom's hits
+are worked out once and kept as the first occurrence of each distinct folded form it hit
+(start, end, form — with the form left out where the C code made it: an entry's span stands for
+its form), so a rule's hits are a merge of the few entries of its true atoms. Snippets are made
+only when read.
 
 With the C chunk table, the loop over the matched rules of flat plans (nearly all) runs in
-`alerts.rules._explain` and so do the snippets' window and text (`_snippets.c`); this module
-keeps the same in Python (the reference for them, and the path where they were not built) and
-the rarer shapes: exact words, NEAR, and rules whose plan is a tree.
+`alerts.rules._explain`, reading the rules by index (`FlatPlans`), and so do the snippets' window
+and text (`_snippets.c`); this module keeps the same in Python (the reference for them, and the
+path where they were not built) and the rarer shapes: exact words, NEAR, and rules whose plan is
+a tree.
 """
 
 from __future__ import annotations
 
-from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from alerts.rules.atoms import PHRASE, PREFIX, WORD, ExplainPlans, FlatPlans, Plan
 from alerts.rules.explanations import SNIPPET_AFTER, RuleMatch, make_snippet
 from alerts.rules.fieldview import FieldView, First, Span, firsts_of, occurrences
-from alerts.rules.keys import indexed_key, key_id, word_key
-from alerts.rules.text import encode
-from alerts.rules.tree import FIELDS, And, Near, Node, Not, Or, Phrase, Word
+from alerts.rules.tree import FIELDS, Near, Phrase, Word
 
 if TYPE_CHECKING:
     from alerts.rules.scanned import ScannedArticle
@@ -39,88 +40,6 @@ try:  # the same loop over the matched rules in C (optional, like the chunk tabl
     from alerts.rules import _explain
 except ImportError:  # not built: Python does it
     _explain = None  # type: ignore[assignment]
-
-GENERIC, WORD, PREFIX, PHRASE = range(4)  # how an atom is looked for (`ExplainPlans.kinds`)
-# A rule's explanation plan: ("flat", atom ids) when its true atoms are simply those of its
-# positive atoms that occur (an atom, an OR of atoms, an AND of those and NOTs); else its tree
-# as ("atom", id), ("and", plans), ("or", plans), ("not", plan).
-Plan = tuple
-
-
-class ExplainPlans:
-    """The atoms of every compiled rule, numbered once (the same atom in many rules, one id),
-    each with how it is looked for: `kinds` (GENERIC, WORD, PREFIX or PHRASE of plain words),
-    `needles` (the folded word, the prefix without its *, or b" w1 w2 "), and `keys`/`masks`:
-    the rule key whose presence in the matcher's per-field key sets says the atom occurs there
-    (None: worked out on the words), and the fields it is looked for in (1 title, 2 text)."""
-
-    def __init__(self, indexed: bool = False) -> None:
-        self.indexed = indexed  # phrases of plain words are keys (the C chunk table finds them)
-        self.atoms: list[Word | Phrase | Near] = []
-        self.kinds = bytearray()  # small ints: one byte per atom (read in C without int objects)
-        self.needles: list[bytes] = []
-        self.keys: list[bytes | None] = []
-        # What alerts.rules._explain reads of each atom, in one place: (its key's id (`key_id`,
-        # with `indexed`) or -1, kind | mask << 8).
-        self.infos = array("i")
-        self.masks = bytearray()
-        self._ids: dict[Hashable, int] = {}
-
-    def atom(self, node: Word | Phrase | Near) -> int:
-        if isinstance(node, Word):
-            key: Hashable = (node.key, node.prefix, node.exact, node.field)
-        else:
-            key = str(node)  # the query text of the atom: no columns, scopes included
-        found = self._ids.get(key)
-        if found is None:
-            found = self._ids[key] = len(self.atoms)
-            self._describe(node)
-            self.atoms.append(node)
-        return found
-
-    def _describe(self, node: Word | Phrase | Near) -> None:
-        kind, needle, key = GENERIC, b"", None
-        if isinstance(node, Word) and not node.exact:
-            kind, needle, key = (PREFIX if node.prefix else WORD), encode(node.key), word_key(node)
-        elif isinstance(node, Phrase) and not any(w.prefix or w.exact for w in node.words):
-            kind, needle = PHRASE, b" " + b" ".join(encode(w.key) for w in node.words) + b" "
-            key = indexed_key(node) if self.indexed else None
-        self.kinds.append(kind)
-        self.needles.append(needle)
-        self.keys.append(key)
-        field = node.field if isinstance(node, Word | Phrase) else None
-        mask = {None: 3, "title": 1, "text": 2}[field]
-        self.masks.append(mask)
-        self.infos.extend((key_id(key) if key is not None and self.indexed else -1, kind | mask << 8))
-
-    def plan(self, root: Node) -> Plan:
-        """The explanation plan of a rule's tree."""
-        if isinstance(root, Word | Phrase | Near):
-            return ("flat", (self.atom(root),))
-        children = root.children if isinstance(root, And | Or) else ()
-        if isinstance(root, Or) and all(isinstance(c, Word | Phrase | Near) for c in children):
-            return ("flat", tuple(self.atom(c) for c in children))
-        if isinstance(root, And) and all(_flat_part(c) for c in children):
-            ids = [self.atom(a) for c in children if not isinstance(c, Not) for a in _atoms_of(c)]
-            return ("flat", tuple(dict.fromkeys(ids)))
-        return self._tree(root)
-
-    def _tree(self, node: Node) -> Plan:
-        if isinstance(node, Word | Phrase | Near):
-            return ("atom", self.atom(node))
-        if isinstance(node, Not):
-            return ("not", self._tree(node.child))
-        return ("and" if isinstance(node, And) else "or", tuple(self._tree(c) for c in node.children))
-
-
-def _flat_part(node: Node) -> bool:
-    if isinstance(node, Word | Phrase | Near | Not):
-        return True
-    return isinstance(node, Or) and all(isinstance(c, Word | Phrase | Near) for c in node.children)
-
-
-def _atoms_of(node: Node) -> list[Word | Phrase | Near]:
-    return list(node.children) if isinstance(node, Or) else [node]  # type: ignore[list-item]
 
 
 class ArticleHits:
@@ -170,7 +89,8 @@ class ArticleHits:
         return found
 
     def explain(self, rules: list[tuple[str, Plan]]) -> list[RuleMatch]:
-        """The RuleMatch of each (name, plan) of the rules that matched, in that order."""
+        """The RuleMatch of each (name, plan) of the rules that matched, in that order (the
+        Python decision's way; the C decision's is `explain_indexes`)."""
         if _explain is not None and self.plans.indexed:
             return self._explain_in_c(rules)
         title_keys, text_keys = self.scanned.words
@@ -195,18 +115,31 @@ class ArticleHits:
             out.append(RuleMatch(name, self._hits_of(true), true, snippet))
         return out
 
+    def explain_indexes(
+        self, indexes: bytes, flat: FlatPlans, names: list, explained: list
+    ) -> list[RuleMatch]:
+        """`explain` of the rules at `indexes` (packed int32, as the C decision gives them):
+        with every plan flat (nearly always), the whole loop in `alerts.rules._explain`, which
+        reads the rules' atoms from `flat` and their names from `names`."""
+        if _explain is not None and self.plans.indexed:
+            plans = self.plans
+            made = _explain.rule_hits(
+                indexes, flat.at, flat.atoms, names, (plans.needles, plans.keys, plans.infos),
+                self._field(0), self._field(1), self._hits, self._field_firsts, (RuleMatch, self.snippet),
+            )  # fmt: skip
+            if made is not None:
+                return made  # type: ignore[no-any-return]
+        return self.explain([explained[i] for i in memoryview(indexes).cast("i")])
+
     def _explain_in_c(self, rules: list[tuple[str, Plan]]) -> list[RuleMatch]:
-        """`explain` with the flat plans (nearly all) done by `alerts.rules._explain`: the same
-        true atoms and hits, from the same caches."""
+        """`explain` with the flat plans done by `alerts.rules._explain` (the same true atoms and
+        hits, from the same caches) and the trees here."""
         plans, snippet = self.plans, self.snippet
-        lists = (plans.needles, plans.keys, plans.infos)
-        fields = (self._field(0), self._field(1))
-        made = _explain.hits(rules, lists, *fields, self._hits, self._field_firsts, (RuleMatch, snippet))
-        if made is not None:  # the usual case: every plan flat, the matches made in C too
-            return made  # type: ignore[no-any-return]
         flat = [payload for _, (kind, payload) in rules if kind == "flat"]
-        done = _explain.hits(flat, lists, *fields, self._hits, self._field_firsts)
-        pairs = iter(done)
+        lists = (plans.needles, plans.keys, plans.infos)
+        pairs = iter(
+            _explain.hits(flat, lists, self._field(0), self._field(1), self._hits, self._field_firsts)
+        )
         out = []
         for name, plan in rules:
             if plan[0] == "flat":
@@ -334,9 +267,10 @@ class ArticleHits:
             if not entries:
                 continue
             if parts > 1:  # one atom's entries are sorted and each form is there once
-                entries.sort()
-                seen: set[bytes] = set()
-                entries = [e for e in entries if not (e[2] in seen or seen.add(e[2]))]  # type: ignore[func-returns-value]
+                # An entry is a form's first occurrence: its span stands for its form (the C
+                # hits leave the forms out).
+                spans = sorted({(start, end) for start, end, _ in entries})
+                entries = [(start, end, b"") for start, end in spans]
             hits[FIELDS[f]] = [self._surface(f, start, end) for start, end, _ in entries]
         return hits
 
