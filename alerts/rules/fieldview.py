@@ -12,7 +12,9 @@ from alerts.rules.text import encode, fold, fold_exact, tokenize, word_places
 from alerts.rules.tree import Near, Node, Or, Phrase, Word
 
 Span = tuple[int, int]
-First = tuple[int, int, bytes | None]  # (start, end, folded form or None) of a distinct form's first occurrence
+First = tuple[
+    int, int, bytes | None
+]  # (start, end, folded form or None) of a distinct form's first occurrence
 
 
 # Scanning the field for one word costs about what indexing all its words costs over this many
