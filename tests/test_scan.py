@@ -166,6 +166,8 @@ def test_the_view_pass_gives_the_joined_words_offsets_and_where_each_key_first_o
         joined, offsets, firsts = table.view(scan.data)
         assert joined == scan.joined()
         assert offsets == table.offsets(scan.data)
+        # The scan makes the same view in its own pass (every chunk is known by now).
+        assert table.scan(scan.data, False, True, True)[5] == (joined, offsets, firsts)
         words = scan.sequence()
         for word in terms.vocabulary:
             expected = words.index(word) if word in words else None
@@ -185,6 +187,7 @@ def test_the_view_pass_gives_the_joined_words_offsets_and_where_each_key_first_o
             places = [i for i in range(len(words)) if words[i : i + len(parts)] == parts]
             assert _scan.first_positions(firsts, joined, phrase) == ((places[0], []) if places else None)
     assert table.view(b"never seen chunks") is None
+    assert table.scan(b"a never-seen \xe2\x82\xac999qq", False, True, True)[5] is None  # learnt first
 
 
 def test_the_chunk_hash_is_keyed_per_process() -> None:

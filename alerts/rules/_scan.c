@@ -584,14 +584,23 @@ nw_find_phrases(ChunkTable *self, const int32_t *stream, Py_ssize_t streamed, ui
     return 0;
 }
 
+typedef struct {
+    KeySet *keys;
+    View *view; /* NULL: no view made in this pass */
+} Found;
+
+/* A phrase found by the scan: its keys, and where it starts for the view. */
 static int
-phrase_keys(ChunkTable *self, int32_t value, Py_ssize_t start, void *keys)
+phrase_found(ChunkTable *self, int32_t value, Py_ssize_t start, void *into)
 {
-    return add_keys(self, (KeySet *)keys, value);
+    Found *found = into;
+    if (add_keys(self, found->keys, value) < 0)
+        return -1;
+    return found->view == NULL ? 0 : nw_view_phrase(self, found->view, value, start);
 }
 
 PyDoc_STRVAR(table_scan_doc,
-"scan(data, dirty=True, words=False)\n--\n\n"
+"scan(data, dirty=True, words=False, view=False)\n--\n\n"
 "Split `data` at spaces and return (keys, new, dirty, complete): the keys of the known chunks\n"
 "and of the phrases their words make (a KeySet), the distinct chunks not in the table, the\n"
 "distinct chunks with a byte >= 0x80 (sets; dirty is None when not asked for), and whether the\n"
@@ -599,18 +608,26 @@ PyDoc_STRVAR(table_scan_doc,
 "known): learn the new chunks and scan again. A new ASCII chunk is taken to be a word of no\n"
 "phrase: the caller adds every phrase word to the table first. With `words`, a fifth item: the\n"
 "ids of the words in order (native int32 in one bytes object; 0 for a word without one), or\n"
-"None when not complete.");
+"None when not complete. With `view` (and `words`), a sixth: what view(data) gives, made in the\n"
+"same pass (no second hashing of each chunk, no second search for the phrases), or None when a\n"
+"chunk was not known.");
 
 static PyObject *
 table_scan(ChunkTable *self, PyObject *args)
 {
     Py_buffer data;
     PyObject *arg, *words = NULL;
-    int want_dirty = 1, want_words = 0;
-    if (!PyArg_ParseTuple(args, "O|pp:scan", &arg, &want_dirty, &want_words))
+    int want_dirty = 1, want_words = 0, want_view = 0;
+    if (!PyArg_ParseTuple(args, "O|ppp:scan", &arg, &want_dirty, &want_words, &want_view))
         return NULL;
+    if (want_view && !want_words) {
+        PyErr_SetString(PyExc_ValueError, "a view comes with the words");
+        return NULL;
+    }
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
         return NULL;
+    View view;
+    int viewing = 0; /* the view is being made (until a chunk is not known) */
     KeySet *keys = nw_keyset_new(self->key_bound);
     PyObject *unknown = PySet_New(NULL);
     PyObject *dirty = want_dirty ? PySet_New(NULL) : Py_NewRef(Py_None);
@@ -623,6 +640,13 @@ table_scan(ChunkTable *self, PyObject *args)
         goto done;
     if ((self->nodes > 1 || want_words) && nw_reserve((void **)&stream, &stream_capacity, 0, data.len / 2 + 16, sizeof(int32_t)) < 0)
         goto done;
+    if (want_view) {
+        if (nw_view_start(&view, VIEW_JOINED | VIEW_OFFSETS | VIEW_FIRST, data.buf, data.len) < 0) {
+            nw_view_free(&view);
+            goto done;
+        }
+        viewing = 1;
+    }
     uint32_t epoch = nw_next_epoch(self);
     const unsigned char *p = data.buf;
     const unsigned char *end = p + data.len;
@@ -645,9 +669,12 @@ table_scan(ChunkTable *self, PyObject *args)
                     memcpy(stream + streamed, slot_words(self, slot), (size_t)slot->nwords * sizeof(int32_t));
                 streamed += slot->nwords;
             }
-            if (slot->stamp == epoch)
-                continue;
+            int first_time = slot->stamp != epoch;
             slot->stamp = epoch;
+            if (viewing && nw_view_chunk(self, &view, slot, start, n, high, first_time) < 0)
+                goto done;
+            if (!first_time)
+                continue;
             if (slot->value >= 0 && add_keys(self, keys, slot->value) < 0)
                 goto done;
             if (!high || !want_dirty)
@@ -656,6 +683,11 @@ table_scan(ChunkTable *self, PyObject *args)
             int entered = enter_plain(self, start, n, key);
             if (entered < 0)
                 goto done;
+            if (entered && viewing) { /* (enter_plain stamped it: it is here for the first time) */
+                Slot *entered_slot = find_slot(self, (const char *)start, n, key);
+                if (nw_view_chunk(self, &view, entered_slot, start, n, high, 1) < 0)
+                    goto done;
+            }
             if (entered) {
                 if (stream != NULL) {
                     if (nw_reserve((void **)&stream, &stream_capacity, streamed, 1, sizeof(int32_t)) < 0)
@@ -664,6 +696,10 @@ table_scan(ChunkTable *self, PyObject *args)
                 }
                 continue;
             }
+        }
+        if (!known && viewing) { /* not in the table: the view waits for a scan after learning */
+            nw_view_free(&view);
+            viewing = 0;
         }
         if (!known && stream != NULL) {
             if (high) {
@@ -685,8 +721,8 @@ table_scan(ChunkTable *self, PyObject *args)
         }
         Py_DECREF(chunk);
     }
-    if (stream != NULL && self->nodes > 1
-        && nw_find_phrases(self, stream, streamed, epoch, phrase_keys, keys) < 0)
+    Found found = {keys, viewing && stream != NULL ? &view : NULL};
+    if (stream != NULL && self->nodes > 1 && nw_find_phrases(self, stream, streamed, epoch, phrase_found, &found) < 0)
         goto done;
     if (want_words) {
         words = stream == NULL ? Py_NewRef(Py_None)
@@ -694,11 +730,18 @@ table_scan(ChunkTable *self, PyObject *args)
         if (words == NULL)
             goto done;
     }
-    if (want_words)
+    PyObject *made = NULL;
+    if (want_view && (made = viewing && stream != NULL ? nw_view_finish(&view) : Py_NewRef(Py_None)) == NULL)
+        goto done;
+    if (want_view)
+        result = Py_BuildValue("(OOONON)", (PyObject *)keys, unknown, dirty, PyBool_FromLong(complete), words, made);
+    else if (want_words)
         result = Py_BuildValue("(OOONO)", (PyObject *)keys, unknown, dirty, PyBool_FromLong(complete), words);
     else
         result = Py_BuildValue("(OOON)", (PyObject *)keys, unknown, dirty, PyBool_FromLong(complete));
 done:
+    if (viewing)
+        nw_view_free(&view);
     PyMem_Free(stream);
     Py_XDECREF(words);
     Py_XDECREF(keys);

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_firsts.h"
+
 typedef struct {
     uint64_t hash;   /* 0: empty slot */
     uint64_t head;   /* the chunk's first 8 bytes (zero-padded): most chunks are compared here */
@@ -336,6 +338,32 @@ int nw_find_phrases(ChunkTable *self, const int32_t *stream, Py_ssize_t streamed
 /* The key of an id (borrowed), from alerts.rules.keys.KEY_LIST; NULL with an error. Defined in
  * _keys.c. */
 PyObject *nw_key_bytes(int32_t id);
+
+/* One pass's view of a field (_walk.c): the folded words joined, their offsets, where its keys
+ * first occur. Made by walk() or, in the same pass, by the scan. */
+enum { VIEW_JOINED = 1, VIEW_OFFSETS = 2, VIEW_FIRST = 4 };
+typedef struct { /* where the field's keys first occur, as it is noted (laid out by firsts_bytes) */
+    FirstSlot *slots;
+    int32_t capacity, used;
+    FirstEntry *entries;
+    Py_ssize_t count, entries_capacity;
+} Firsts;
+typedef struct {
+    int wanted, with_offsets;
+    char *out; /* the joined words */
+    Py_ssize_t used, capacity;
+    int32_t *offsets;
+    Py_ssize_t pairs, pairs_capacity;
+    const unsigned char *base, *counted; /* the data; how far its characters were counted */
+    Py_ssize_t chars, position;          /* characters in [base, counted); words so far */
+    Firsts firsts;
+} View;
+int nw_view_start(View *v, int wanted, const unsigned char *base, Py_ssize_t length);
+int nw_view_chunk(ChunkTable *self, View *v, const Slot *slot, const unsigned char *start, Py_ssize_t n, int high,
+                  int first_time);
+int nw_view_phrase(ChunkTable *self, View *v, int32_t value, Py_ssize_t start);
+PyObject *nw_view_finish(View *v); /* (joined, offsets, firsts) */
+void nw_view_free(View *v);
 
 /* Defined in _walk.c: the table's methods joined(), offsets() and view(), and the module's
  * first_positions(). */

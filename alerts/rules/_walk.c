@@ -10,16 +10,8 @@
 #include <string.h>
 
 #include "_table.h"
-#include "_firsts.h"
 
 /* ---------------------------------------------------------------- the firsts (_firsts.h) */
-
-typedef struct {
-    FirstSlot *slots;
-    int32_t capacity, used;
-    FirstEntry *entries;
-    Py_ssize_t count, entries_capacity;
-} Firsts;
 
 static int
 firsts_start(Firsts *f)
@@ -150,19 +142,6 @@ note_chunk(ChunkTable *self, Firsts *f, int32_t value, Py_ssize_t position, Py_s
     return 0;
 }
 
-/* A phrase found: its key's first position. */
-static int
-phrase_start(ChunkTable *self, int32_t value, Py_ssize_t start, void *into)
-{
-    if (value < 0 || value >= self->value_at_capacity || self->value_at[value] < 0)
-        return 0;
-    const int32_t *ids = self->key_pool + self->value_at[value];
-    for (int32_t i = 1; i <= ids[0]; i++)
-        if (firsts_note((Firsts *)into, ids[i], start, 0, 0, NULL) < 0)
-            return -1;
-    return 0;
-}
-
 /* The firsts as one bytes object (the layout of _firsts.h). */
 static PyObject *
 firsts_bytes(Firsts *f)
@@ -182,52 +161,163 @@ firsts_bytes(Firsts *f)
     return out;
 }
 
-/* ---------------------------------------------------------------- the pass */
+/* ---------------------------------------------------------------- the view */
 
-enum { JOINED = 1, OFFSETS = 2, FIRST = 4 }; /* what `walk` makes */
+int
+nw_view_start(View *v, int wanted, const unsigned char *base, Py_ssize_t length)
+{
+    memset(v, 0, sizeof(*v));
+    v->wanted = wanted;
+    v->with_offsets = (wanted & VIEW_OFFSETS) != 0;
+    v->base = v->counted = base;
+    if (length > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "the text is too long");
+        return -1;
+    }
+    if ((wanted & VIEW_FIRST) && firsts_start(&v->firsts) < 0)
+        return -1;
+    if ((wanted & (VIEW_JOINED | VIEW_FIRST)) && nw_reserve((void **)&v->out, &v->capacity, 0, length + 3, 1) < 0)
+        return -1;
+    if (v->out != NULL)
+        v->out[v->used++] = ' ';
+    if (v->with_offsets && nw_reserve((void **)&v->offsets, &v->pairs_capacity, 0, length / 2 + 16, sizeof(int32_t)) < 0)
+        return -1;
+    return 0;
+}
+
+void
+nw_view_free(View *v)
+{
+    firsts_free(&v->firsts);
+    PyMem_Free(v->out);
+    PyMem_Free(v->offsets);
+    v->out = NULL;
+    v->offsets = NULL;
+    v->firsts.slots = NULL;
+    v->firsts.entries = NULL;
+}
+
+int
+nw_view_chunk(ChunkTable *self, View *v, const Slot *slot, const unsigned char *start, Py_ssize_t n, int high,
+              int first_time)
+{
+    if (v->with_offsets && slot->spans == -2)
+        v->with_offsets = 0;
+    if (v->with_offsets) {
+        v->chars += start - v->counted; /* the spaces before the chunk */
+        Py_ssize_t from = v->chars;
+        if (high) /* characters: the bytes that do not continue one */
+            for (const unsigned char *c = start; c < start + n; c++)
+                v->chars += (*c & 0xC0) != 0x80;
+        else
+            v->chars += n;
+        v->counted = start + n;
+        if (nw_reserve((void **)&v->offsets, &v->pairs_capacity, v->pairs, 2 * (Py_ssize_t)slot->nwords + 2,
+                       sizeof(int32_t)) < 0)
+            return -1;
+        if (slot->spans < 0 && slot->nwords == 1) { /* one word: the whole chunk */
+            v->offsets[v->pairs++] = (int32_t)from;
+            v->offsets[v->pairs++] = (int32_t)v->chars;
+        } else if (slot->spans >= 0) {
+            const int32_t *spans = self->sequences + slot->spans;
+            for (int32_t k = 0; k < 2 * slot->nwords; k++)
+                v->offsets[v->pairs++] = (int32_t)(from + spans[k]);
+        }
+    }
+    if (v->out == NULL)
+        return 0;
+    const char *piece = (const char *)start;
+    Py_ssize_t length = n;
+    if (slot->folded_length >= 0) {
+        piece = self->blob + slot->folded_offset;
+        length = slot->folded_length;
+    }
+    if (length == 0)
+        return 0; /* a chunk without words (a dash) */
+    /* Only chunks with keys are noted, the first time they come: every chunk with a word of a
+     * rule, or a word a rule's prefix starts, has keys. */
+    int note = (v->wanted & VIEW_FIRST) && first_time && slot->value >= 0;
+    int32_t value = slot->value, nwords = slot->nwords;
+    if (nw_reserve((void **)&v->out, &v->capacity, v->used, length + 1, 1) < 0)
+        return -1;
+    memcpy(v->out + v->used, piece, (size_t)length);
+    /* (`slot` is not read past here: key_of_word reads Python objects.) */
+    if (note && note_chunk(self, &v->firsts, value, v->position, v->used, length, v->out, nwords) < 0)
+        return -1;
+    v->position += nwords;
+    v->used += length;
+    v->out[v->used++] = ' ';
+    return 0;
+}
+
+int
+nw_view_phrase(ChunkTable *self, View *v, int32_t value, Py_ssize_t start)
+{
+    if (!(v->wanted & VIEW_FIRST) || value < 0 || value >= self->value_at_capacity || self->value_at[value] < 0)
+        return 0;
+    const int32_t *ids = self->key_pool + self->value_at[value];
+    for (int32_t i = 1; i <= ids[0]; i++)
+        if (firsts_note(&v->firsts, ids[i], start, 0, 0, NULL) < 0)
+            return -1;
+    return 0;
+}
+
+PyObject *
+nw_view_finish(View *v)
+{
+    if (v->out != NULL && v->used == 1)
+        v->out[v->used++] = ' '; /* no words: b"  ", as b" " + b" ".join([]) + b" " */
+    PyObject *joined = (v->wanted & VIEW_JOINED) ? PyBytes_FromStringAndSize(v->out, v->used) : Py_NewRef(Py_None);
+    PyObject *flat = !v->with_offsets ? Py_NewRef(Py_None)
+        : PyBytes_FromStringAndSize((const char *)v->offsets, v->pairs * (Py_ssize_t)sizeof(int32_t));
+    PyObject *noted = (v->wanted & VIEW_FIRST) ? firsts_bytes(&v->firsts) : Py_NewRef(Py_None);
+    PyObject *result = NULL;
+    if (joined != NULL && flat != NULL && noted != NULL)
+        result = PyTuple_Pack(3, joined, flat, noted);
+    Py_XDECREF(joined);
+    Py_XDECREF(flat);
+    Py_XDECREF(noted);
+    return result;
+}
+
+static int
+phrase_start(ChunkTable *self, int32_t value, Py_ssize_t start, void *view)
+{
+    return nw_view_phrase(self, (View *)view, value, start);
+}
+
+/* ---------------------------------------------------------------- the pass */
 
 /* One pass over the chunks of `data` making what `wanted` asks: the folded words joined
  * (b" w1 w2 ... wn "), their offsets in characters (int32 pairs; None when a chunk's were not
  * given) and where the field's keys first occur (_firsts.h). Returns (joined, offsets, firsts)
- * with None for what was not asked, or None when a chunk of `data` is not in the table. */
+ * with None for what was not asked, or None when a chunk of `data` is not in the table. (The
+ * scan makes the same in its own pass when asked: table_scan.) */
 static PyObject *
 walk(ChunkTable *self, PyObject *arg, int wanted)
 {
     Py_buffer data;
     if (PyObject_GetBuffer(arg, &data, PyBUF_SIMPLE) < 0)
         return NULL;
-    char *out = NULL;
-    int32_t *offsets = NULL;
-    Py_ssize_t used = 0, capacity = 0, pairs = 0, pairs_capacity = 0;
-    int with_offsets = (wanted & OFFSETS) != 0;
     PyObject *result = NULL;
-    Firsts firsts = {0};
+    View view;
     int32_t *stream = NULL; /* the words as ids, for the phrases' first positions */
     Py_ssize_t streamed = 0, stream_capacity = 0;
-    if (data.len > INT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "the text is too long");
+    if (nw_view_start(&view, wanted, data.buf, data.len) < 0)
         goto done;
-    }
-    if ((wanted & FIRST) && firsts_start(&firsts) < 0)
-        goto done;
-    if ((wanted & FIRST) && self->nodes > 1
+    if ((wanted & VIEW_FIRST) && self->nodes > 1
         && nw_reserve((void **)&stream, &stream_capacity, 0, data.len / 2 + 16, sizeof(int32_t)) < 0)
         goto done;
-    if ((wanted & (JOINED | FIRST)) && nw_reserve((void **)&out, &capacity, 0, data.len + 3, 1) < 0)
-        goto done;
-    uint32_t epoch = (wanted & FIRST) ? nw_next_epoch(self) : 0;
-    if (out != NULL)
-        out[used++] = ' ';
-    const unsigned char *base = data.buf, *p = base, *end = base + data.len, *start, *counted = base;
-    Py_ssize_t n, chars = 0, position = 0; /* characters in [base, counted); words so far */
+    uint32_t epoch = (wanted & VIEW_FIRST) ? nw_next_epoch(self) : 0;
+    const unsigned char *p = data.buf, *end = p + data.len, *start;
+    Py_ssize_t n;
     Chunks chunks;
     ChunkKey key;
     chunks_of(&chunks, p, end);
     while (next_keyed_chunk(self->slots, self->capacity, &chunks, &start, &n, &key)) {
         Slot *slot = find_slot(self, (const char *)start, n, key);
         if (slot->hash == 0) {
-            result = Py_None;
-            Py_INCREF(result);
+            result = Py_NewRef(Py_None);
             goto done;
         }
         if (stream != NULL && slot->nwords > 0) {
@@ -236,73 +326,19 @@ walk(ChunkTable *self, PyObject *arg, int wanted)
             memcpy(stream + streamed, slot_words(self, slot), (size_t)slot->nwords * sizeof(int32_t));
             streamed += slot->nwords;
         }
-        if (with_offsets && slot->spans == -2) {
-            with_offsets = 0;
-            if (wanted == OFFSETS)
-                break;
-        }
-        if (with_offsets) {
-            for (; counted < start; counted++) /* the spaces before the chunk */
-                chars += (*counted & 0xC0) != 0x80;
-            Py_ssize_t from = chars;
-            for (; counted < start + n; counted++)
-                chars += (*counted & 0xC0) != 0x80;
-            if (nw_reserve((void **)&offsets, &pairs_capacity, pairs, 2 * (Py_ssize_t)slot->nwords + 2, sizeof(int32_t)) < 0)
-                goto done;
-            if (slot->spans < 0 && slot->nwords == 1) { /* one word: the whole chunk */
-                offsets[pairs++] = (int32_t)from;
-                offsets[pairs++] = (int32_t)chars;
-            } else if (slot->spans >= 0) {
-                const int32_t *spans = self->sequences + slot->spans;
-                for (int32_t k = 0; k < 2 * slot->nwords; k++)
-                    offsets[pairs++] = (int32_t)(from + spans[k]);
-            }
-        }
-        if (out == NULL)
-            continue;
-        const char *piece = (const char *)start;
-        Py_ssize_t length = n;
-        if (slot->folded_length >= 0) {
-            piece = self->blob + slot->folded_offset;
-            length = slot->folded_length;
-        }
-        if (length == 0)
-            continue; /* a chunk without words (a dash) */
-        /* Only chunks with keys are noted, the first time they come: every chunk with a word
-         * of a rule, or a word a rule's prefix starts, has keys. */
-        int note = (wanted & FIRST) && slot->stamp != epoch && slot->value >= 0;
+        int first_time = slot->stamp != epoch;
         slot->stamp = epoch;
-        int32_t value = slot->value, nwords = slot->nwords;
-        if (nw_reserve((void **)&out, &capacity, used, length + 1, 1) < 0)
+        if (nw_view_chunk(self, &view, slot, start, n, key.high, first_time) < 0)
             goto done;
-        memcpy(out + used, piece, (size_t)length);
-        /* (`slot` is not read past here: key_of_word reads Python objects.) */
-        if (note && note_chunk(self, &firsts, value, position, used, length, out, nwords) < 0)
-            goto done;
-        for (Py_ssize_t i = 0; i < length; i++) /* its words: its folded form split at spaces */
-            position += out[used + i] == ' ';
-        position++;
-        used += length;
-        out[used++] = ' ';
+        if (wanted == VIEW_OFFSETS && !view.with_offsets)
+            break;
     }
-    if (out != NULL && used == 1)
-        out[used++] = ' '; /* no words: b"  ", as b" " + b" ".join([]) + b" " */
-    if (stream != NULL && nw_find_phrases(self, stream, streamed, epoch, phrase_start, &firsts) < 0)
+    if (stream != NULL && nw_find_phrases(self, stream, streamed, epoch, phrase_start, &view) < 0)
         goto done;
-    PyObject *joined = (wanted & JOINED) ? PyBytes_FromStringAndSize(out, used) : Py_NewRef(Py_None);
-    PyObject *flat = !with_offsets ? Py_NewRef(Py_None)
-        : PyBytes_FromStringAndSize((const char *)offsets, pairs * (Py_ssize_t)sizeof(int32_t));
-    PyObject *noted = (wanted & FIRST) ? firsts_bytes(&firsts) : Py_NewRef(Py_None);
-    if (joined != NULL && flat != NULL && noted != NULL)
-        result = PyTuple_Pack(3, joined, flat, noted);
-    Py_XDECREF(joined);
-    Py_XDECREF(flat);
-    Py_XDECREF(noted);
+    result = nw_view_finish(&view);
 done:
     PyMem_Free(stream);
-    firsts_free(&firsts);
-    PyMem_Free(out);
-    PyMem_Free(offsets);
+    nw_view_free(&view);
     PyBuffer_Release(&data);
     return result;
 }
@@ -372,7 +408,7 @@ const char nw_table_joined_doc[] =
 PyObject *
 nw_table_joined(ChunkTable *self, PyObject *arg)
 {
-    return walked(walk(self, arg, JOINED), 0);
+    return walked(walk(self, arg, VIEW_JOINED), 0);
 }
 
 const char nw_table_offsets_doc[] =
@@ -384,7 +420,7 @@ const char nw_table_offsets_doc[] =
 PyObject *
 nw_table_offsets(ChunkTable *self, PyObject *arg)
 {
-    return walked(walk(self, arg, OFFSETS), 1);
+    return walked(walk(self, arg, VIEW_OFFSETS), 1);
 }
 
 const char nw_table_view_doc[] =
@@ -399,6 +435,6 @@ const char nw_table_view_doc[] =
 PyObject *
 nw_table_view(ChunkTable *self, PyObject *arg)
 {
-    return walk(self, arg, JOINED | OFFSETS | FIRST);
+    return walk(self, arg, VIEW_JOINED | VIEW_OFFSETS | VIEW_FIRST);
 }
 

@@ -292,9 +292,9 @@ class CompiledRules:
         of `wanted` (self._names) at their places instead, or without `wanted` their indexes
         (packed int32)."""
         article = ScannedArticle(title or "", text or "", self._checks)
-        keys = self._lexicon.keys
-        title_keys, title_state, title_ids = keys(article.scans[0])
-        text_keys, text_state, text_ids = keys(article.scans[1])
+        keys, view = self._lexicon.keys, wanted is None  # match() explains: the views in the same pass
+        title_keys, title_state, title_ids, article.views[0] = keys(article.scans[0], view)
+        text_keys, text_state, text_ids, article.views[1] = keys(article.scans[1], view)
         words = article.words = (title_keys, text_keys)
         article.ids = (title_ids, text_ids)
         article.changing = (title_state.changing, text_state.changing)

@@ -164,20 +164,21 @@ class Lexicon:
             state.preset = len(table)
         return state
 
-    def keys(self, scan: ScannedText) -> tuple[Any, LexiconState, bytes | None]:
+    def keys(self, scan: ScannedText, view: bool = False) -> tuple[Any, LexiconState, bytes | None, Any]:
         """Return the keys (words, b"prefix*" and, with the C table, phrases) that the field's
         words hit (a set; with the C table a `_scan.KeySet`, which reads like one), the state
         they came from, and with the C table the ids of the field's words in order (int32;
-        those of phrase and NEAR words, 0 for the others)."""
+        those of phrase and NEAR words, 0 for the others) and, when asked for with `view`, what
+        the table's `view` gives, made in the same pass (None where it could not be)."""
         state = self.state
         if state.table is None:
-            return (*self._keys_from_dict(scan.tokens, state), None)
+            return (*self._keys_from_dict(scan.tokens, state), None, None)
         if len(state) - state.preset > self.limit:  # the scan enters plain words itself
             state = self.state = self._new_state()
         # The field's non-ASCII chunks are left for `scan.dirty` to find if a check asks.
-        keys, new, _, complete, words = state.table.scan(scan.data, False, True)
+        keys, new, _, complete, words, *made = state.table.scan(scan.data, False, True, view)
         if not new:
-            return keys, state, words
+            return keys, state, words, made[0] if made else None
         if len(state) - state.preset > self.limit:
             state = self.state = self._new_state()
             new, complete = scan.tokens, False  # the known ones are not in the new state either
@@ -185,9 +186,9 @@ class Lexicon:
         if complete:  # the new chunks were words of no phrase (and no NEAR word: those are known)
             for key in (key for found in learned for key in found):
                 keys.add(key)
-            return keys, state, words
-        keys, _, _, _, words = state.table.scan(scan.data, False, True)  # every chunk known now
-        return keys, state, words
+            return keys, state, words, None
+        keys, _, _, _, words, *made = state.table.scan(scan.data, False, True, view)  # every chunk known now
+        return keys, state, words, made[0] if made else None
 
     def _learn_new(self, new: Iterable[bytes], state: LexiconState) -> list[frozenset[bytes]]:
         """`add` each new chunk to the C table; most are plain ASCII words of no rule (a number,

@@ -27,6 +27,7 @@ class ScannedArticle:
         "tables",
         "word_ids",
         "ids",
+        "views",
     )
 
     def __init__(self, title: str, text: str, checks: list[Any]) -> None:
@@ -46,6 +47,8 @@ class ScannedArticle:
         self.word_ids: dict[bytes, int] = {}
         # Per field: the ids of its words in order (packed int32, from the C chunk table's scan).
         self.ids: tuple[bytes | None, bytes | None] = (None, None)
+        # Per field: what the C table's view gives, when the scan made it in its own pass.
+        self.views: list[tuple[bytes, bytes | None, bytes] | None] = [None, None]
 
     def word_positions(self, f: int, word: bytes) -> list[int] | None:
         """The positions of a plain NEAR word in the field, from the ids of its words the C chunk
@@ -94,8 +97,9 @@ class ScannedArticle:
         """The field's folded words joined, their offsets (None: the caller uses the word regex)
         and where each of its keys first occurs (by key id, as alerts/rules/_firsts.h lays it
         out), in one pass of the C chunk table; None where there is no table or it cannot tell."""
-        table = self.tables[f]
-        made = None if table is None else table.view(self.scans[f].data)
+        table, made = self.tables[f], self.views[f]
+        if made is None and table is not None:
+            made = table.view(self.scans[f].data)
         if made is None:
             return None
         joined, offsets, firsts = made
@@ -105,6 +109,8 @@ class ScannedArticle:
     def joined(self, f: int) -> bytes:
         """b" w1 w2 … wn ": the field's folded words (from the C chunk table when there is one)."""
         found = self.built[f]
+        if found is None and self.views[f] is not None:
+            found = self.built[f] = self.views[f][0]  # type: ignore[index]
         if found is None:
             table = self.tables[f]
             if table is not None:
