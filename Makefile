@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.install-stamp
 install: $(STAMP)
 
 # Re-installs only when the project's metadata changed, so a second `make install` is instant.
-$(STAMP): pyproject.toml setup.py alerts/rules/_scan.c alerts/rules/_walk.c alerts/rules/_table.h alerts/rules/_decide.c alerts/rules/_keys.c alerts/rules/_explain.c alerts/rules/_entries.c alerts/rules/_merged.c alerts/rules/_explain.h alerts/rules/_firsts.h alerts/rules/_snippets.c
+$(STAMP): pyproject.toml setup.py alerts/rules/_scan.c alerts/rules/_walk.c alerts/rules/_table.h alerts/rules/_decide.c alerts/rules/_keys.c alerts/rules/_learn.c alerts/rules/_places.c alerts/rules/_explain.c alerts/rules/_entries.c alerts/rules/_merged.c alerts/rules/_explain.h alerts/rules/_firsts.h alerts/rules/_snippets.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,postgres]'

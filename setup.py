@@ -16,6 +16,8 @@ setup(
                 "alerts/rules/_walk.c",
                 "alerts/rules/_decide.c",
                 "alerts/rules/_keys.c",
+                "alerts/rules/_learn.c",
+                "alerts/rules/_places.c",
             ],
             depends=["alerts/rules/_table.h", "alerts/rules/_firsts.h"],
             optional=True,

@@ -66,7 +66,7 @@ def build_sanitized(target: Path) -> list[str]:
         (target.parent / "shared").symlink_to(shared)  # the real pages, as beside the repository
     include = sysconfig.get_paths()["include"]
     for name, sources in (
-        ("_scan", ["_scan.c", "_walk.c", "_decide.c", "_keys.c"]),
+        ("_scan", ["_scan.c", "_walk.c", "_decide.c", "_keys.c", "_learn.c", "_places.c"]),
         ("_explain", ["_explain.c", "_entries.c", "_merged.c", "_snippets.c"]),
     ):
         module = target / "alerts" / "rules" / (name + sysconfig.get_config_var("EXT_SUFFIX"))

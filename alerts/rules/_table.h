@@ -327,6 +327,22 @@ pooled_id(int32_t raw)
     return raw < 0 ? -raw - 1 : raw;
 }
 
+/* Defined in _learn.c: learning, and the growth of the tables. */
+int nw_grow_slots(ChunkTable *self);
+int nw_grow_edges(ChunkTable *self);
+int32_t nw_new_node(ChunkTable *self);
+Py_ssize_t nw_read_ids(PyObject *sequence, int32_t **out); /* ints >= 0 into a new int32 array */
+extern const char nw_table_add_doc[], nw_table_add_phrase_doc[];
+PyObject *nw_table_add(ChunkTable *self, PyObject *args);
+PyObject *nw_table_add_phrase(ChunkTable *self, PyObject *args);
+
+/* Defined in _places.c: the module's functions on word places. */
+extern const char nw_chunk_hash_doc[], nw_places_doc[], nw_word_places_doc[], nw_near_doc[];
+PyObject *nw_chunk_hash(PyObject *module, PyObject *arg);
+PyObject *nw_places(PyObject *module, PyObject *args);
+PyObject *nw_word_places(PyObject *module, PyObject *args);
+PyObject *nw_near(PyObject *module, PyObject *args);
+
 /* Defined in _scan.c. */
 int nw_reserve(void **array, Py_ssize_t *capacity, Py_ssize_t used, Py_ssize_t more, size_t size);
 Edge *nw_find_edge(ChunkTable *self, uint64_t key);
