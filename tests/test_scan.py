@@ -243,20 +243,18 @@ class _Checks:
         return spec == 1
 
 
-def _postings(direct: dict[bytes, list[int]], triggers: dict[bytes, list[int]]) -> list[bytes | None]:
-    """The packed table `decide` reads, by key id: 2 * i for a rule the key decides, 2 * i + 1
-    for a candidate."""
-    from array import array
+def _postings(direct: dict[bytes, list[int]], triggers: dict[bytes, list[int]]) -> tuple:
+    """The table `decide` reads, by key id: 2 * i for a rule the key decides, 2 * i + 1 for a
+    candidate (alerts.rules.postings)."""
+    from alerts.rules.postings import Postings
 
     codes: dict[int, list[int]] = {}
     for key, rules in direct.items():
         codes.setdefault(key_id(key), []).extend(2 * i for i in rules)
     for key, rules in triggers.items():
         codes.setdefault(key_id(key), []).extend(2 * i + 1 for i in rules)
-    table: list[bytes | None] = [None] * (max(codes, default=-1) + 1)
-    for id_, c in codes.items():
-        table[id_] = array("i", c).tobytes()
-    return table
+    table = Postings(codes)
+    return table.at, table.pool
 
 
 def _group(*keys: bytes) -> bytes:
@@ -318,12 +316,19 @@ def test_decide_refuses_a_malformed_program_with_an_error(program: tuple) -> Non
         _scan.decide(KeySet({b"deorbit"}), KeySet(), postings, [()], [program], _Checks(), ["r0"])
 
 
-@pytest.mark.parametrize("codes", [b"\x06\x00\x00\x00", b"\xff\xff\xff\xff", b"\x00"])
-def test_decide_refuses_postings_outside_its_tables(codes: bytes) -> None:
-    postings: list[bytes | None] = [None] * (key_id(b"nasa") + 1)
-    postings[key_id(b"nasa")] = codes
-    with pytest.raises((IndexError, TypeError)):
-        _scan.decide(KeySet({b"nasa"}), KeySet(), postings, [()], [None], _Checks(), ["r0"])
+@pytest.mark.parametrize("codes", [[1, 3], [-1], [6, 0], [1, -4]])
+def test_decide_refuses_postings_outside_its_tables(codes: list[int]) -> None:
+    """A rule outside the tables, a negative count, codes past the pool's end, a negative code."""
+    from array import array
+
+    at, pool = _postings({}, {})
+    at.extend([-1] * (key_id(b"nasa") + 1 - len(at)))
+    at[key_id(b"nasa")] = len(pool)
+    pool.extend(codes)
+    with pytest.raises(IndexError):
+        _scan.decide(KeySet({b"nasa"}), KeySet(), (at, pool), [()], [None], _Checks(), ["r0"])
+    with pytest.raises(TypeError):
+        _scan.decide(KeySet({b"nasa"}), KeySet(), (array("d"), pool), [()], [None], _Checks(), ["r0"])
 
 
 def test_learn_plain_has_the_scan_enter_new_ascii_words_no_rule_word_or_prefix_can_be() -> None:

@@ -101,25 +101,44 @@ sort_unique(Indexes *list, Py_ssize_t bound)
     return 0;
 }
 
-/* Add the rules of postings[id], when there are any: packed int32 codes, 2 * index for a rule
- * the key decides, 2 * index + 1 for a rule it is a candidate of. */
+/* The postings (alerts/rules/postings.py): pool[at[id]] codes follow for key `id`, each
+ * 2 * index for a rule the key decides, 2 * index + 1 for a rule it is a candidate of. */
+typedef struct {
+    Py_buffer at, pool;
+} Postings;
+
 static int
-post(PyObject *postings, int32_t id, Indexes *matched, Indexes *candidates)
+int32_view(PyObject *obj, Py_buffer *view)
 {
-    if (id >= PyList_GET_SIZE(postings))
-        return 0;
-    PyObject *found = PyList_GET_ITEM(postings, id);
-    if (found == Py_None)
-        return 0;
-    if (!PyBytes_Check(found) || PyBytes_GET_SIZE(found) % sizeof(int32_t)) {
-        PyErr_SetString(PyExc_TypeError, "a posting must be packed int32 codes");
+    if (PyObject_GetBuffer(obj, view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    if (view->itemsize != sizeof(int32_t) || view->format == NULL
+        || (strcmp(view->format, "i") && strcmp(view->format, "@i"))) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_TypeError, "postings must be int32 arrays (array('i'))");
         return -1;
     }
-    const char *codes = PyBytes_AS_STRING(found);
-    Py_ssize_t count = PyBytes_GET_SIZE(found) / (Py_ssize_t)sizeof(int32_t);
-    for (Py_ssize_t i = 0; i < count; i++) {
-        int32_t code;
-        memcpy(&code, codes + i * (Py_ssize_t)sizeof(int32_t), sizeof(code));
+    return 0;
+}
+
+/* Add the rules of key `id`'s postings, when it has any. */
+static int
+post(const Postings *postings, int32_t id, Indexes *matched, Indexes *candidates)
+{
+    Py_ssize_t keys = postings->at.len / (Py_ssize_t)sizeof(int32_t);
+    Py_ssize_t pooled = postings->pool.len / (Py_ssize_t)sizeof(int32_t);
+    if (id < 0 || id >= keys)
+        return 0;
+    int32_t start = ((const int32_t *)postings->at.buf)[id];
+    if (start < 0)
+        return 0;
+    const int32_t *pool = postings->pool.buf;
+    if (start >= pooled || pool[start] < 0 || start + 1 + (Py_ssize_t)pool[start] > pooled) {
+        PyErr_SetString(PyExc_IndexError, "postings outside their pool");
+        return -1;
+    }
+    for (int32_t i = 1; i <= pool[start]; i++) {
+        int32_t code = pool[start + i];
         if (code < 0) {
             PyErr_SetString(PyExc_IndexError, "a rule index outside the rule tables");
             return -1;
@@ -218,19 +237,18 @@ const char nw_decide_doc[] =
     "decide(title_keys, text_keys, postings, other_groups, programs, article, rules)\n--\n\n"
     "Return [rules[i] for i in sorted(matched)] or, when `rules` is the number of rules, the\n"
     "sorted indexes themselves as native int32 in one bytes object. The keys are KeySets;\n"
-    "`postings`: a list, by key id, of packed int32 codes (or None), 2 * i for a rule i the key\n"
-    "decides, 2 * i + 1 for a rule i it makes a candidate; a candidate matches when every group of\n"
-    "other_groups[i] (a tuple of packed int32 key ids per group) has a key that occurs and\n"
-    "programs[i] is None or true for `article`.";
+    "`postings`: (at, pool), int32 arrays: pool[at[id]] codes follow for key id (at[id] -1: none),\n"
+    "2 * i for a rule i the key decides, 2 * i + 1 for a rule i it makes a candidate; a candidate\n"
+    "matches when every group of other_groups[i] (a tuple of packed int32 key ids per group) has a\n"
+    "key that occurs and programs[i] is None or true for `article`.";
 
 PyObject *
 nw_decide(PyObject *module, PyObject *args)
 {
-    PyObject *postings, *other_groups, *programs, *rules;
+    PyObject *at, *pool, *other_groups, *programs, *rules;
     Article a;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!OO:decide", &NwKeySetType, &a.fields[0], &NwKeySetType, &a.fields[1],
-                          &PyList_Type, &postings, &PyList_Type, &other_groups, &PyList_Type, &programs,
-                          &a.article, &rules))
+    if (!PyArg_ParseTuple(args, "O!O!(OO)O!O!OO:decide", &NwKeySetType, &a.fields[0], &NwKeySetType, &a.fields[1],
+                          &at, &pool, &PyList_Type, &other_groups, &PyList_Type, &programs, &a.article, &rules))
         return NULL;
     Py_ssize_t count = PyList_Check(rules) ? PyList_GET_SIZE(rules) : PyLong_Check(rules) ? PyLong_AsSsize_t(rules) : -1;
     if (count < 0) {
@@ -240,13 +258,20 @@ nw_decide(PyObject *module, PyObject *args)
     }
     Indexes matched = {0}, candidates = {0};
     PyObject *out = NULL;
+    Postings postings;
+    if (int32_view(at, &postings.at) < 0)
+        return NULL;
+    if (int32_view(pool, &postings.pool) < 0) {
+        PyBuffer_Release(&postings.at);
+        return NULL;
+    }
     for (int f = 0; f < 2; f++) {
         KeySet *keys = a.fields[f];
         for (Py_ssize_t i = 0; i < keys->count; i++) {
             int32_t id = keys->ids[i];
             if (f == 1 && nw_keyset_has(a.fields[0], id))
                 continue; /* posted with the title's */
-            if (post(postings, id, &matched, &candidates) < 0)
+            if (post(&postings, id, &matched, &candidates) < 0)
                 goto done;
         }
     }
@@ -304,6 +329,8 @@ nw_decide(PyObject *module, PyObject *args)
         PyList_SET_ITEM(out, i, rule);
     }
 done:
+    PyBuffer_Release(&postings.at);
+    PyBuffer_Release(&postings.pool);
     PyMem_Free(matched.items);
     PyMem_Free(candidates.items);
     return out;

@@ -49,6 +49,7 @@ from alerts.rules.plan import (
     requirement_groups,
     selectivity,
 )
+from alerts.rules.postings import Postings
 from alerts.rules.query import QuerySyntaxError, parse_query
 from alerts.rules.scanned import ScannedArticle
 from alerts.rules.tree import Query
@@ -117,10 +118,9 @@ class CompiledRules:
         # The others are looked at when a key of their trigger group (the most selective-looking
         # one) occurs; then every other group must be hit too before the rule is evaluated.
         self._triggers: dict[bytes, list[int]] = {}
-        # With the C decision, both in this one table instead, a list by key id (`key_id`) whose
-        # items are packed int32 codes, 2 * index for a direct rule and 2 * index + 1 for a
-        # trigger (None: no rule): one look-up per key, the indexes read from one block of memory.
-        self._postings: list[bytes | None] = []
+        # With the C decision, both in one table by key id (`key_id`) instead: codes, 2 * index
+        # for a direct rule and 2 * index + 1 for a trigger, in one int32 pool.
+        self._postings = Postings()
         # Per rule, its groups but the trigger: tuples of keys (with the C decision, each group
         # its key ids packed in int32).
         self._other_groups: list[tuple[Any, ...]] = []
@@ -133,10 +133,8 @@ class CompiledRules:
             self._evaluate.append(None)
             self._post(index, rule, fresh)
             self._terms.add(rule.query.root, indexed)
-        if fresh:
-            self._postings = [None] * (max(fresh) + 1)
-            for id_, codes in fresh.items():
-                self._postings[id_] = array("i", codes).tobytes()
+        if indexed:
+            self._postings = Postings(fresh)
         self._count = len(compiled)
         self._finish(new_lexicon=True)
 
@@ -154,11 +152,8 @@ class CompiledRules:
                 id_ = key_id(key)
                 if fresh is not None:
                     fresh.setdefault(id_, []).append(code)
-                    continue
-                if id_ >= len(postings):
-                    postings.extend([None] * (id_ + 1 - len(postings)))
-                # a new bytes object, never the one another version reads
-                postings[id_] = (postings[id_] or b"") + array("i", (code,)).tobytes()
+                else:  # appended to this version's own copy of the pool
+                    postings.put(id_, [*postings.codes(id_), code])
         else:
             self._other_groups[index] = tuple(tuple(g) for g in others)
             table = self._direct if direct else self._triggers
@@ -184,9 +179,7 @@ class CompiledRules:
                     table.pop(key, None)
         postings = self._postings
         for id_ in map(key_id, trigger) if self._indexed else ():
-            if id_ < len(postings) and postings[id_] is not None:
-                codes = array("i", postings[id_])  # type: ignore[arg-type]
-                postings[id_] = array("i", (c for c in codes if c >> 1 != index)).tobytes() or None
+            postings.put(id_, [c for c in postings.codes(id_) if c >> 1 != index])
         self._rules[index] = None
         self._names[index] = None
         self._explained[index] = None
@@ -239,7 +232,7 @@ class CompiledRules:
         new._direct, new._triggers, new._postings, new._positions = (
             dict(self._direct),
             dict(self._triggers),
-            list(self._postings),
+            self._postings.copy(),
             dict(self._positions),
         )
         for name in removed:
@@ -303,7 +296,12 @@ class CompiledRules:
         if self._indexed:  # the same as below, in C
             table = wanted if wanted is not None and source is None else len(self._rules)
             found = lexicon._scan.decide(
-                *words, self._postings, self._other_groups, self._evaluate, article, table
+                *words,
+                (self._postings.at, self._postings.pool),
+                self._other_groups,
+                self._evaluate,
+                article,
+                table,
             )
             if source is None:
                 return found, article
