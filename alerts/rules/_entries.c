@@ -1,8 +1,9 @@
-/* alerts.rules._explain, continued: the entries of an atom in one field — the first occurrence
- * of each distinct form it hits there, (start, end, form) — for words, prefixes and phrases of
- * plain words from what the scan and the view pass gave; exact words and NEAR are asked of
- * Python. Why: most of an article's hits are merges of these, shared by the rules that hold the
- * same atom.
+/* alerts.rules._explain, continued: the entries of an atom in one field — the span of the first
+ * occurrence of each distinct form it hits there — for words, prefixes and phrases of plain
+ * words from what the scan's view gave; exact words and NEAR are asked of Python. Why: most of
+ * an article's hits are merges of these, shared by the rules that hold the same atom; they are
+ * kept per call as C spans (an atom id -> its spans in one pool), not as Python tuples, so a
+ * match's hits cost no object but its words.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -210,117 +211,186 @@ prefix_entries(Field *field, PyObject *prefix)
     return out;
 }
 
-/* From the view's firsts (_firsts.h): the entry of a word or phrase key, [(first, first +
- * `extra`, None)], or the entries of a prefix, one per word it starts, in text order. The empty
- * tuple when the key did not occur. The forms are left out (None): merging goes by spans, and
- * fetching each atom's needle or key from memory was most of the cost of its entries. */
-static PyObject *
-noted_entries(Field *field, int32_t id, long kind, long extra)
+/* ---------------------------------------------------------------- the cache of spans */
+
+/* The slot of `atom` in the field's cache, made (count -1: not worked out) when new. */
+static EntrySlot *
+cache_slot(EntryCache *cache, int32_t atom)
 {
-    const FirstSlot *slot = nw_first_slot(field->firsts, field->firsts_size, id);
-    if (slot == NULL)
-        return PyTuple_New(0);
-    if (kind != PREFIX) {
-        if (slot->first < 0)
-            return PyTuple_New(0);
-        PyObject *start = PyLong_FromLong(slot->first), *end = PyLong_FromLong(slot->first + extra);
-        PyObject *made = start == NULL || end == NULL ? NULL : one_entry(start, end, Py_None);
-        Py_XDECREF(start);
-        Py_XDECREF(end);
-        return made;
-    }
-    PyObject *out = PyList_New(0);
-    for (int32_t e = slot->head; out != NULL && e >= 0;) {
-        const FirstEntry *entry = nw_first_entry(field->firsts, e);
-        if (entry == NULL) {
-            PyErr_SetString(PyExc_ValueError, "firsts whose entries are cut short");
-            Py_DECREF(out);
+    if ((cache->used + 1) * 2 > cache->capacity) {
+        int32_t capacity = cache->capacity ? cache->capacity * 2 : 512;
+        EntrySlot *slots = PyMem_Calloc((size_t)capacity, sizeof(EntrySlot));
+        if (slots == NULL) {
+            PyErr_NoMemory();
             return NULL;
         }
-        PyObject *position = PyLong_FromLong(entry->position);
-        PyObject *made = position == NULL ? NULL : PyTuple_Pack(3, position, position, Py_None);
-        Py_XDECREF(position);
-        if (made == NULL || PyList_Append(out, made) < 0)
-            Py_CLEAR(out);
-        Py_XDECREF(made);
-        e = entry->next;
+        for (int32_t j = 0; j < cache->capacity; j++) {
+            if (cache->slots[j].atom == 0)
+                continue;
+            uint32_t i = nw_first_hash(cache->slots[j].atom - 1) & (uint32_t)(capacity - 1);
+            while (slots[i].atom != 0)
+                i = (i + 1) & (uint32_t)(capacity - 1);
+            slots[i] = cache->slots[j];
+        }
+        PyMem_Free(cache->slots);
+        cache->slots = slots;
+        cache->capacity = capacity;
     }
-    if (out != NULL && PyList_GET_SIZE(out) == 0) {
-        Py_DECREF(out);
-        return PyTuple_New(0);
+    uint32_t mask = (uint32_t)cache->capacity - 1;
+    for (uint32_t i = nw_first_hash(atom) & mask;; i = (i + 1) & mask) {
+        EntrySlot *slot = &cache->slots[i];
+        if (slot->atom == atom + 1)
+            return slot;
+        if (slot->atom == 0) {
+            *slot = (EntrySlot){atom + 1, 0, -1};
+            cache->used++;
+            return slot;
+        }
     }
-    return out;
 }
 
-/* The atom's entries in field f (a borrowed reference from the cache), computing them once; an
- * atom whose key the field lacks gets the empty tuple, without a look-up in the cache. */
-PyObject *
-nw_entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f)
+static int
+push_span(EntryCache *cache, long start, long end)
 {
-    static PyObject *none; /* the entries of an atom that is not in the field (kept for good) */
-    if (none == NULL && (none = PyTuple_New(0)) == NULL)
-        return NULL;
+    if (start < 0 || end < start || end > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "an entry's span is out of range");
+        return -1;
+    }
+    if (nw_reserve_spans(cache, 1) < 0)
+        return -1;
+    cache->spans[cache->nspans++] = (Span){(int32_t)start, (int32_t)end};
+    return 0;
+}
+
+/* The spans of a list of entries (start, end, form), or of the empty tuple. */
+static int
+push_entries(EntryCache *cache, PyObject *entries)
+{
+    if (PyTuple_Check(entries) && PyTuple_GET_SIZE(entries) == 0)
+        return 0; /* none */
+    if (!PyList_Check(entries)) {
+        PyErr_SetString(PyExc_TypeError, "an atom's entries must be a list");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
+        PyObject *entry = PyList_GET_ITEM(entries, i);
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 3) {
+            PyErr_SetString(PyExc_TypeError, "an entry must be (start, end, form)");
+            return -1;
+        }
+        long start = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)), end = PyLong_AsLong(PyTuple_GET_ITEM(entry, 1));
+        if (((start == -1 || end == -1) && PyErr_Occurred()) || push_span(cache, start, end) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* From the view's firsts (_firsts.h): a word's or phrase's first span (`extra` words after its
+ * first), or a prefix's, one per word it starts, in text order. */
+static int
+push_noted(EntryCache *cache, const char *firsts, Py_ssize_t size, int32_t id, long kind, long extra)
+{
+    const FirstSlot *slot = nw_first_slot(firsts, size, id);
+    if (slot == NULL)
+        return 0;
+    if (kind != PREFIX)
+        return slot->first < 0 ? 0 : push_span(cache, slot->first, slot->first + extra);
+    for (int32_t e = slot->head; e >= 0;) {
+        const FirstEntry *entry = nw_first_entry(firsts, e);
+        if (entry == NULL) {
+            PyErr_SetString(PyExc_ValueError, "firsts whose entries are cut short");
+            return -1;
+        }
+        if (push_span(cache, entry->position, entry->position) < 0)
+            return -1;
+        e = entry->next;
+    }
+    return 0;
+}
+
+/* The entries (a new list, or the empty tuple) of an atom found where the view's firsts could
+ * not be had (a dict of first positions), or asked of Python (exact words, NEAR). */
+static PyObject *
+python_entries(Article *a, int32_t atom, long kind, int f)
+{
     Field *field = &a->field[f];
+    PyObject *atom_obj = PyLong_FromLong(atom), *made = NULL;
+    if (atom_obj == NULL)
+        return NULL;
+    if (kind == GENERIC) {
+        made = PyDict_GetItemWithError(field->entries, atom_obj); /* worked out by Python already */
+        if (made != NULL)
+            Py_INCREF(made);
+        else if (!PyErr_Occurred() && (made = PyObject_CallFunction(a->slow, "Oi", atom_obj, f)) != NULL
+                 && PyDict_SetItem(field->entries, atom_obj, made) < 0) /* for Python's own use */
+            Py_CLEAR(made);
+        Py_DECREF(atom_obj);
+        return made;
+    }
+    Py_DECREF(atom_obj);
+    PyObject *needle = PyList_GetItem(a->needles, atom);
+    if (needle == NULL)
+        return NULL;
+    if (!PyDict_Check(field->first) || !PyBytes_Check(needle) || !PyBytes_Check(field->joined)) {
+        PyErr_SetString(PyExc_TypeError, "an atom without a key id, or needles not bytes");
+        return NULL;
+    }
+    if (kind == WORD) {
+        PyObject *position = PyDict_GetItemWithError(field->first, needle);
+        if (position == NULL)
+            return PyErr_Occurred() ? NULL : PyTuple_New(0);
+        return one_entry(position, position, Py_None);
+    }
+    return kind == PHRASE ? phrase_entries(field, needle) : prefix_entries(field, needle);
+}
+
+int
+nw_entries(Article *a, int32_t atom, int f, int32_t *offset, int32_t *count)
+{
+    Field *field = &a->field[f];
+    EntryCache *cache = &field->cache;
     const AtomInfo *info = atom_info(a, atom);
     if (info == NULL)
-        return NULL;
+        return -1;
     int32_t id = info->key_id, kind = info->kind & 0xff, mask = (info->kind >> 8) & 0xff;
-    if (!(mask & (1 << f)))
-        return none;
-    if (id >= 0 && !has_key_id(field, id))
-        return none; /* the scan's keys say it does not occur: most atoms are not in the title */
-    PyObject *found = PyDict_GetItemWithError(field->entries, atom_obj);
-    if (found != NULL || PyErr_Occurred())
-        return found;
-    PyObject *made = NULL;
-    if (field->firsts != NULL && id >= 0 && kind != GENERIC)
-        made = noted_entries(field, id, kind, info->kind >> 16); /* a phrase's words after its first */
-    else if ((kind == WORD || kind == PREFIX) && !PyDict_Check(field->first)) {
-        PyErr_SetString(PyExc_TypeError, "a word or prefix atom without a key id");
-        return NULL;
+    *offset = *count = 0;
+    if (!(mask & (1 << f)) || (id >= 0 && !has_key_id(field, id)))
+        return 0; /* the scan's keys say it does not occur: most atoms are not in the title */
+    EntrySlot *slot = cache_slot(cache, atom);
+    if (slot == NULL)
+        return -1;
+    if (slot->count >= 0) {
+        *offset = slot->offset;
+        *count = slot->count;
+        return 0;
     }
-    else if (kind == WORD) {
-        PyObject *needle = PyList_GetItem(a->needles, atom);
-        if (needle == NULL)
-            return NULL;
-        PyObject *position = PyDict_GetItemWithError(field->first, needle);
-        if (position == NULL && PyErr_Occurred())
-            return NULL;
-        made = position == NULL ? PyTuple_New(0) : one_entry(position, position, needle);
+    Py_ssize_t before = cache->nspans;
+    if (field->firsts != NULL && id >= 0 && kind != GENERIC) {
+        if (push_noted(cache, field->firsts, field->firsts_size, id, kind, info->kind >> 16) < 0)
+            return -1;
     }
-    else if (kind == PHRASE) {
-        PyObject *needle = PyList_GetItem(a->needles, atom);
-        if (needle == NULL)
-            return NULL;
-        if (!PyBytes_Check(needle) || !PyBytes_Check(field->joined)) {
-            PyErr_SetString(PyExc_TypeError, "phrase needles and joined words must be bytes");
-            return NULL;
-        }
-        made = phrase_entries(field, needle);
+    else {
+        PyObject *made = python_entries(a, atom, kind, f);
+        int failed = made == NULL || push_entries(cache, made) < 0;
+        Py_XDECREF(made);
+        if (failed)
+            return -1;
     }
-    else if (kind == PREFIX) {
-        PyObject *needle = PyList_GetItem(a->needles, atom);
-        if (needle == NULL)
-            return NULL;
-        made = prefix_entries(field, needle);
+    if (cache->nspans > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many entries");
+        return -1;
     }
-    else
-        made = PyObject_CallFunction(a->slow, "Oi", atom_obj, f);
-    if (made == NULL)
-        return NULL;
-    if (!PyList_Check(made) && !(PyTuple_Check(made) && PyTuple_GET_SIZE(made) == 0)) {
-        Py_DECREF(made);
-        PyErr_SetString(PyExc_TypeError, "an atom's entries must be a list");
-        return NULL;
-    }
-    int stored = PyDict_SetItem(field->entries, atom_obj, made);
-    Py_DECREF(made); /* the cache holds it */
-    return stored < 0 ? NULL : made;
+    slot = cache_slot(cache, atom); /* (Python code may have run: found again) */
+    if (slot == NULL)
+        return -1;
+    slot->offset = *offset = (int32_t)before;
+    slot->count = *count = (int32_t)(cache->nspans - before);
+    return 0;
 }
 
 /* True when the atom is one of a matched rule's true atoms. */
 int
-nw_atom_present(Article *a, PyObject *atom_obj, Py_ssize_t atom)
+nw_atom_present(Article *a, int32_t atom)
 {
     const AtomInfo *info = atom_info(a, atom);
     if (info == NULL)
@@ -328,10 +398,10 @@ nw_atom_present(Article *a, PyObject *atom_obj, Py_ssize_t atom)
     int32_t id = info->key_id, mask = (info->kind >> 8) & 0xff;
     if (id < 0) { /* no key: it occurs when either field has an entry */
         for (int f = 0; f < 2; f++) {
-            PyObject *entries = nw_entries_of(a, atom_obj, atom, f);
-            if (entries == NULL)
+            int32_t offset, count;
+            if (nw_entries(a, atom, f, &offset, &count) < 0)
                 return -1;
-            if (ENTRIES(entries))
+            if (count > 0)
                 return 1;
         }
         return 0;
@@ -339,3 +409,32 @@ nw_atom_present(Article *a, PyObject *atom_obj, Py_ssize_t atom)
     return ((mask & 1) && has_key_id(&a->field[0], id)) || ((mask & 2) && has_key_id(&a->field[1], id));
 }
 
+const char nw_noted_doc[] =
+    "noted(firsts, key_id, kind)\n--\n\n"
+    "The entries [(start, end, None)] of an atom with that key id and kind (kind | fields << 8 |\n"
+    "a phrase's words after its first << 16) in a field whose view gave `firsts`: what the hits\n"
+    "loop reads, for alerts.rules.hits' own use (snippets, rules whose plan is a tree).";
+
+PyObject *
+nw_noted(PyObject *module, PyObject *args)
+{
+    Py_buffer firsts;
+    int id, kind;
+    if (!PyArg_ParseTuple(args, "y*ii:noted", &firsts, &id, &kind))
+        return NULL;
+    EntryCache cache = {0};
+    PyObject *out = NULL;
+    if (push_noted(&cache, firsts.buf, firsts.len, id, kind & 0xff, kind >> 16) == 0) {
+        out = PyList_New(cache.nspans);
+        for (Py_ssize_t i = 0; out != NULL && i < cache.nspans; i++) {
+            PyObject *entry = Py_BuildValue("(iiO)", cache.spans[i].start, cache.spans[i].end, Py_None);
+            if (entry == NULL)
+                Py_CLEAR(out);
+            else
+                PyList_SET_ITEM(out, i, entry);
+        }
+    }
+    PyMem_Free(cache.spans);
+    PyBuffer_Release(&firsts);
+    return out;
+}

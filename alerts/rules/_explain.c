@@ -170,55 +170,44 @@ close_article(Article *a)
         release_field(&a->field[f]);
         Py_CLEAR(a->field[f].sorted);
         PyMem_Free(a->field[f].spaces);
+        PyMem_Free(a->field[f].cache.slots);
+        PyMem_Free(a->field[f].cache.spans);
     }
     PyBuffer_Release(&a->atoms);
 }
 
-/* The hits of a tuple of true atoms, from `known` or made and kept there (a new reference). */
+/* The hits of the true atoms (`key`: them as the cache's key), from `known` or made and kept
+ * there (a new reference). */
 static PyObject *
-hits_of(Article *a, PyObject *known, PyObject *true_atoms)
+hits_of(Article *a, PyObject *known, PyObject *key, const int32_t *atoms, Py_ssize_t count)
 {
-    PyObject *hits = PyDict_GetItemWithError(known, true_atoms);
+    PyObject *hits = PyDict_GetItemWithError(known, key);
     if (hits != NULL)
         return Py_NewRef(hits);
     if (PyErr_Occurred())
         return NULL;
-    hits = nw_merged(a, true_atoms);
-    if (hits != NULL && PyDict_SetItem(known, true_atoms, hits) < 0)
+    hits = nw_merged(a, atoms, count);
+    if (hits != NULL && PyDict_SetItem(known, key, hits) < 0)
         Py_CLEAR(hits);
     return hits;
 }
 
-/* The atoms of a flat plan that occur, as a new tuple of ints (made afresh: the plan's own
- * tuple would be one more object to fetch from far in memory). */
-static PyObject *
-true_of(Article *a, const int32_t *atoms, Py_ssize_t size)
+/* Keep in place the atoms of a flat plan that occur; return how many, or -1. The one positive
+ * atom of a rule that matched occurs (as alerts.rules.hits takes it). */
+static Py_ssize_t
+keep_true(Article *a, int32_t *atoms, Py_ssize_t size)
 {
-    PyObject *small[16], **present = size <= 16 ? small : PyMem_New(PyObject *, size);
-    if (present == NULL)
-        return PyErr_NoMemory();
-    Py_ssize_t count = 0;
-    PyObject *out = NULL;
+    if (size == 1)
+        return 1;
+    Py_ssize_t kept = 0;
     for (Py_ssize_t i = 0; i < size; i++) {
-        PyObject *atom_obj = PyLong_FromLong(atoms[i]);
-        /* the one positive atom of a rule that matched occurs (as alerts.rules.hits takes it) */
-        int in = atom_obj == NULL ? -1 : size == 1 ? 1 : nw_atom_present(a, atom_obj, atoms[i]);
-        if (in > 0)
-            present[count++] = atom_obj;
-        else
-            Py_XDECREF(atom_obj);
+        int in = nw_atom_present(a, atoms[i]);
         if (in < 0)
-            goto done;
+            return -1;
+        if (in)
+            atoms[kept++] = atoms[i];
     }
-    if ((out = PyTuple_New(count)) != NULL)
-        for (Py_ssize_t i = 0; i < count; i++)
-            PyTuple_SET_ITEM(out, i, Py_NewRef(present[i]));
-done:
-    for (Py_ssize_t i = 0; i < count; i++)
-        Py_DECREF(present[i]);
-    if (present != small)
-        PyMem_Free(present);
-    return out;
+    return kept;
 }
 
 /* An int32 buffer argument: array('i'), or bytes of native int32 (released by the caller). */
@@ -240,9 +229,10 @@ int32_buffer(PyObject *obj, Py_buffer *view, const char *what)
 
 PyDoc_STRVAR(rule_hits_doc,
 "rule_hits(indexes, flat_at, flat_atoms, names, plans, title, text, known, slow, make)\n--\n\n"
-"RuleMatch(names[i], hits, true atoms, snippet) for each rule index i of `indexes` (int32, the\n"
-"rules the decision matched, in order), or None when one of them has no flat plan. A rule's\n"
-"flat plan is flat_atoms[flat_at[i]:]: a count, then its atom ids (flat_at[i] < 0: none).\n"
+"RuleMatch(names[i], hits, true atoms (packed int32), snippet) for each rule index i of\n"
+"`indexes` (int32: the rules the decision matched, in order), or None when one of them has no\n"
+"flat plan. A rule's flat plan is flat_atoms[flat_at[i]:]: a count, then its atom ids\n"
+"(flat_at[i] < 0: none).\n"
 "`plans`: (needles, keys, atoms) by atom id (lists, and int32 pairs: key id or -1, kind |\n"
 "fields << 8 | a phrase's words after its first << 16); `title`, `text`: (keys: a KeySet,\n"
 "first: the view's firsts by key id (_firsts.h) or a dict word -> first position, joined, text,\n"
@@ -300,12 +290,29 @@ rule_hits(PyObject *module, PyObject *args)
     if (open_article(&a, plans, title, text, slow) < 0)
         goto released;
     out = PyList_New(count);
+    int32_t small[64], *present = small;
+    Py_ssize_t present_capacity = 64;
     for (Py_ssize_t r = 0; out != NULL && r < count; r++) {
-        int32_t offset = offsets[rules[r]];
-        PyObject *name = PyList_GET_ITEM(names, rules[r]), *hits = NULL, *match = NULL;
+        int32_t offset = offsets[rules[r]], size = atoms[offset];
+        if (size > present_capacity) {
+            if (present != small)
+                PyMem_Free(present);
+            present = PyMem_New(int32_t, size);
+            present_capacity = size;
+            if (present == NULL) {
+                PyErr_NoMemory();
+                Py_CLEAR(out);
+                break;
+            }
+        }
+        memcpy(present, atoms + offset + 1, (size_t)size * sizeof(int32_t));
+        PyObject *name = PyList_GET_ITEM(names, rules[r]), *true_atoms = NULL, *hits = NULL, *match = NULL;
         Py_INCREF(name); /* held while the callbacks (Python code) run */
-        PyObject *true_atoms = true_of(&a, atoms + offset + 1, atoms[offset]);
-        if (true_atoms != NULL && (hits = hits_of(&a, known, true_atoms)) != NULL)
+        Py_ssize_t kept = keep_true(&a, present, size);
+        /* the true atoms as packed int32: one object, the cache's key and what makes the snippet */
+        if (kept >= 0)
+            true_atoms = PyBytes_FromStringAndSize((const char *)present, kept * (Py_ssize_t)sizeof(int32_t));
+        if (true_atoms != NULL && (hits = hits_of(&a, known, true_atoms, present, kept)) != NULL)
             match = make_match(&maker, name, true_atoms, hits);
         Py_DECREF(name);
         Py_XDECREF(true_atoms);
@@ -315,6 +322,8 @@ rule_hits(PyObject *module, PyObject *args)
         else
             PyList_SET_ITEM(out, r, match);
     }
+    if (present != small)
+        PyMem_Free(present);
     close_article(&a);
 released:
     PyBuffer_Release(&indexes);
@@ -367,11 +376,19 @@ explain_hits(PyObject *module, PyObject *args)
             else if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_IndexError, "an atom id outside the plans");
         }
-        PyObject *true_atoms = failed ? NULL : true_of(&a, ids, size), *hits = NULL;
+        Py_ssize_t kept = failed ? -1 : keep_true(&a, ids, size);
+        PyObject *true_atoms = kept < 0 ? NULL : PyTuple_New(kept), *hits = NULL;
+        for (Py_ssize_t i = 0; true_atoms != NULL && i < kept; i++) {
+            PyObject *atom = PyLong_FromLong(ids[i]);
+            if (atom == NULL)
+                Py_CLEAR(true_atoms);
+            else
+                PyTuple_SET_ITEM(true_atoms, i, atom);
+        }
+        if (true_atoms != NULL && (hits = hits_of(&a, known, true_atoms, ids, kept)) != NULL)
+            pair = PyTuple_Pack(2, true_atoms, hits);
         if (ids != small)
             PyMem_Free(ids);
-        if (true_atoms != NULL && (hits = hits_of(&a, known, true_atoms)) != NULL)
-            pair = PyTuple_Pack(2, true_atoms, hits);
         Py_DECREF(payload);
         Py_XDECREF(true_atoms);
         Py_XDECREF(hits);
@@ -393,6 +410,7 @@ static PyMethodDef module_methods[] = {
     {"window", (PyCFunction)nw_window, METH_VARARGS, nw_window_doc},
     {"hits", (PyCFunction)explain_hits, METH_VARARGS, hits_doc},
     {"rule_hits", (PyCFunction)rule_hits, METH_VARARGS, rule_hits_doc},
+    {"noted", (PyCFunction)nw_noted, METH_VARARGS, nw_noted_doc},
     {"snippet", (PyCFunction)nw_snippet, METH_VARARGS, nw_snippet_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -1,5 +1,6 @@
 /* alerts/rules/_explain.h: what the C files of alerts.rules._explain share — one article's
- * fields as the hits loop reads them, and the entries of an atom (defined in _entries.c).
+ * fields as the hits loop reads them, and the entries of an atom (defined in _entries.c) as
+ * spans.
  */
 #ifndef NEWSWATCH_EXPLAIN_H
 #define NEWSWATCH_EXPLAIN_H
@@ -14,6 +15,25 @@
 
 enum { GENERIC = 0, WORD = 1, PREFIX = 2, PHRASE = 3 }; /* alerts.rules.hits */
 
+/* An entry: the span (first, last word) of a form's first occurrence in the field. */
+typedef struct {
+    int32_t start, end;
+} Span;
+
+/* Per call and field, each atom's entries once worked out: atom id -> its spans in one pool. */
+typedef struct {
+    int32_t atom;   /* the atom id + 1; 0: an empty slot */
+    int32_t offset; /* of its spans in the pool */
+    int32_t count;  /* how many; -1: not worked out yet */
+} EntrySlot;
+
+typedef struct {
+    EntrySlot *slots;
+    int32_t capacity, used;
+    Span *spans;
+    Py_ssize_t nspans, spans_capacity;
+} EntryCache;
+
 typedef struct {
     PyObject *keys;     /* the rule keys found in the field (alerts.rules._scan.KeySet) */
     Py_buffer bits;     /* its bits: bit id % 8 of byte id / 8 for each key id found */
@@ -26,7 +46,9 @@ typedef struct {
     PyObject *text;     /* str */
     PyObject *surface;  /* callable(start, end) -> str */
     PyObject *name;     /* "title" or "text" */
-    PyObject *entries;  /* dict: atom -> list of (start, end, form) */
+    PyObject *entries;  /* dict: atom -> list of (start, end, form), Python's (read for exact
+                           words and NEAR, and given what Python was asked for them) */
+    EntryCache cache;
     PyObject *sorted_of; /* callable() -> the distinct folded words, sorted */
     PyObject *sorted;    /* the distinct words (owned), once a prefix asked: */
     int bucketed;        /* 1: grouped by first byte, each group sorted when first asked
@@ -53,9 +75,6 @@ typedef struct {
     Field field[2];
 } Article;
 
-/* Entries are a list, or the empty tuple for none (shared: no allocation per atom and field). */
-#define ENTRIES(x) (PyList_Check(x) ? PyList_GET_SIZE(x) : 0)
-
 /* The atom's AtomInfo, or NULL with IndexError. */
 static inline const AtomInfo *
 atom_info(const Article *a, Py_ssize_t atom)
@@ -75,11 +94,33 @@ has_key_id(const Field *field, int32_t id)
            && ((((const unsigned char *)field->bits.buf)[id >> 3] >> (id & 7)) & 1);
 }
 
-/* Defined in _entries.c. */
-PyObject *nw_entries_of(Article *a, PyObject *atom_obj, Py_ssize_t atom, int f);
-int nw_atom_present(Article *a, PyObject *atom_obj, Py_ssize_t atom);
+/* Room for `more` spans in the cache's pool. */
+static inline int
+nw_reserve_spans(EntryCache *cache, Py_ssize_t more)
+{
+    if (cache->nspans + more <= cache->spans_capacity)
+        return 0;
+    Py_ssize_t wanted = cache->spans_capacity ? cache->spans_capacity * 2 : 256;
+    while (cache->nspans + more > wanted)
+        wanted *= 2;
+    Span *grown = PyMem_Realloc(cache->spans, (size_t)wanted * sizeof(Span));
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    cache->spans = grown;
+    cache->spans_capacity = wanted;
+    return 0;
+}
 
-/* Defined in _merged.c: the hits of a tuple of true atoms, {field name: [surface, …]}. */
-PyObject *nw_merged(Article *a, PyObject *atoms);
+/* Defined in _entries.c: the atom's entries in field f, as (offset, count) in the field's pool
+ * of spans (offsets stay valid as the pool grows; pointers into it do not). */
+int nw_entries(Article *a, int32_t atom, int f, int32_t *offset, int32_t *count);
+int nw_atom_present(Article *a, int32_t atom);
+extern const char nw_noted_doc[];
+PyObject *nw_noted(PyObject *module, PyObject *args);
+
+/* Defined in _merged.c: the hits of the true atoms, {field name: [surface, …]}. */
+PyObject *nw_merged(Article *a, const int32_t *atoms, Py_ssize_t count);
 
 #endif

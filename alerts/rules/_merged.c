@@ -3,8 +3,8 @@
  *
  * Why here: most of an article's matches have hits of their own (few rules share all their true
  * atoms), so this runs once per match. An entry's span stands for its form (entries are first
- * occurrences: one form, one first span), so the merge sorts and compares C integers and never
- * reads the entries' forms.
+ * occurrences: one form, one first span), so the merge sorts and compares C integers: the
+ * entries are spans in a per-call pool (_entries.c).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -48,10 +48,6 @@ surface_of(Field *field, long s, long e)
     return PyObject_CallFunction(field->surface, "ll", s, e);
 }
 
-typedef struct {
-    long start, end;
-} Span;
-
 static int
 by_span(const void *x, const void *y)
 {
@@ -61,56 +57,37 @@ by_span(const void *x, const void *y)
     return (a->end > b->end) - (a->end < b->end);
 }
 
-/* Append the spans of a list of entries (start, end, form) to spans[*count]. */
-static int
-add_spans(PyObject *entries, Span *spans, Py_ssize_t *count)
-{
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(entries); i++) {
-        PyObject *entry = PyList_GET_ITEM(entries, i);
-        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 3) {
-            PyErr_SetString(PyExc_TypeError, "an entry must be (start, end, form)");
-            return -1;
-        }
-        long start = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0)), end = PyLong_AsLong(PyTuple_GET_ITEM(entry, 1));
-        if ((start == -1 || end == -1) && PyErr_Occurred())
-            return -1;
-        spans[(*count)++] = (Span){start, end};
-    }
-    return 0;
-}
-
 /* The words of one field's hits: the atoms' entries merged (sorted, each span once), as
  * written; NULL with no error when no atom has an entry there. */
 static PyObject *
-field_words(Article *a, PyObject *atoms, int f)
+field_words(Article *a, const int32_t *atoms, Py_ssize_t count, int f)
 {
-    Py_ssize_t count = PyTuple_GET_SIZE(atoms), total = 0, parts = 0;
-    PyObject *small[16], **found = count <= 16 ? small : PyMem_New(PyObject *, count);
+    int32_t small[2 * 16], *found = count <= 16 ? small : PyMem_New(int32_t, 2 * count);
     if (found == NULL)
         return PyErr_NoMemory();
-    for (Py_ssize_t i = 0; i < count; i++) { /* borrowed from the cache, which outlives the call */
-        PyObject *atom_obj = PyTuple_GET_ITEM(atoms, i);
-        Py_ssize_t atom = PyLong_AsSsize_t(atom_obj);
-        found[i] = atom == -1 && PyErr_Occurred() ? NULL : nw_entries_of(a, atom_obj, atom, f);
-        if (found[i] == NULL) {
+    Py_ssize_t total = 0, parts = 0;
+    for (Py_ssize_t i = 0; i < count; i++) { /* (offset, count) of each atom's spans */
+        if (nw_entries(a, atoms[i], f, &found[2 * i], &found[2 * i + 1]) < 0) {
             if (found != small)
                 PyMem_Free(found);
             return NULL;
         }
-        total += ENTRIES(found[i]);
-        parts += ENTRIES(found[i]) > 0;
+        total += found[2 * i + 1];
+        parts += found[2 * i + 1] > 0;
     }
     PyObject *words = NULL;
     Span stack[32], *spans = total <= 32 ? stack : PyMem_New(Span, total);
-    Py_ssize_t used = 0;
     if (total == 0 || spans == NULL) {
         if (spans == NULL)
             PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t i = 0; i < count; i++)
-        if (ENTRIES(found[i]) && add_spans(found[i], spans, &used) < 0)
-            goto done;
+    const Span *pool = a->field[f].cache.spans; /* (read after all were worked out: it may move) */
+    Py_ssize_t used = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        memcpy(spans + used, pool + found[2 * i], (size_t)found[2 * i + 1] * sizeof(Span));
+        used += found[2 * i + 1];
+    }
     if (parts > 1) { /* one atom's entries are in order, each span once */
         qsort(spans, (size_t)used, sizeof(Span), by_span);
         Py_ssize_t kept = 1;
@@ -135,13 +112,13 @@ done:
     return words;
 }
 
-/* The hits of a tuple of true atoms: {field name: [surface, …]} (a new reference). */
+/* The hits of the true atoms: {field name: [surface, …]} (a new reference). */
 PyObject *
-nw_merged(Article *a, PyObject *atoms)
+nw_merged(Article *a, const int32_t *atoms, Py_ssize_t count)
 {
     PyObject *hits = PyDict_New();
     for (int f = 0; hits != NULL && f < 2; f++) {
-        PyObject *words = field_words(a, atoms, f);
+        PyObject *words = field_words(a, atoms, count, f);
         if (words == NULL) {
             if (PyErr_Occurred())
                 Py_CLEAR(hits);

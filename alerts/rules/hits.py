@@ -28,7 +28,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from alerts.rules.atoms import PHRASE, PREFIX, WORD, ExplainPlans, FlatPlans, Plan
+from alerts.rules.atoms import GENERIC, PHRASE, PREFIX, WORD, ExplainPlans, FlatPlans, Plan
 from alerts.rules.explanations import SNIPPET_AFTER, RuleMatch, make_snippet
 from alerts.rules.fieldview import FieldView, First, Span, firsts_of, occurrences
 from alerts.rules.tree import FIELDS, Near, Phrase, Word
@@ -206,6 +206,9 @@ class ArticleHits:
     def _field_firsts(self, atom: int, f: int) -> list[First]:
         plans = self.plans
         kind, needle = plans.kinds[atom], plans.needles[atom]
+        firsts, key_id = self._firsts_of[f], plans.infos[2 * atom]
+        if firsts is not None and key_id >= 0 and kind != GENERIC and _explain is not None:
+            return _explain.noted(firsts, key_id, plans.infos[2 * atom + 1])  # type: ignore[no-any-return]
         if kind == WORD:  # most atoms: the word's first position, from one dict
             position = self.view(f).first.get(needle)
             return [] if position is None else [(position, position, needle)]
@@ -274,7 +277,11 @@ class ArticleHits:
             hits[FIELDS[f]] = [self._surface(f, start, end) for start, end, _ in entries]
         return hits
 
-    def snippet(self, atoms: Sequence[int]) -> str:
+    def snippet(self, atoms: Sequence[int] | bytes) -> str:
+        """The snippet of a match whose true atoms are `atoms` (packed int32 where the C loop
+        made the match)."""
+        if isinstance(atoms, bytes):
+            atoms = memoryview(atoms).cast("i")
         f = 1 if any(self._entries(a, 1) for a in atoms) else 0
         view = self.view(f)
         kinds = self.plans.kinds
