@@ -695,3 +695,27 @@ def test_rules_kept_for_good_are_left_out_of_collections_and_the_young_collected
             gc.unfreeze()
     finally:
         gc.set_threshold(*saved)
+
+
+def test_what_a_paused_collector_saw_built_counts_as_old_and_frozen_objects_stay_frozen() -> None:
+    """newswatch.core.bulk.collector_paused: the collector runs again after the block, without
+    walking what the block built as young objects; objects frozen before stay frozen."""
+    import gc
+
+    from newswatch.core.bulk import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        built = [[index] for index in range(1000)]
+    assert gc.isenabled()
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert id(built) in oldest and all(id(item) in oldest for item in built)
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            [[index] for index in range(10)]
+        assert gc.get_freeze_count() == frozen and gc.isenabled()  # no unfreeze behind the caller's back
+    finally:
+        gc.unfreeze()

@@ -348,7 +348,7 @@ def _serves(rule: _Compiled, source: str) -> bool:
 
 def _packed_ids(keys: Iterable[bytes]) -> bytes:
     """The keys' ids as native int32 (what the C decision reads a requirement group as)."""
-    return array("i", sorted(map(key_id, keys))).tobytes()
+    return array("i", map(key_id, keys)).tobytes()
 
 
 def _rule_fields(rule: Any) -> tuple[str, str, Iterable[str] | None, bool]:

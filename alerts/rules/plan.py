@@ -9,8 +9,8 @@ A rule that is nothing but words, prefixes (and, with the C table, plain phrases
 ORs, in any field, is decided by its groups alone. Any other rule (NEAR, NOT, field scopes,
 `=Exact`, phrases with a prefix or an exact word) is evaluated by a small Python function
 generated from its tree (`CodeGen`), which calls the per-term checks of `alerts.rules.terms`.
-The atoms of the tree (`words_of`, `near_word_keys`, `phrases_of`) tell the lexicon which
-words, NEAR words and phrases it must know.
+The atoms of the trees tell the lexicon which words, NEAR words and phrases it must know
+(`Terms`).
 """
 
 from __future__ import annotations
@@ -36,28 +36,6 @@ def _atoms(node: Node, in_near: bool = False) -> Iterable[tuple[Word | Phrase, b
     else:
         for child in node.children:
             yield from _atoms(child, in_near)
-
-
-def words_of(node: Node, indexed: bool = False) -> Iterable[Word]:
-    """The words of `node` the lexicon must know (with `indexed`: not those of the phrases the
-    chunk table finds by itself, outside NEAR, which looks at word positions)."""
-    for atom, in_near in _atoms(node):
-        if isinstance(atom, Word):
-            yield atom
-        elif in_near or not (indexed and indexed_key(atom)):
-            yield from atom.words
-
-
-def near_word_keys(node: Node) -> Iterable[bytes]:
-    """The keys of the plain words (no prefix, no exact case) on the sides of NEARs."""
-    for atom, in_near in _atoms(node):
-        if in_near:
-            words = [atom] if isinstance(atom, Word) else atom.words
-            yield from (word_key(w) for w in words if not w.prefix and not w.exact)
-
-
-def phrases_of(node: Node) -> Iterable[Phrase]:
-    return (atom for atom, _ in _atoms(node) if isinstance(atom, Phrase))
 
 
 def requirement_groups(node: Node, negated: bool = False, indexed: bool = False) -> list[frozenset[bytes]]:
@@ -198,11 +176,27 @@ class Terms:
     near_words: set[bytes] = field(default_factory=set)
 
     def add(self, root: Node, indexed: bool) -> None:
-        for word in words_of(root, indexed):
-            (self.prefixes if word.prefix else self.vocabulary).add(word_key(word))
-        if indexed:
-            self.phrases.update(filter(None, map(indexed_key, phrases_of(root))))
-            self.near_words.update(near_word_keys(root))
+        """Add what the lexicon must know of a rule, in one walk of its tree: its words and
+        prefixes (with `indexed`, not the words of the phrases the chunk table finds by itself,
+        outside NEAR, which looks at word positions), those phrases, and the plain words (no
+        prefix, no exact case) on the sides of NEARs."""
+        vocabulary, prefixes = self.vocabulary, self.prefixes
+        for atom, in_near in _atoms(root):
+            if isinstance(atom, Word):
+                key = word_key(atom)
+                (prefixes if atom.prefix else vocabulary).add(key)
+                if indexed and in_near and not atom.prefix and not atom.exact:
+                    self.near_words.add(key)
+                continue
+            phrase_key = indexed_key(atom) if indexed else None
+            if phrase_key is not None:
+                self.phrases.add(phrase_key)
+            if in_near or phrase_key is None:
+                for word in atom.words:
+                    key = word_key(word)
+                    (prefixes if word.prefix else vocabulary).add(key)
+                    if indexed and in_near and not word.prefix and not word.exact:
+                        self.near_words.add(key)
 
     def covers(self, other: Terms) -> bool:
         return (

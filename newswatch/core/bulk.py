@@ -16,13 +16,22 @@ from contextlib import contextmanager
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for the block (reference counting goes on)."""
+    """Pause the cyclic garbage collector for the block (reference counting goes on).
+
+    What the block built is then counted among the oldest objects straight away: resumed as it
+    was, the collector's next run would walk all of it once as young objects (0.4 s after a
+    compile of 100,000 rules) only to find it alive. That move (a freeze and an unfreeze, each
+    a splice of the collector's lists) is skipped where objects were frozen on purpose before
+    (`keep_for_good`), as an unfreeze would let them go too."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
