@@ -719,3 +719,18 @@ def test_what_a_paused_collector_saw_built_counts_as_old_and_frozen_objects_stay
         assert gc.get_freeze_count() == frozen and gc.isenabled()  # no unfreeze behind the caller's back
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [("iss AND =iss", "ISS iss"), ("=iss AND iss", "ISS iss iss"), ("iss* AND =iss", "ISSUE ISS iss"),
+     ('=ISS AND "iss crew"', "the iss crew and ISS")],
+)  # fmt: skip
+def test_an_exact_word_later_than_the_folded_form_is_listed_once_as_first_written(
+    query: str, text: str
+) -> None:
+    """Each distinct folded form once, as first written: an exact word's own first occurrence
+    can come after the same form as another atom of the rule first met it."""
+    found = compile_rules([{"name": "r", "query": query}]).match("", text)
+    oracle = explain("r", parse_query(query), reference.Article("", text))
+    assert [(m.hits, m.snippet) for m in found] == [(oracle.hits, oracle.snippet)]

@@ -28,6 +28,28 @@ one_entry(PyObject *start, PyObject *end, PyObject *form)
     return list;
 }
 
+int
+nw_field_spaces(Field *field)
+{
+    if (field->spaces != NULL)
+        return 0;
+    const char *hay = PyBytes_AS_STRING(field->joined);
+    Py_ssize_t hay_len = PyBytes_GET_SIZE(field->joined), count = 0;
+    for (Py_ssize_t i = 0; i < hay_len; i++)
+        count += hay[i] == ' ';
+    field->spaces = PyMem_New(Py_ssize_t, count ? count : 1);
+    if (field->spaces == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < hay_len; i++)
+        if (hay[i] == ' ')
+            field->spaces[n++] = i;
+    field->nspaces = n;
+    return 0;
+}
+
 /* The phrase's first occurrence in b" w1 … wn ": [(start, end, b"w1 … wn")] or []. A word's
  * position is the number of spaces before it: the spaces' offsets are listed once per field. */
 static PyObject *
@@ -40,25 +62,11 @@ phrase_entries(Field *field, PyObject *needle)
     const char *at = memmem(hay, (size_t)hay_len, pin, (size_t)pin_len);
     if (at == NULL)
         return PyTuple_New(0);
+    if (nw_field_spaces(field) < 0)
+        return NULL;
     PyObject *out = PyList_New(0);
     if (out == NULL)
         return NULL;
-    if (field->spaces == NULL) {
-        Py_ssize_t count = 0;
-        for (const char *p = memchr(hay, ' ', (size_t)hay_len); p != NULL;
-             p = memchr(p + 1, ' ', (size_t)(hay + hay_len - p - 1)))
-            count++;
-        field->spaces = PyMem_New(Py_ssize_t, count ? count : 1);
-        if (field->spaces == NULL) {
-            Py_DECREF(out);
-            return PyErr_NoMemory();
-        }
-        Py_ssize_t i = 0;
-        for (const char *p = memchr(hay, ' ', (size_t)hay_len); p != NULL && i < count;
-             p = memchr(p + 1, ' ', (size_t)(hay + hay_len - p - 1)))
-            field->spaces[i++] = p - hay;
-        field->nspaces = i;
-    }
     Py_ssize_t offset = at - hay, low = 0, high = field->nspaces;
     while (low < high) { /* how many spaces come before `at` */
         Py_ssize_t middle = low + (high - low) / 2;

@@ -117,6 +117,8 @@ nw_reserve_spans(EntryCache *cache, Py_ssize_t more)
  * of spans (offsets stay valid as the pool grows; pointers into it do not). */
 int nw_entries(Article *a, int32_t atom, int f, int32_t *offset, int32_t *count);
 int nw_atom_present(Article *a, int32_t atom);
+/* field->spaces: the offsets of the spaces in `joined` (word i is between spaces i and i + 1). */
+int nw_field_spaces(Field *field);
 extern const char nw_noted_doc[];
 PyObject *nw_noted(PyObject *module, PyObject *args);
 

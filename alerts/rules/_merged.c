@@ -2,9 +2,8 @@
  * the atoms merged in text order, each span once, and the words of each as written.
  *
  * Why here: most of an article's matches have hits of their own (few rules share all their true
- * atoms), so this runs once per match. An entry's span stands for its form (entries are first
- * occurrences: one form, one first span), so the merge sorts and compares C integers: the
- * entries are spans in a per-call pool (_entries.c).
+ * atoms), so this runs once per match. The entries are spans in a per-call pool (_entries.c); a
+ * span's form is the folded words there, compared in the field's joined words.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -57,6 +56,36 @@ by_span(const void *x, const void *y)
     return (a->end > b->end) - (a->end < b->end);
 }
 
+/* Keep the first of the spans (in order) of each form: the folded words at the span. A form's
+ * first occurrence is the entry of a word, prefix or phrase; an exact word's (or a NEAR's) entry
+ * may be a later occurrence of the same folded form (`ISS iss` for `iss AND =iss`), which the
+ * hits list once. Returns how many are kept, or -1. */
+static Py_ssize_t
+first_of_each_form(Field *field, Span *spans, Py_ssize_t used)
+{
+    if (nw_field_spaces(field) < 0)
+        return -1;
+    const char *joined = PyBytes_AS_STRING(field->joined);
+    const Py_ssize_t *spaces = field->spaces;
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < used; i++) {
+        Span span = spans[i];
+        if (span.start < 0 || span.end < span.start || span.end + 1 >= field->nspaces) {
+            PyErr_SetString(PyExc_IndexError, "an entry past the field's words");
+            return -1;
+        }
+        Py_ssize_t from = spaces[span.start] + 1, length = spaces[span.end + 1] - from;
+        int seen = 0;
+        for (Py_ssize_t k = 0; !seen && k < kept; k++) {
+            Py_ssize_t other = spaces[spans[k].start] + 1;
+            seen = spaces[spans[k].end + 1] - other == length && memcmp(joined + other, joined + from, (size_t)length) == 0;
+        }
+        if (!seen)
+            spans[kept++] = span;
+    }
+    return kept;
+}
+
 /* The words of one field's hits: the atoms' entries merged (sorted, each span once), as
  * written; NULL with no error when no atom has an entry there. */
 static PyObject *
@@ -88,13 +117,10 @@ field_words(Article *a, const int32_t *atoms, Py_ssize_t count, int f)
         memcpy(spans + used, pool + found[2 * i], (size_t)found[2 * i + 1] * sizeof(Span));
         used += found[2 * i + 1];
     }
-    if (parts > 1) { /* one atom's entries are in order, each span once */
+    if (parts > 1) { /* one atom's entries are in order, each form once */
         qsort(spans, (size_t)used, sizeof(Span), by_span);
-        Py_ssize_t kept = 1;
-        for (Py_ssize_t i = 1; i < used; i++)
-            if (by_span(&spans[i], &spans[kept - 1]) != 0)
-                spans[kept++] = spans[i];
-        used = kept;
+        if ((used = first_of_each_form(&a->field[f], spans, used)) < 0)
+            goto done;
     }
     words = PyList_New(used);
     for (Py_ssize_t i = 0; words != NULL && i < used; i++) {

@@ -270,10 +270,15 @@ class ArticleHits:
             if not entries:
                 continue
             if parts > 1:  # one atom's entries are sorted and each form is there once
-                # An entry is a form's first occurrence: its span stands for its form (the C
-                # hits leave the forms out).
-                spans = sorted({(start, end) for start, end, _ in entries})
-                entries = [(start, end, b"") for start, end in spans]
+                # A form is the folded words at the span (the C hits leave the forms out); an
+                # exact word's entry may be a later occurrence of another atom's form.
+                view, seen, kept = self.view(f), set(), []
+                for start, end, _ in sorted(entries, key=lambda e: (e[0], e[1])):
+                    form = view.form(start, end)
+                    if form not in seen:
+                        seen.add(form)
+                        kept.append((start, end, form))
+                entries = kept
             hits[FIELDS[f]] = [self._surface(f, start, end) for start, end, _ in entries]
         return hits
 
