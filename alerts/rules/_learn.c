@@ -60,18 +60,9 @@ nw_grow_edges(ChunkTable *self)
 int32_t
 nw_new_node(ChunkTable *self)
 {
-    if (nw_reserve((void **)&self->node_value, &self->nodes_capacity, self->nodes, 1, sizeof(int32_t)) < 0)
+    if (nw_reserve((void **)&self->node, &self->nodes_capacity, self->nodes, 1, sizeof(Node)) < 0)
         return -1;
-    Py_ssize_t capacity = self->nodes_capacity;
-    /* node_stamp grows alongside node_value (same capacity). */
-    uint32_t *stamps = PyMem_Realloc(self->node_stamp, (size_t)capacity * sizeof(uint32_t));
-    if (stamps == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    self->node_stamp = stamps;
-    self->node_value[self->nodes] = -1;
-    self->node_stamp[self->nodes] = 0;
+    self->node[self->nodes] = (Node){-1, 0, 0};
     return (int32_t)self->nodes++;
 }
 
@@ -330,6 +321,7 @@ nw_table_add_phrase(ChunkTable *self, PyObject *args)
             edge->key = edge_key(node, ids[k]);
             edge->child = child;
             self->edges_used++;
+            self->node[node].next |= word_bit(ids[k]);
         }
         if (node == 0) {
             Py_ssize_t used = self->root_capacity;
@@ -350,6 +342,6 @@ nw_table_add_phrase(ChunkTable *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "a phrase has words");
         return NULL;
     }
-    self->node_value[node] = value;
+    self->node[node].value = value;
     Py_RETURN_NONE;
 }

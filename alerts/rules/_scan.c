@@ -107,8 +107,7 @@ table_dealloc(ChunkTable *self)
     PyMem_Free(self->blob);
     PyMem_Free(self->sequences);
     PyMem_Free(self->edges);
-    PyMem_Free(self->node_value);
-    PyMem_Free(self->node_stamp);
+    PyMem_Free(self->node);
     PyMem_Free(self->root_child);
     PyMem_Free(self->prefix_lengths);
     PyMem_Free(self->value_at);
@@ -165,7 +164,7 @@ nw_next_epoch(ChunkTable *self)
         for (Py_ssize_t j = 0; j < self->capacity; j++)
             self->slots[j].stamp = 0;
         for (Py_ssize_t j = 0; j < self->nodes; j++)
-            self->node_stamp[j] = 0;
+            self->node[j].stamp = 0;
         self->epoch = 1;
     }
     return self->epoch;
@@ -230,12 +229,13 @@ nw_find_phrases(ChunkTable *self, const int32_t *stream, Py_ssize_t streamed, ui
             continue;
         int32_t node = self->root_child[word];
         for (Py_ssize_t j = i + 1;; j++) {
-            if (self->node_value[node] >= 0 && self->node_stamp[node] != epoch) {
-                self->node_stamp[node] = epoch;
-                if (found(self, self->node_value[node], i, into) < 0)
+            Node *at = &self->node[node];
+            if (at->value >= 0 && at->stamp != epoch) {
+                at->stamp = epoch;
+                if (found(self, at->value, i, into) < 0)
                     return -1;
             }
-            if (j >= streamed || stream[j] <= 0)
+            if (j >= streamed || stream[j] <= 0 || !(at->next & word_bit(stream[j])))
                 break;
             Edge *edge = nw_find_edge(self, edge_key(node, stream[j]));
             if (edge->key == 0)

@@ -36,6 +36,21 @@ typedef struct {
     int32_t child;
 } Edge;
 
+/* A node of the phrase trie (one read gives all a walk needs of it). */
+typedef struct {
+    int32_t value;  /* the phrase that ends here: an index into `values`, or -1 */
+    uint32_t stamp; /* the scan that last reported it */
+    uint64_t next;  /* a bit for each word that continues from here (word_bit): most words
+                       do not, and are turned away without a look in the edges */
+} Node;
+
+/* The bit of a word id in Node.next. */
+static inline uint64_t
+word_bit(int32_t word)
+{
+    return (uint64_t)1 << (((uint32_t)word * 2654435761u) >> 26);
+}
+
 typedef struct ChunkTable {
     PyObject_HEAD
     Slot *slots;
@@ -55,11 +70,10 @@ typedef struct ChunkTable {
     Py_ssize_t key_pool_used, key_pool_capacity;
     int32_t key_bound; /* every id in key_pool is below it: the bits a scan's KeySet starts with */
     uint32_t epoch;
-    /* The phrase trie: node 0 is the root; node_value[n] is an index into `values` or -1. */
+    /* The phrase trie: node 0 is the root; node[n].value is an index into `values` or -1. */
     Edge *edges;
     Py_ssize_t edges_capacity, edges_used;
-    int32_t *node_value;
-    uint32_t *node_stamp;
+    Node *node;
     Py_ssize_t nodes, nodes_capacity;
     int32_t *root_child; /* word id -> the root's child for it (0: none), so the first step of
                             every walk is one array read */
