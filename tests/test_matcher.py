@@ -702,20 +702,23 @@ def test_what_a_paused_collector_saw_built_counts_as_old_and_frozen_objects_stay
     walking what the block built as young objects; objects frozen before stay frozen."""
     import gc
 
-    from newswatch.core.bulk import collector_paused
+    from newswatch.core.bulk import PROMOTE_AFTER, collector_paused
 
     assert gc.isenabled()
     with collector_paused():
         assert not gc.isenabled()
-        built = [[index] for index in range(1000)]
+        built = [[index] for index in range(PROMOTE_AFTER + 1000)]
     assert gc.isenabled()
     oldest = {id(o) for o in gc.get_objects(generation=2)}
-    assert id(built) in oldest and all(id(item) in oldest for item in built)
+    assert id(built) in oldest and all(id(item) in oldest for item in built[::1000])
+    with collector_paused():  # a small block (an article's matches): left as it was
+        small = [[index] for index in range(100)]
+    assert id(small) not in {id(o) for o in gc.get_objects(generation=2)}
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
         with collector_paused():
-            [[index] for index in range(10)]
+            [[index] for index in range(PROMOTE_AFTER + 10)]
         assert gc.get_freeze_count() == frozen and gc.isenabled()  # no unfreeze behind the caller's back
     finally:
         gc.unfreeze()

@@ -18,21 +18,27 @@ from contextlib import contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector for the block (reference counting goes on).
 
-    What the block built is then counted among the oldest objects straight away: resumed as it
-    was, the collector's next run would walk all of it once as young objects (0.4 s after a
-    compile of 100,000 rules) only to find it alive. That move (a freeze and an unfreeze, each
-    a splice of the collector's lists) is skipped where objects were frozen on purpose before
-    (`keep_for_good`), as an unfreeze would let them go too."""
+    After a block that built much (`PROMOTE_AFTER` allocations), what it built is counted among
+    the oldest objects straight away: resumed as it was, the collector's next run would walk all
+    of it once as young objects (0.4 s after a compile of 100,000 rules) only to find it alive.
+    That move (a freeze and an unfreeze, each a splice of the collector's lists) is skipped
+    where objects were frozen on purpose before (`keep_for_good`), as an unfreeze would let them
+    go too; asking that walks the frozen objects, hence only after a big block."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
-            if gc.get_freeze_count() == 0:
+            if gc.get_count()[0] > PROMOTE_AFTER and gc.get_freeze_count() == 0:
                 gc.freeze()
                 gc.unfreeze()
             gc.enable()
+
+
+# Allocations in a paused block past which what it built is counted as old at once (a compile
+# of 10,000 rules makes ~500,000; an article's matches a few thousand).
+PROMOTE_AFTER = 100_000
 
 
 # Allocations between two collections of the youngest generation, once the rules are kept for
