@@ -418,3 +418,26 @@ def test_word_places_refuses_a_needle_that_does_not_start_a_word() -> None:
     with pytest.raises(ValueError, match="start with a space"):
         _scan.word_places(b" nasa ", b"nasa")
     assert _scan.word_places(b" a a a ", b" a a ") == [0, 1]  # overlapping places all count
+
+
+def test_firsts_whose_prefix_list_loops_are_refused_not_followed_forever() -> None:
+    """The readers of a view's firsts (alerts/rules/_firsts.h) walk a prefix's words by `next`;
+    a list that does not go forward is an error, whoever made the bytes."""
+    code = """
+import struct
+from alerts.rules import _explain, _scan
+from alerts.rules.keys import key_id
+key = key_id(b"deorb*")
+capacity = 2
+slots = [(0, 0, 0, 0)] * capacity
+slots[(key * 2654435761 % 2**32) & (capacity - 1)] = (key + 1, -1, 0, 1)
+entries = [(0, 1, 1, 1), (1, 1, 1, 0)]  # the second points back at the first
+firsts = struct.pack("=ii", capacity, len(entries)) + b"".join(struct.pack("=iiii", *s) for s in slots + entries)
+for read in (lambda: _explain.noted(firsts, key, 2), lambda: _scan.first_positions(firsts, b" a b ", b"deorb*")):
+    try:
+        read()
+    except ValueError:
+        print("refused")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["refused", "refused"], done.stderr

@@ -305,7 +305,7 @@ push_noted(EntryCache *cache, const char *firsts, Py_ssize_t size, int32_t id, l
         return slot->first < 0 ? 0 : push_span(cache, slot->first, slot->first + extra);
     for (int32_t e = slot->head; e >= 0;) {
         const FirstEntry *entry = nw_first_entry(firsts, e);
-        if (entry == NULL) {
+        if (entry == NULL || (entry->next >= 0 && entry->next <= e)) { /* (lists only go forward) */
             PyErr_SetString(PyExc_ValueError, "firsts whose entries are cut short");
             return -1;
         }

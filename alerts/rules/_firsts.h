@@ -33,7 +33,7 @@ typedef struct {
     int32_t position; /* of the word */
     int32_t offset;   /* of the word in the field's joined words (b" w1 w2 … ") */
     int32_t length;
-    int32_t next;     /* the next entry of the same prefix, -1: the last */
+    int32_t next;     /* the next entry of the same prefix (always a later one), -1: the last */
 } FirstEntry;
 
 static inline uint32_t

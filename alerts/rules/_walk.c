@@ -367,7 +367,7 @@ nw_first_positions(PyObject *module, PyObject *args)
     words = PyList_New(0);
     for (int32_t e = slot->head; words != NULL && e >= 0;) {
         const FirstEntry *entry = nw_first_entry(firsts.buf, e);
-        if (entry == NULL || entry->offset < 0 || entry->length < 0
+        if (entry == NULL || entry->offset < 0 || entry->length < 0 || (entry->next >= 0 && entry->next <= e)
             || entry->offset + entry->length > PyBytes_GET_SIZE(joined)) {
             PyErr_SetString(PyExc_ValueError, "firsts that do not fit the joined words");
             goto done;
