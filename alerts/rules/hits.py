@@ -5,8 +5,9 @@ occurrences, per field, of the words, phrases and NEARs that made the rule true 
 true AND, the true parts of an OR, nothing under a NOT); each distinct folded form is listed
 once, as first written, in order of first occurrence; the snippet marks the occurrences around
 the first one. The same is computed here from the words the compiled matcher has already split
-(`ScannedArticle`): each field's folded words, their offsets in the text (one pass of the C
-chunk table, or the word regex), and each distinct word's first position.
+(`ScannedArticle`): each field's folded words, their offsets in the text and where each rule
+key first occurs (noted by the C chunk table's scan; without it, the word regex and each
+distinct word's first position).
 
 The rules matched on one article share that work. Each atom (word, prefix, phrase, NEAR) of the
 compiled rules is numbered once (`alerts.rules.atoms.ExplainPlans`); per article an atom's hits

@@ -10,11 +10,13 @@ so that is a handful of chunks per article.
 The lexicon lives in the C chunk table of `alerts.rules._scan` (setup.py builds it; optional):
 one pass over the bytes hashes and probes each chunk in place and returns the article's keys,
 and follows the article's words through a trie of every phrase of two or more plain words, so
-such a phrase is a key like a word (b"space station"); the same pass gives the ids of the
-article's words (whose places are the positions of NEAR words). The table also gives the folded
-text b" w1 w2 … " and the words' offsets in one more pass. Where the module was not compiled
-(or NEWSWATCH_PURE_PYTHON=1), the lexicon is a dict over the distinct chunks; the tests run
-both. `compile_rules` reads `USE_C_SCAN` and `_scan` from this module each time it compiles.
+such a phrase is a key like a word (b"space station"); the keys come as ids in a bit set
+(`_scan.KeySet`, `alerts.rules.keys.key_id`). The same pass gives the ids of the article's words
+(whose places are the positions of NEAR words) and, when asked (`keys(scan, view=True)`), the
+field's view for its explanations: the folded text b" w1 w2 … ", the words' offsets and where
+each key first occurs (else the table's `view` gives it in a pass of its own). Where the module
+was not compiled (or NEWSWATCH_PURE_PYTHON=1), the lexicon is a dict over the distinct chunks;
+the tests run both. `compile_rules` reads `USE_C_SCAN` and `_scan` from this module each time it compiles.
 """
 
 from __future__ import annotations
