@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from alerts.rules.atoms import GENERIC, PHRASE, PREFIX, WORD, ExplainPlans, FlatPlans, Plan
 from alerts.rules.explanations import SNIPPET_AFTER, RuleMatch, make_snippet
 from alerts.rules.fieldview import FieldView, First, Span, firsts_of, occurrences
+from alerts.rules.text import word_places
 from alerts.rules.tree import FIELDS, Near, Phrase, Word
 
 if TYPE_CHECKING:
@@ -234,10 +235,25 @@ class ArticleHits:
         return [part for o in occurrences(node, self.view(f), FIELDS[f]) for part in o[2]]
 
     def _atom_spans(self, atom: int, f: int) -> list[Span]:
+        """Every span of an atom in field `f` (what a snippet marks). A word, prefix or phrase of
+        plain words is each place its needle is in the joined words (`word_places`, one C call);
+        the others are the reference's occurrences."""
         found = self._spans.get((atom, f))
         if found is None:
-            present = self._entries(atom, f)
-            found = self._spans[(atom, f)] = self.spans(self.plans.atoms[atom], f) if present else []
+            if not self._entries(atom, f):
+                found = []
+            elif (kind := self.plans.kinds[atom]) in (WORD, PREFIX, PHRASE):
+                needle, joined = self.plans.needles[atom], self.view(f).joined
+                if kind == WORD:
+                    found = [(p, p) for p in word_places(joined, b" " + needle + b" ")]
+                elif kind == PREFIX:
+                    found = [(p, p) for p in word_places(joined, b" " + needle)]
+                else:  # b" w1 … wn ": n words from each place
+                    last = needle.count(b" ") - 2
+                    found = [(p, p + last) for p in word_places(joined, needle)]
+            else:
+                found = self.spans(self.plans.atoms[atom], f)
+            self._spans[(atom, f)] = found
         return found
 
     def occurs(self, atom: int) -> bool:
