@@ -151,7 +151,7 @@ add_keys(ChunkTable *self, KeySet *keys, int32_t index)
     }
     const int32_t *ids = self->key_pool + self->value_at[index];
     for (int32_t i = 1; i <= ids[0]; i++)
-        if (!nw_keyset_has(keys, pooled_id(ids[i])) && nw_keyset_add(keys, pooled_id(ids[i])) < 0)
+        if (nw_keyset_add(keys, pooled_id(ids[i])) < 0) /* (a key there already is left as it is) */
             return -1;
     return 0;
 }

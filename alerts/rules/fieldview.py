@@ -34,16 +34,15 @@ class FieldView:
         joined: bytes,
         offsets_of: Callable[[], Sequence[int] | None],
         exact_of: Callable[[], list[bytes]],
-        first: dict[bytes, int] | None = None,
         offsets: Sequence[int] | None = None,
     ) -> None:
-        """`first` and `offsets`, when the caller has them already (the C chunk table's `view`)."""
+        """`offsets`, when the caller has them already (the C chunk table's `view`)."""
         self.text = text
         self.joined = joined  # b" w1 w2 … wn "
         self._words: list[bytes] | None = None
         self._offsets_of = offsets_of
         self._offsets: Sequence[int] | None = offsets
-        self._first: dict[bytes, int] | None = first
+        self._first: dict[bytes, int] | None = None
         self._sorted: list[bytes] | None = None
         self._exact_of = exact_of
         self._exact: list[bytes] | None = None

@@ -16,7 +16,8 @@ such a phrase is a key like a word (b"space station"); the keys come as ids in a
 field's view for its explanations: the folded text b" w1 w2 … ", the words' offsets and where
 each key first occurs (else the table's `view` gives it in a pass of its own). Where the module
 was not compiled (or NEWSWATCH_PURE_PYTHON=1), the lexicon is a dict over the distinct chunks;
-the tests run both. `compile_rules` reads `USE_C_SCAN` and `_scan` from this module each time it compiles.
+the tests run both. `compile_rules` reads `USE_C_SCAN` and `_scan` from this module each time it
+compiles.
 """
 
 from __future__ import annotations

@@ -89,8 +89,11 @@ class ScannedArticle:
     def offsets(self, f: int) -> Any:
         """Start and end (characters in the field's text) of each word, flat, from the C chunk
         table; None where it cannot tell (the caller uses the word regex)."""
-        table = self.tables[f]
-        found = None if table is None else table.offsets(self.scans[f].data)
+        made, table = self.views[f], self.tables[f]
+        if made is not None:  # the scan's own pass made them
+            found = made[1]
+        else:
+            found = None if table is None else table.offsets(self.scans[f].data)
         return None if found is None else memoryview(found).cast("i")
 
     def view(self, f: int) -> tuple[bytes, Any, bytes] | None:
